@@ -1,0 +1,105 @@
+//! Commands: everything that changes the ledger, and what each one answers.
+//!
+//! A command carries its time (stamped by the leader) and its actor (filled in
+//! by the node after authentication), so applying it reads no clock and trusts
+//! no client for who it is.
+
+use serde::{Deserialize, Serialize};
+
+use crate::account::{Account, NewAccount};
+use crate::approval::ApprovalPolicy;
+use crate::branch::{Branch, NewBranch};
+use crate::clearing_window::ClearingWindow;
+use crate::id::{AccountId, EntryId};
+use crate::journal_entry::{EntryOutcome, JournalEntry};
+use crate::principal::{Actor, NewPrincipal, Principal};
+use crate::time::Timestamp;
+
+/// One command, as ordered by the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    /// The leader's clock when it proposed the command. The ledger never lets
+    /// time go backwards: it uses the later of this and the last applied time.
+    pub at: Timestamp,
+    /// Who sent it.
+    pub actor: Actor,
+    /// What to do.
+    pub kind: CommandKind,
+}
+
+/// What a command does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CommandKind {
+    /// Register a principal and its key hash.
+    CreatePrincipal(NewPrincipal),
+    /// Add a branch to the org tree.
+    CreateBranch(NewBranch),
+    /// Open an account.
+    OpenAccount(NewAccount),
+    /// Freeze (冻结) or unfreeze an account.
+    SetAccountFrozen {
+        /// The account.
+        account: AccountId,
+        /// Frozen or not.
+        frozen: bool,
+    },
+    /// Close (销户) an account whose balance is zero.
+    CloseAccount {
+        /// The account.
+        account: AccountId,
+    },
+    /// Post journal entries: each gets its own outcome, or, when `atomic`,
+    /// all post or none does.
+    PostEntries {
+        /// The entries, in order.
+        entries: Vec<crate::journal_entry::NewEntry>,
+        /// All or nothing.
+        atomic: bool,
+    },
+    /// Approve (post) a pending entry.
+    ApproveEntry {
+        /// The pending entry.
+        entry: EntryId,
+        /// The approver's note.
+        reason: Option<String>,
+    },
+    /// Reject (void) a pending entry.
+    RejectEntry {
+        /// The pending entry.
+        entry: EntryId,
+        /// Why.
+        reason: Option<String>,
+    },
+    /// Reverse (冲正) a posted entry with a new, linked entry.
+    ReverseEntry {
+        /// The posted entry.
+        original: EntryId,
+        /// The reversal's id.
+        id: EntryId,
+        /// Why (required).
+        reason: String,
+    },
+    /// Set the approval policy of a branch and currency.
+    SetApprovalPolicy(ApprovalPolicy),
+    /// Open a clearing window when none is open.
+    OpenWindow,
+}
+
+/// What an accepted command answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Receipt {
+    /// The principal created (without its key).
+    Principal(Principal),
+    /// The branch.
+    Branch(Branch),
+    /// The account.
+    Account(Box<Account>),
+    /// One outcome per entry, in order.
+    Entries(Vec<EntryOutcome>),
+    /// The entry after an approval, rejection or reversal.
+    Entry(Box<JournalEntry>),
+    /// The policy as stored.
+    Policy(ApprovalPolicy),
+    /// A clearing window.
+    Window(Box<ClearingWindow>),
+}

@@ -1,0 +1,324 @@
+//! Journal entries (会计分录/凭证): postings that balance, applied whole or not at all.
+
+use serde::{Deserialize, Serialize};
+
+use crate::amount::Amount;
+use crate::currency::Currency;
+use crate::id::{AccountId, EntryId, PrincipalName};
+use crate::ledger::Position;
+use crate::rejection::Rejection;
+use crate::time::{Date, Timestamp};
+
+/// Debit or credit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// 借.
+    Debit,
+    /// 贷.
+    Credit,
+}
+
+impl Side {
+    /// The other side.
+    pub fn opposite(self) -> Side {
+        match self {
+            Side::Debit => Side::Credit,
+            Side::Credit => Side::Debit,
+        }
+    }
+}
+
+/// One line of an entry: an account, a side and a positive amount.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Posting {
+    /// The account posted to.
+    pub account: AccountId,
+    /// Debit or credit.
+    pub side: Side,
+    /// A positive amount in the entry's currency.
+    pub amount: Amount,
+}
+
+/// A journal entry as a client submits it. A transfer is an entry with one
+/// debit and one credit posting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewEntry {
+    /// Client-chosen id: the idempotency key.
+    pub id: EntryId,
+    /// The entry's one currency.
+    pub currency: Currency,
+    /// The postings, as given.
+    pub postings: Vec<Posting>,
+    /// Ask for the entry to wait for approval even below any threshold.
+    pub pending: bool,
+    /// How long a pending entry waits before it expires.
+    pub timeout_seconds: Option<u64>,
+    /// Free text.
+    pub memo: Option<String>,
+    /// The client's reference (e.g. its own voucher number).
+    pub reference: Option<String>,
+    /// Value date (起息日), if not the booking day.
+    pub value_date: Option<Date>,
+}
+
+impl NewEntry {
+    /// A two-posting transfer: debit `debit`, credit `credit`.
+    pub fn transfer(
+        id: EntryId,
+        debit: AccountId,
+        credit: AccountId,
+        amount: Amount,
+        currency: Currency,
+    ) -> NewEntry {
+        NewEntry {
+            id,
+            currency,
+            postings: vec![
+                Posting {
+                    account: debit,
+                    side: Side::Debit,
+                    amount,
+                },
+                Posting {
+                    account: credit,
+                    side: Side::Credit,
+                    amount,
+                },
+            ],
+            pending: false,
+            timeout_seconds: None,
+            memo: None,
+            reference: None,
+            value_date: None,
+        }
+    }
+
+    /// The sum of the debit postings: the entry's amount for thresholds.
+    pub fn debit_total(&self) -> Amount {
+        self.postings
+            .iter()
+            .filter(|posting| posting.side == Side::Debit)
+            .fold(Amount::ZERO, |sum, posting| {
+                sum.checked_add(posting.amount).unwrap_or(sum)
+            })
+    }
+
+    /// The first field in which `other` differs from `self`, for
+    /// `exists_with_different_*` rejections.
+    pub fn first_difference(&self, other: &NewEntry) -> Option<EntryField> {
+        if self.currency != other.currency {
+            return Some(EntryField::Currency);
+        }
+        if self.postings != other.postings {
+            let transfer_shaped = |entry: &NewEntry| {
+                entry.postings.len() == 2
+                    && entry.postings[0].side == Side::Debit
+                    && entry.postings[1].side == Side::Credit
+            };
+            if transfer_shaped(self) && transfer_shaped(other) {
+                if self.postings[0].account != other.postings[0].account {
+                    return Some(EntryField::DebitAccount);
+                }
+                if self.postings[1].account != other.postings[1].account {
+                    return Some(EntryField::CreditAccount);
+                }
+                return Some(EntryField::Amount);
+            }
+            return Some(EntryField::Postings);
+        }
+        if self.pending != other.pending {
+            return Some(EntryField::Pending);
+        }
+        if self.timeout_seconds != other.timeout_seconds {
+            return Some(EntryField::Timeout);
+        }
+        if self.memo != other.memo {
+            return Some(EntryField::Memo);
+        }
+        if self.reference != other.reference {
+            return Some(EntryField::Reference);
+        }
+        if self.value_date != other.value_date {
+            return Some(EntryField::ValueDate);
+        }
+        None
+    }
+}
+
+/// A field of an entry request, named in `exists_with_different_<field>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryField {
+    /// The currency.
+    Currency,
+    /// A transfer's debit account.
+    DebitAccount,
+    /// A transfer's credit account.
+    CreditAccount,
+    /// A transfer's amount.
+    Amount,
+    /// An entry's postings.
+    Postings,
+    /// The pending flag.
+    Pending,
+    /// The pending timeout.
+    Timeout,
+    /// The memo.
+    Memo,
+    /// The reference.
+    Reference,
+    /// The value date.
+    ValueDate,
+    /// The entry reversed.
+    Reverses,
+    /// The reason.
+    Reason,
+}
+
+impl EntryField {
+    /// The field's snake_case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            EntryField::Currency => "currency",
+            EntryField::DebitAccount => "debit_account",
+            EntryField::CreditAccount => "credit_account",
+            EntryField::Amount => "amount",
+            EntryField::Postings => "postings",
+            EntryField::Pending => "pending",
+            EntryField::Timeout => "timeout",
+            EntryField::Memo => "memo",
+            EntryField::Reference => "reference",
+            EntryField::ValueDate => "value_date",
+            EntryField::Reverses => "reverses",
+            EntryField::Reason => "reason",
+        }
+    }
+}
+
+/// Where an entry stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EntryStatus {
+    /// Applied to the posted balances.
+    Posted,
+    /// Reserved, waiting for approval (待授权).
+    Pending,
+    /// A pending entry that was rejected by an approver or expired.
+    Voided {
+        /// Why it was voided.
+        reason: VoidReason,
+    },
+    /// Refused when submitted; nothing was booked. Kept so that the id always
+    /// answers the same.
+    Rejected {
+        /// The rejection.
+        rejection: Rejection,
+    },
+}
+
+/// Why a pending entry was voided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VoidReason {
+    /// An approver rejected it.
+    RejectedByApprover,
+    /// Its timeout passed.
+    Expired,
+}
+
+/// Why an entry needed approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalReason {
+    /// The client asked for it.
+    Requested,
+    /// At or above the branch/currency threshold (大额).
+    AboveThreshold,
+    /// An outbound posting from an internal account.
+    InternalAccountOutbound,
+}
+
+/// An approver's decision on a pending entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// Who decided (the system, for expiry).
+    pub by: PrincipalName,
+    /// When.
+    pub at: Timestamp,
+    /// Where in the log.
+    pub position: Position,
+    /// Why, as the approver put it.
+    pub reason: Option<String>,
+}
+
+/// A journal entry as booked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    /// The request as submitted, kept for idempotency checks.
+    pub request: NewEntry,
+    /// The postings as booked: the request's plus the clearing postings the
+    /// ledger added for an inter-branch entry.
+    pub postings: Vec<Posting>,
+    /// Where it stands.
+    pub status: EntryStatus,
+    /// Where in the log it was booked.
+    pub booked: Position,
+    /// When it was booked.
+    pub booked_at: Timestamp,
+    /// Who submitted it.
+    pub posted_by: PrincipalName,
+    /// Why it waits for approval (empty when it posted directly).
+    pub approval_reasons: Vec<ApprovalReason>,
+    /// The lowest authority level that may approve it.
+    pub required_authority: u8,
+    /// When a pending entry expires.
+    pub expires_at: Option<Timestamp>,
+    /// The approver's or expiry's decision.
+    pub decision: Option<Decision>,
+    /// The entry this one reverses (冲正).
+    pub reverses: Option<EntryId>,
+    /// Why this entry reverses another.
+    pub reversal_reason: Option<String>,
+    /// The entry that reversed this one.
+    pub reversed_by: Option<EntryId>,
+    /// The clearing window an inter-branch entry's positions went to.
+    pub window: Option<u64>,
+}
+
+impl JournalEntry {
+    /// The entry's id.
+    pub fn id(&self) -> &EntryId {
+        &self.request.id
+    }
+
+    /// Whether the entry crosses branches (it carries clearing postings).
+    pub fn is_inter_branch(&self) -> bool {
+        self.postings.len() > self.request.postings.len()
+    }
+}
+
+/// The answer for one entry of a post: its id, status and where it was booked.
+/// A retry with the same id and content gets the original answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryOutcome {
+    /// The entry's id.
+    pub id: EntryId,
+    /// `Posted`, `Pending`, `Voided` or `Rejected`.
+    pub status: EntryStatus,
+    /// Where it was booked (for a retry: the original position).
+    pub position: Position,
+    /// When it was booked.
+    pub booked_at: Timestamp,
+}
+
+impl EntryOutcome {
+    /// The outcome recorded for a booked entry.
+    pub fn of(entry: &JournalEntry) -> EntryOutcome {
+        EntryOutcome {
+            id: entry.request.id.clone(),
+            status: entry.status.clone(),
+            position: entry.booked,
+            booked_at: entry.booked_at,
+        }
+    }
+}

@@ -1,0 +1,374 @@
+//! The ledger: all state, `apply`, and the invariants asserted after each command.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::account::{Account, Balance, Purpose};
+use crate::amount::Amount;
+use crate::approval::ApprovalPolicy;
+use crate::audit::{AuditEvent, AuditRecord, ChainedRecord, GENESIS_HASH, Hash};
+use crate::branch::Branch;
+use crate::clearing_window::ClearingWindow;
+use crate::command::{Command, CommandKind, Receipt};
+use crate::currency::Currency;
+use crate::id::{AccountId, BranchCode, EntryId, PrincipalName};
+use crate::journal_entry::JournalEntry;
+use crate::principal::{Actor, KeyHash, Principal, Role};
+use crate::rejection::Rejection;
+use crate::table::Table;
+use crate::time::Timestamp;
+
+/// A place in the log: the Raft index and the command's ordinal within that
+/// log entry (group commit puts many commands in one entry).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct Position {
+    /// Raft log index.
+    pub index: u64,
+    /// Ordinal of the command within the log entry.
+    pub seq: u32,
+}
+
+impl Position {
+    /// The last position within log entry `index`.
+    pub fn end_of(index: u64) -> Position {
+        Position {
+            index,
+            seq: u32::MAX,
+        }
+    }
+}
+
+/// The answer to one command, with where and when it was applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applied {
+    /// Where in the log.
+    pub position: Position,
+    /// The command's effective time (never earlier than the previous one's).
+    pub at: Timestamp,
+    /// What it answered.
+    pub outcome: Result<Receipt, Rejection>,
+}
+
+/// State that is not a table: one record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Meta {
+    pub(crate) applied_index: u64,
+    pub(crate) applied_at: Timestamp,
+    pub(crate) audit_seq: u64,
+    pub(crate) chain_head: Hash,
+    pub(crate) last_window: u64,
+    pub(crate) open_window: Option<u64>,
+}
+
+/// Indexes rebuilt from the tables on restore; never stored.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Derived {
+    pub(crate) key_index: BTreeMap<KeyHash, PrincipalName>,
+    pub(crate) special_accounts: BTreeMap<(BranchCode, Currency, Purpose), AccountId>,
+    pub(crate) pending_expiry: BTreeSet<(Timestamp, EntryId)>,
+    pub(crate) totals: BTreeMap<Currency, Balance>,
+    pub(crate) pending_sum: BTreeMap<Currency, Amount>,
+    pub(crate) time_index: BTreeMap<Timestamp, u64>,
+}
+
+/// What the handlers of one command share.
+pub(crate) struct Context {
+    pub(crate) position: Position,
+    pub(crate) at: Timestamp,
+    pub(crate) actor: Actor,
+    pub(crate) role: Role,
+}
+
+/// The deterministic double-entry state machine.
+///
+/// The same commands in the same order give byte-identical state (and so the
+/// same [`Ledger::digest`]) on every replica.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    pub(crate) meta: Meta,
+    pub(crate) principals: Table<PrincipalName, Principal>,
+    pub(crate) branches: Table<BranchCode, Branch>,
+    pub(crate) accounts: Table<AccountId, Account>,
+    pub(crate) entries: Table<EntryId, JournalEntry>,
+    pub(crate) policies: Table<(BranchCode, Currency), ApprovalPolicy>,
+    pub(crate) windows: Table<u64, ClearingWindow>,
+    pub(crate) history: Table<(AccountId, Position), Balance>,
+    pub(crate) index_times: Table<u64, Timestamp>,
+    pub(crate) audit: Table<u64, ChainedRecord>,
+    pub(crate) derived: Derived,
+    pub(crate) touched: Vec<AccountId>,
+}
+
+impl Default for Ledger {
+    fn default() -> Self {
+        Ledger::new()
+    }
+}
+
+impl Ledger {
+    /// An empty ledger that does not remember changes (tests, benchmarks).
+    pub fn new() -> Ledger {
+        Ledger::with_tracking(false)
+    }
+
+    /// An empty ledger that remembers what each apply changed, for
+    /// [`Ledger::take_changes`].
+    pub fn with_change_tracking() -> Ledger {
+        Ledger::with_tracking(true)
+    }
+
+    pub(crate) fn with_tracking(tracking: bool) -> Ledger {
+        Ledger {
+            meta: Meta {
+                applied_index: 0,
+                applied_at: Timestamp::default(),
+                audit_seq: 0,
+                chain_head: GENESIS_HASH,
+                last_window: 0,
+                open_window: None,
+            },
+            principals: Table::new(tracking),
+            branches: Table::new(tracking),
+            accounts: Table::new(tracking),
+            entries: Table::new(tracking),
+            policies: Table::new(tracking),
+            windows: Table::new(tracking),
+            history: Table::new(tracking),
+            index_times: Table::new(tracking),
+            audit: Table::new(tracking),
+            derived: Derived::default(),
+            touched: Vec::new(),
+        }
+    }
+
+    /// Applies the commands of log entry `index`, in order. Each command is
+    /// accepted or rejected on its own; a rejected command changes nothing.
+    pub fn apply(&mut self, index: u64, commands: Vec<Command>) -> Vec<Applied> {
+        assert!(
+            index > self.meta.applied_index,
+            "log index {index} applied after {}: each index is applied once, in order",
+            self.meta.applied_index
+        );
+        let mut applied = Vec::with_capacity(commands.len());
+        for (seq, command) in commands.into_iter().enumerate() {
+            let seq = u32::try_from(seq).expect("fewer than 2^32 commands per log entry");
+            applied.push(self.apply_command(Position { index, seq }, command));
+        }
+        self.meta.applied_index = index;
+        if let Some(last) = applied.last() {
+            self.index_times.insert(index, last.at);
+            self.derived.time_index.insert(last.at, index);
+        }
+        applied
+    }
+
+    fn apply_command(&mut self, position: Position, command: Command) -> Applied {
+        // A new leader's clock may lag the old one's: time never goes backwards.
+        let at = command.at.max(self.meta.applied_at);
+        self.meta.applied_at = at;
+        self.expire_pending(position, at);
+        let outcome = match self.role_of(&command.actor) {
+            Ok(role) => {
+                let context = Context {
+                    position,
+                    at,
+                    actor: command.actor,
+                    role,
+                };
+                self.dispatch(&context, command.kind)
+            }
+            Err(rejection) => Err(rejection),
+        };
+        self.assert_invariants();
+        Applied {
+            position,
+            at,
+            outcome,
+        }
+    }
+
+    fn role_of(&self, actor: &Actor) -> Result<Role, Rejection> {
+        if actor.is_system() {
+            return Ok(Role::Admin);
+        }
+        self.principals
+            .get(&actor.principal)
+            .map(|principal| principal.role.clone())
+            .ok_or_else(|| Rejection::PrincipalNotFound {
+                principal: actor.principal.clone(),
+            })
+    }
+
+    fn dispatch(&mut self, context: &Context, kind: CommandKind) -> Result<Receipt, Rejection> {
+        match kind {
+            CommandKind::CreatePrincipal(new) => self.create_principal(context, new),
+            CommandKind::CreateBranch(new) => self.create_branch(context, new),
+            CommandKind::OpenAccount(new) => self.open_account(context, new),
+            CommandKind::SetAccountFrozen { account, frozen } => {
+                self.set_account_frozen(context, account, frozen)
+            }
+            CommandKind::CloseAccount { account } => self.close_account(context, account),
+            CommandKind::PostEntries { entries, atomic } => {
+                self.post_entries(context, entries, atomic)
+            }
+            CommandKind::ApproveEntry { entry, reason } => self.approve(context, entry, reason),
+            CommandKind::RejectEntry { entry, reason } => self.reject(context, entry, reason),
+            CommandKind::ReverseEntry {
+                original,
+                id,
+                reason,
+            } => self.reverse(context, original, id, reason),
+            CommandKind::SetApprovalPolicy(policy) => self.set_policy(context, policy),
+            CommandKind::OpenWindow => self.open_window_command(context),
+        }
+    }
+
+    /// Appends a record to the audit hash chain.
+    pub(crate) fn record(&mut self, context: &Context, event: AuditEvent) {
+        self.record_as(context.position, context.at, context.actor.clone(), event);
+    }
+
+    pub(crate) fn record_as(
+        &mut self,
+        position: Position,
+        at: Timestamp,
+        actor: Actor,
+        event: AuditEvent,
+    ) {
+        let seq = self.meta.audit_seq + 1;
+        let record = AuditRecord {
+            seq,
+            position,
+            at,
+            actor,
+            event,
+        };
+        let hash = record.chain_hash(&self.meta.chain_head);
+        self.audit.insert(seq, ChainedRecord { record, hash });
+        self.meta.audit_seq = seq;
+        self.meta.chain_head = hash;
+    }
+
+    /// Replaces an account's balance, keeping the totals and the balance
+    /// history in step. Every balance change goes through here.
+    pub(crate) fn set_balance(&mut self, context: &Context, id: &AccountId, balance: Balance) {
+        let account = self
+            .accounts
+            .get_mut(id)
+            .expect("validated before mutating");
+        let old = std::mem::replace(&mut account.balance, balance);
+        let totals = self.derived.totals.entry(account.currency).or_default();
+        totals.debits_posted = totals.debits_posted - old.debits_posted + balance.debits_posted;
+        totals.credits_posted = totals.credits_posted - old.credits_posted + balance.credits_posted;
+        totals.debits_pending = totals.debits_pending - old.debits_pending + balance.debits_pending;
+        totals.credits_pending =
+            totals.credits_pending - old.credits_pending + balance.credits_pending;
+        self.history.insert((id.clone(), context.position), balance);
+        self.touched.push(id.clone());
+    }
+
+    /// Per currency, debits equal credits (posted and pending), pending totals
+    /// equal the open pending entries, and no account touched by the command
+    /// is beyond its limits. A failure is a bug: the replica stops rather than
+    /// diverge.
+    fn assert_invariants(&mut self) {
+        for (currency, totals) in &self.derived.totals {
+            assert_eq!(
+                totals.debits_posted, totals.credits_posted,
+                "{currency} posted unbalanced"
+            );
+            assert_eq!(
+                totals.debits_pending, totals.credits_pending,
+                "{currency} pending unbalanced"
+            );
+            let pending = self
+                .derived
+                .pending_sum
+                .get(currency)
+                .copied()
+                .unwrap_or_default();
+            assert_eq!(
+                totals.debits_pending, pending,
+                "{currency} pending != open pending entries"
+            );
+        }
+        for id in self.touched.drain(..) {
+            let account = self.accounts.get(&id).expect("touched accounts exist");
+            assert!(
+                account.balance.within_limits(&account.flags),
+                "account {id} beyond its limits"
+            );
+        }
+    }
+
+    /// Recomputes every derived total from scratch and checks it against the
+    /// running ones, and every account against its limits. O(state): for
+    /// tests and after a restore.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut totals: BTreeMap<Currency, Balance> = BTreeMap::new();
+        for account in self.accounts.values() {
+            let sum = totals.entry(account.currency).or_default();
+            sum.debits_posted += account.balance.debits_posted;
+            sum.credits_posted += account.balance.credits_posted;
+            sum.debits_pending += account.balance.debits_pending;
+            sum.credits_pending += account.balance.credits_pending;
+            if !account.balance.within_limits(&account.flags) {
+                return Err(format!("account {} is beyond its limits", account.id));
+            }
+        }
+        let nonzero = |map: &BTreeMap<Currency, Balance>| -> BTreeMap<Currency, Balance> {
+            map.iter()
+                .filter(|(_, b)| **b != Balance::default())
+                .map(|(c, b)| (*c, *b))
+                .collect()
+        };
+        if nonzero(&totals) != nonzero(&self.derived.totals) {
+            return Err("running totals differ from the accounts".into());
+        }
+        for (currency, sum) in &totals {
+            if sum.debits_posted != sum.credits_posted || sum.debits_pending != sum.credits_pending
+            {
+                return Err(format!("{currency} does not balance"));
+            }
+        }
+        let mut pending: BTreeMap<Currency, Amount> = BTreeMap::new();
+        for (_, id) in &self.derived.pending_expiry {
+            let entry = self
+                .entries
+                .get(id)
+                .ok_or("pending index names a missing entry")?;
+            *pending.entry(entry.request.currency).or_default() +=
+                crate::posting::debit_total(&entry.postings);
+        }
+        let pending_nonzero = |map: &BTreeMap<Currency, Amount>| -> BTreeMap<Currency, Amount> {
+            map.iter()
+                .filter(|(_, a)| !a.is_zero())
+                .map(|(c, a)| (*c, *a))
+                .collect()
+        };
+        if pending_nonzero(&pending) != pending_nonzero(&self.derived.pending_sum) {
+            return Err("pending totals differ from the open pending entries".into());
+        }
+        Ok(())
+    }
+
+    /// Whether `actor` may act in `role` at all for a writing command.
+    pub(crate) fn require(role: &Role, allowed: &[&str], what: &str) -> Result<(), Rejection> {
+        let name = match role {
+            Role::Branch(_) => "branch",
+            Role::Operator => "operator",
+            Role::Auditor => "auditor",
+            Role::Admin => "admin",
+        };
+        if allowed.contains(&name) {
+            Ok(())
+        } else {
+            Err(Rejection::Forbidden {
+                reason: format!("a {name} may not {what}"),
+            })
+        }
+    }
+}

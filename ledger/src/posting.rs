@@ -1,0 +1,841 @@
+//! Posting journal entries: shape checks, a plan that can still reject, and a
+//! commit that cannot fail. Approvals, rejections, expiry and reversals move
+//! entries between states through the same pieces.
+
+use std::collections::BTreeMap;
+
+use crate::account::{Balance, Purpose};
+use crate::amount::Amount;
+use crate::audit::AuditEvent;
+use crate::command::Receipt;
+use crate::id::{AccountId, BranchCode, EntryId};
+use crate::journal_entry::{
+    ApprovalReason, Decision, EntryField, EntryOutcome, EntryStatus, JournalEntry, NewEntry,
+    Posting, Side, VoidReason,
+};
+use crate::ledger::{Context, Ledger, Position};
+use crate::limits::{
+    AMOUNT_MAX_MINOR, ENTRIES_PER_BATCH_MAX, PENDING_TIMEOUT_DEFAULT_SECONDS,
+    PENDING_TIMEOUT_MAX_SECONDS, POSTINGS_PER_ENTRY_MAX,
+};
+use crate::principal::{Actor, Role};
+use crate::rejection::Rejection;
+use crate::setup::check_text;
+use crate::time::Timestamp;
+
+/// Balances as a batch would leave them, before anything is written.
+type Overlay = BTreeMap<AccountId, Balance>;
+
+/// Everything a commit needs; computing it is where an entry can be rejected.
+struct EntryPlan {
+    /// The request's postings plus the clearing postings.
+    postings: Vec<Posting>,
+    /// Per branch, net paid out (positive) or received (negative); empty
+    /// unless the entry crosses branches.
+    legs: Vec<(BranchCode, Amount)>,
+    /// Why the entry must wait for approval (empty: it posts now).
+    approval_reasons: Vec<ApprovalReason>,
+    required_authority: u8,
+    /// Account balances after the entry.
+    balances: Vec<(AccountId, Balance)>,
+}
+
+/// Adds `posting` to `balance`, as pending or posted. `None` on overflow.
+fn add_posting(balance: &mut Balance, side: Side, amount: Amount, pending: bool) -> Option<()> {
+    let total = match (side, pending) {
+        (Side::Debit, false) => &mut balance.debits_posted,
+        (Side::Credit, false) => &mut balance.credits_posted,
+        (Side::Debit, true) => &mut balance.debits_pending,
+        (Side::Credit, true) => &mut balance.credits_pending,
+    };
+    *total = total.checked_add(amount)?;
+    Some(())
+}
+
+/// Checks what can be checked from the request alone.
+fn check_shape(entry: &NewEntry) -> Result<(), Rejection> {
+    if entry.postings.len() < 2 {
+        return Err(Rejection::PostingsTooFew);
+    }
+    if entry.postings.len() > POSTINGS_PER_ENTRY_MAX {
+        return Err(Rejection::PostingsTooMany {
+            max: POSTINGS_PER_ENTRY_MAX,
+        });
+    }
+    check_text("memo", entry.memo.as_deref())?;
+    check_text("reference", entry.reference.as_deref())?;
+    if entry
+        .timeout_seconds
+        .is_some_and(|seconds| seconds > PENDING_TIMEOUT_MAX_SECONDS)
+    {
+        return Err(Rejection::TimeoutTooLong {
+            max_seconds: PENDING_TIMEOUT_MAX_SECONDS,
+        });
+    }
+    let (mut debits, mut credits) = (Amount::ZERO, Amount::ZERO);
+    for posting in &entry.postings {
+        if !posting.amount.is_positive() {
+            return Err(Rejection::AmountNotPositive);
+        }
+        if posting.amount.minor() > AMOUNT_MAX_MINOR {
+            return Err(Rejection::AmountTooLarge);
+        }
+        match posting.side {
+            Side::Debit => debits += posting.amount,
+            Side::Credit => credits += posting.amount,
+        }
+    }
+    if debits != credits {
+        return Err(Rejection::EntryUnbalanced { debits, credits });
+    }
+    let two_sided_transfer =
+        entry.postings.len() == 2 && entry.postings[0].side != entry.postings[1].side;
+    if two_sided_transfer && entry.postings[0].account == entry.postings[1].account {
+        return Err(Rejection::AccountsMustBeDifferent);
+    }
+    Ok(())
+}
+
+impl Ledger {
+    pub(crate) fn post_entries(
+        &mut self,
+        context: &Context,
+        entries: Vec<NewEntry>,
+        atomic: bool,
+    ) -> Result<Receipt, Rejection> {
+        Self::require(&context.role, &["operator", "branch"], "post entries")?;
+        if entries.is_empty() {
+            return Err(Rejection::BatchEmpty);
+        }
+        if entries.len() > ENTRIES_PER_BATCH_MAX {
+            return Err(Rejection::BatchTooLarge {
+                max: ENTRIES_PER_BATCH_MAX,
+            });
+        }
+        let outcomes = if atomic {
+            self.post_atomic(context, entries)
+        } else {
+            entries
+                .into_iter()
+                .map(|entry| self.post_one(context, entry))
+                .collect()
+        };
+        Ok(Receipt::Entries(outcomes))
+    }
+
+    /// The stored answer for a retried id, or the rejection for a reused one.
+    fn existing_outcome(&self, entry: &NewEntry) -> Option<Result<EntryOutcome, Rejection>> {
+        let existing = self.entries.get(&entry.id)?;
+        Some(match existing.request.first_difference(entry) {
+            None => Ok(EntryOutcome::of(existing)),
+            Some(field) => Err(Rejection::ExistsWithDifferent {
+                entry: entry.id.clone(),
+                field,
+            }),
+        })
+    }
+
+    fn rejected_outcome(context: &Context, id: EntryId, rejection: Rejection) -> EntryOutcome {
+        EntryOutcome {
+            id,
+            status: EntryStatus::Rejected { rejection },
+            position: context.position,
+            booked_at: context.at,
+        }
+    }
+
+    fn post_one(&mut self, context: &Context, entry: NewEntry) -> EntryOutcome {
+        match self.existing_outcome(&entry) {
+            Some(Ok(outcome)) => return outcome,
+            Some(Err(rejection)) => return Self::rejected_outcome(context, entry.id, rejection),
+            None => {}
+        }
+        // A request that is malformed on its face answers the same every time,
+        // so it is not remembered; one refused because of the ledger's state is,
+        // so that its id always answers the same.
+        if let Err(rejection) = check_shape(&entry) {
+            return Self::rejected_outcome(context, entry.id, rejection);
+        }
+        match self.plan_entry(context, &entry, &Overlay::new(), false) {
+            Ok(plan) => self.commit_entry(context, entry, plan, None),
+            Err(rejection) => self.remember_rejection(context, entry, rejection),
+        }
+    }
+
+    fn post_atomic(&mut self, context: &Context, entries: Vec<NewEntry>) -> Vec<EntryOutcome> {
+        let mut overlay = Overlay::new();
+        let mut plans: Vec<Option<EntryPlan>> = Vec::with_capacity(entries.len());
+        let mut in_batch: BTreeMap<&EntryId, &NewEntry> = BTreeMap::new();
+        let mut failure: Option<(usize, Rejection)> = None;
+        for (at, entry) in entries.iter().enumerate() {
+            let planned = match (self.existing_outcome(entry), in_batch.get(&entry.id)) {
+                (Some(Ok(_)), _) => Ok(None),
+                (Some(Err(rejection)), _) => Err(rejection),
+                (None, Some(first)) => match first.first_difference(entry) {
+                    None => Ok(None),
+                    Some(field) => Err(Rejection::ExistsWithDifferent {
+                        entry: entry.id.clone(),
+                        field,
+                    }),
+                },
+                (None, None) => check_shape(entry)
+                    .and_then(|()| self.plan_entry(context, entry, &overlay, false))
+                    .map(Some),
+            };
+            match planned {
+                Ok(plan) => {
+                    if let Some(plan) = &plan {
+                        overlay.extend(plan.balances.iter().cloned());
+                    }
+                    in_batch.entry(&entry.id).or_insert(entry);
+                    plans.push(plan);
+                }
+                Err(rejection) => {
+                    failure = Some((at, rejection));
+                    break;
+                }
+            }
+        }
+        if let Some((failed_at, rejection)) = failure {
+            let failed = entries[failed_at].id.clone();
+            return entries
+                .into_iter()
+                .enumerate()
+                .map(|(at, entry)| {
+                    let rejection = if at == failed_at {
+                        rejection.clone()
+                    } else {
+                        Rejection::AtomicBatchFailed {
+                            failed: failed.clone(),
+                        }
+                    };
+                    Self::rejected_outcome(context, entry.id, rejection)
+                })
+                .collect();
+        }
+        // From here on, posting cannot fail.
+        entries
+            .into_iter()
+            .zip(plans)
+            .map(|(entry, plan)| match plan {
+                Some(plan) => self.commit_entry(context, entry, plan, None),
+                None => EntryOutcome::of(self.entries.get(&entry.id).expect("posted earlier")),
+            })
+            .collect()
+    }
+
+    /// Everything that can reject an entry because of the ledger's state.
+    /// `overlay` holds balances as earlier entries of an atomic batch leave them.
+    fn plan_entry(
+        &self,
+        context: &Context,
+        entry: &NewEntry,
+        overlay: &Overlay,
+        skip_approval: bool,
+    ) -> Result<EntryPlan, Rejection> {
+        let currency = entry.currency;
+        let mut nets: BTreeMap<&BranchCode, Amount> = BTreeMap::new();
+        let mut approval_reasons = Vec::new();
+        if entry.pending {
+            approval_reasons.push(ApprovalReason::Requested);
+        }
+        for posting in &entry.postings {
+            let account =
+                self.accounts
+                    .get(&posting.account)
+                    .ok_or_else(|| Rejection::AccountNotFound {
+                        account: posting.account.clone(),
+                    })?;
+            if account.currency != currency {
+                return Err(Rejection::AccountCurrencyMismatch {
+                    account: account.id.clone(),
+                    account_currency: account.currency,
+                    currency,
+                });
+            }
+            if let Role::Branch(own) = &context.role {
+                let foreign_credit_to_customer =
+                    posting.side == Side::Credit && account.purpose == Purpose::Customer;
+                if account.branch != *own && !foreign_credit_to_customer {
+                    return Err(Rejection::Forbidden {
+                        reason: format!(
+                            "branch {own} may only credit customer accounts of branch {}",
+                            account.branch
+                        ),
+                    });
+                }
+            }
+            if account.purpose == Purpose::Internal
+                && account.is_outbound(posting.side)
+                && !approval_reasons.contains(&ApprovalReason::InternalAccountOutbound)
+            {
+                approval_reasons.push(ApprovalReason::InternalAccountOutbound);
+            }
+            let net = nets.entry(&account.branch).or_default();
+            *net = match posting.side {
+                Side::Debit => *net + posting.amount,
+                Side::Credit => *net - posting.amount,
+            };
+        }
+        let amount = entry.debit_total();
+        let mut required_authority = crate::approval::AUTHORITY_DEFAULT;
+        for branch in nets.keys() {
+            if let Some(policy) = self.policies.get(&((*branch).clone(), currency)) {
+                if policy.requires_approval(amount)
+                    && !approval_reasons.contains(&ApprovalReason::AboveThreshold)
+                {
+                    approval_reasons.push(ApprovalReason::AboveThreshold);
+                }
+                required_authority = required_authority.max(policy.authority_for(amount));
+            }
+        }
+        if skip_approval {
+            approval_reasons.clear();
+        }
+        approval_reasons.sort_unstable();
+        let legs: Vec<(BranchCode, Amount)> = nets
+            .into_iter()
+            .filter(|(_, net)| !net.is_zero())
+            .map(|(branch, net)| (branch.clone(), net))
+            .collect();
+        let mut postings = entry.postings.clone();
+        for (branch, net_out) in &legs {
+            let clearing = self
+                .derived
+                .special_accounts
+                .get(&(branch.clone(), currency, Purpose::Clearing))
+                .ok_or_else(|| Rejection::ClearingAccountMissing {
+                    branch: branch.clone(),
+                    currency,
+                })?;
+            // The payer branch owes the center: credit its clearing account.
+            let side = if net_out.is_positive() {
+                Side::Credit
+            } else {
+                Side::Debit
+            };
+            let amount = if net_out.is_positive() {
+                *net_out
+            } else {
+                net_out.negated()
+            };
+            postings.push(Posting {
+                account: clearing.clone(),
+                side,
+                amount,
+            });
+        }
+        let pending = !approval_reasons.is_empty();
+        let balances = self.plan_balances(&postings, overlay, |balance, posting| {
+            add_posting(balance, posting.side, posting.amount, pending)
+        })?;
+        Ok(EntryPlan {
+            postings,
+            legs,
+            approval_reasons,
+            required_authority,
+            balances,
+        })
+    }
+
+    /// Applies `change` for every posting to the accounts' balances (as
+    /// `overlay` has them) and checks flags and limits on the result.
+    fn plan_balances(
+        &self,
+        postings: &[Posting],
+        overlay: &Overlay,
+        change: impl Fn(&mut Balance, &Posting) -> Option<()>,
+    ) -> Result<Vec<(AccountId, Balance)>, Rejection> {
+        let mut balances: Vec<(AccountId, Balance)> = Vec::with_capacity(postings.len());
+        for posting in postings {
+            let account =
+                self.accounts
+                    .get(&posting.account)
+                    .ok_or_else(|| Rejection::AccountNotFound {
+                        account: posting.account.clone(),
+                    })?;
+            if account.flags.closed {
+                return Err(Rejection::AccountClosed {
+                    account: account.id.clone(),
+                });
+            }
+            if account.flags.frozen {
+                return Err(Rejection::AccountFrozen {
+                    account: account.id.clone(),
+                });
+            }
+            let at = match balances.iter().position(|(id, _)| *id == posting.account) {
+                Some(at) => at,
+                None => {
+                    let current = overlay
+                        .get(&posting.account)
+                        .copied()
+                        .unwrap_or(account.balance);
+                    balances.push((posting.account.clone(), current));
+                    balances.len() - 1
+                }
+            };
+            change(&mut balances[at].1, posting).ok_or_else(|| Rejection::BalanceOverflow {
+                account: account.id.clone(),
+            })?;
+        }
+        for (id, balance) in &balances {
+            let flags = &self.accounts.get(id).expect("looked up above").flags;
+            if flags.debits_must_not_exceed_credits
+                && balance.debits_posted + balance.debits_pending > balance.credits_posted
+            {
+                return Err(Rejection::InsufficientFunds {
+                    account: id.clone(),
+                });
+            }
+            if flags.credits_must_not_exceed_debits
+                && balance.credits_posted + balance.credits_pending > balance.debits_posted
+            {
+                return Err(Rejection::CreditsExceedDebits {
+                    account: id.clone(),
+                });
+            }
+        }
+        Ok(balances)
+    }
+
+    /// Books a planned entry. Cannot fail.
+    fn commit_entry(
+        &mut self,
+        context: &Context,
+        request: NewEntry,
+        plan: EntryPlan,
+        reverses: Option<(EntryId, String)>,
+    ) -> EntryOutcome {
+        for (id, balance) in &plan.balances {
+            self.set_balance(context, id, *balance);
+        }
+        let pending = !plan.approval_reasons.is_empty();
+        let currency = request.currency;
+        let mut window = None;
+        let expires_at = if pending {
+            let timeout = request
+                .timeout_seconds
+                .unwrap_or(PENDING_TIMEOUT_DEFAULT_SECONDS);
+            let expires_at = context.at.plus_seconds(timeout);
+            self.derived
+                .pending_expiry
+                .insert((expires_at, request.id.clone()));
+            *self.derived.pending_sum.entry(currency).or_default() += debit_total(&plan.postings);
+            Some(expires_at)
+        } else {
+            if !plan.legs.is_empty() {
+                window = Some(self.add_to_window(context, currency, &plan.legs));
+            }
+            None
+        };
+        let status = if pending {
+            EntryStatus::Pending
+        } else {
+            EntryStatus::Posted
+        };
+        self.record(
+            context,
+            AuditEvent::EntryBooked {
+                id: request.id.clone(),
+                currency,
+                postings: plan.postings.clone(),
+                status: if pending {
+                    "pending".into()
+                } else {
+                    "posted".into()
+                },
+                reverses: reverses.as_ref().map(|(original, _)| original.clone()),
+            },
+        );
+        let (reverses, reversal_reason) = match reverses {
+            Some((original, reason)) => (Some(original), Some(reason)),
+            None => (None, None),
+        };
+        let entry = JournalEntry {
+            postings: plan.postings,
+            status,
+            booked: context.position,
+            booked_at: context.at,
+            posted_by: context.actor.principal.clone(),
+            approval_reasons: plan.approval_reasons,
+            required_authority: plan.required_authority,
+            expires_at,
+            decision: None,
+            reverses,
+            reversal_reason,
+            reversed_by: None,
+            window,
+            request,
+        };
+        let outcome = EntryOutcome::of(&entry);
+        self.entries.insert(entry.request.id.clone(), entry);
+        outcome
+    }
+
+    /// Adds an inter-branch entry's flows to the open clearing window,
+    /// opening one if none is open; returns the window's id.
+    fn add_to_window(
+        &mut self,
+        context: &Context,
+        currency: crate::currency::Currency,
+        legs: &[(BranchCode, Amount)],
+    ) -> u64 {
+        let id = match self.meta.open_window {
+            Some(id) => id,
+            None => self.open_window(context),
+        };
+        self.windows
+            .get_mut(&id)
+            .expect("the open window exists")
+            .add(currency, legs);
+        id
+    }
+
+    fn remember_rejection(
+        &mut self,
+        context: &Context,
+        request: NewEntry,
+        rejection: Rejection,
+    ) -> EntryOutcome {
+        self.record(
+            context,
+            AuditEvent::EntryBooked {
+                id: request.id.clone(),
+                currency: request.currency,
+                postings: Vec::new(),
+                status: rejection.code(),
+                reverses: None,
+            },
+        );
+        let entry = JournalEntry {
+            postings: Vec::new(),
+            status: EntryStatus::Rejected { rejection },
+            booked: context.position,
+            booked_at: context.at,
+            posted_by: context.actor.principal.clone(),
+            approval_reasons: Vec::new(),
+            required_authority: 0,
+            expires_at: None,
+            decision: None,
+            reverses: None,
+            reversal_reason: None,
+            reversed_by: None,
+            window: None,
+            request,
+        };
+        let outcome = EntryOutcome::of(&entry);
+        self.entries.insert(entry.request.id.clone(), entry);
+        outcome
+    }
+
+    fn pending_entry(&self, id: &EntryId) -> Result<&JournalEntry, Rejection> {
+        let entry = self
+            .entries
+            .get(id)
+            .ok_or_else(|| Rejection::EntryNotFound { entry: id.clone() })?;
+        match entry.status {
+            EntryStatus::Pending => Ok(entry),
+            _ => Err(Rejection::EntryNotPending { entry: id.clone() }),
+        }
+    }
+
+    /// Whether `entry` was already decided by `actor` with this `status`: a
+    /// retried approval or rejection answers the same.
+    fn already_decided(
+        &self,
+        id: &EntryId,
+        actor: &Actor,
+        status: &EntryStatus,
+    ) -> Option<Receipt> {
+        let entry = self.entries.get(id)?;
+        let decided_by_actor = entry
+            .decision
+            .as_ref()
+            .is_some_and(|d| d.by == actor.principal);
+        (decided_by_actor && entry.status == *status)
+            .then(|| Receipt::Entry(Box::new(entry.clone())))
+    }
+
+    pub(crate) fn approve(
+        &mut self,
+        context: &Context,
+        id: EntryId,
+        reason: Option<String>,
+    ) -> Result<Receipt, Rejection> {
+        Self::require(&context.role, &["operator"], "approve entries")?;
+        check_text("reason", reason.as_deref())?;
+        if let Some(receipt) = self.already_decided(&id, &context.actor, &EntryStatus::Posted) {
+            return Ok(receipt);
+        }
+        let entry = self.pending_entry(&id)?;
+        if entry.posted_by == context.actor.principal {
+            return Err(Rejection::ApproverIsPoster {
+                approver: context.actor.principal.clone(),
+            });
+        }
+        let held = self
+            .principals
+            .get(&context.actor.principal)
+            .map_or(0, |p| p.authority);
+        if held < entry.required_authority {
+            return Err(Rejection::InsufficientAuthority {
+                approver: context.actor.principal.clone(),
+                required: entry.required_authority,
+                held,
+            });
+        }
+        let balances =
+            self.plan_balances(&entry.postings, &Overlay::new(), |balance, posting| {
+                // Moving a reservation to posted keeps every limit sum unchanged.
+                match posting.side {
+                    Side::Debit => {
+                        balance.debits_pending =
+                            balance.debits_pending.checked_sub(posting.amount)?
+                    }
+                    Side::Credit => {
+                        balance.credits_pending =
+                            balance.credits_pending.checked_sub(posting.amount)?
+                    }
+                }
+                add_posting(balance, posting.side, posting.amount, false)
+            })?;
+        // From here on, approving cannot fail.
+        let legs = self.legs_of(&id);
+        let window = (!legs.is_empty()).then(|| {
+            self.add_to_window(
+                context,
+                self.entries.get(&id).expect("exists").request.currency,
+                &legs,
+            )
+        });
+        self.decide(context, &id, balances, EntryStatus::Posted, reason, window);
+        self.record(context, AuditEvent::EntryApproved { id: id.clone() });
+        Ok(Receipt::Entry(Box::new(
+            self.entries.get(&id).expect("exists").clone(),
+        )))
+    }
+
+    pub(crate) fn reject(
+        &mut self,
+        context: &Context,
+        id: EntryId,
+        reason: Option<String>,
+    ) -> Result<Receipt, Rejection> {
+        Self::require(&context.role, &["operator", "branch"], "reject entries")?;
+        check_text("reason", reason.as_deref())?;
+        let voided = EntryStatus::Voided {
+            reason: VoidReason::RejectedByApprover,
+        };
+        if let Some(receipt) = self.already_decided(&id, &context.actor, &voided) {
+            return Ok(receipt);
+        }
+        let entry = self.pending_entry(&id)?;
+        if matches!(context.role, Role::Branch(_)) && entry.posted_by != context.actor.principal {
+            return Err(Rejection::Forbidden {
+                reason: "a branch may only withdraw its own pending entries".into(),
+            });
+        }
+        let balances = self.release_balances(&id);
+        self.decide(context, &id, balances, voided, reason, None);
+        self.record(
+            context,
+            AuditEvent::EntryVoided {
+                id: id.clone(),
+                reason: VoidReason::RejectedByApprover,
+            },
+        );
+        Ok(Receipt::Entry(Box::new(
+            self.entries.get(&id).expect("exists").clone(),
+        )))
+    }
+
+    /// Voids every pending entry whose timeout has passed at `at`.
+    pub(crate) fn expire_pending(&mut self, position: Position, at: Timestamp) {
+        while let Some((expires_at, id)) = self.derived.pending_expiry.first().cloned() {
+            if expires_at > at {
+                break;
+            }
+            let context = Context {
+                position,
+                at,
+                actor: Actor::system(),
+                role: Role::Admin,
+            };
+            let balances = self.release_balances(&id);
+            let expired = EntryStatus::Voided {
+                reason: VoidReason::Expired,
+            };
+            self.decide(&context, &id, balances, expired, None, None);
+            self.record(
+                &context,
+                AuditEvent::EntryVoided {
+                    id,
+                    reason: VoidReason::Expired,
+                },
+            );
+        }
+    }
+
+    /// Balances with a pending entry's reservations released.
+    fn release_balances(&self, id: &EntryId) -> Vec<(AccountId, Balance)> {
+        let entry = self.entries.get(id).expect("pending entries exist");
+        let mut balances: Vec<(AccountId, Balance)> = Vec::new();
+        for posting in &entry.postings {
+            let at = match balances
+                .iter()
+                .position(|(account, _)| *account == posting.account)
+            {
+                Some(at) => at,
+                None => {
+                    let account = self
+                        .accounts
+                        .get(&posting.account)
+                        .expect("booked accounts exist");
+                    balances.push((posting.account.clone(), account.balance));
+                    balances.len() - 1
+                }
+            };
+            let balance = &mut balances[at].1;
+            match posting.side {
+                Side::Debit => balance.debits_pending -= posting.amount,
+                Side::Credit => balance.credits_pending -= posting.amount,
+            }
+        }
+        balances
+    }
+
+    /// Per-branch nets of a booked entry, recovered from its clearing postings.
+    fn legs_of(&self, id: &EntryId) -> Vec<(BranchCode, Amount)> {
+        let entry = self.entries.get(id).expect("exists");
+        entry.postings[entry.request.postings.len()..]
+            .iter()
+            .map(|posting| {
+                let branch = self
+                    .accounts
+                    .get(&posting.account)
+                    .expect("exists")
+                    .branch
+                    .clone();
+                let net_out = match posting.side {
+                    Side::Credit => posting.amount,
+                    Side::Debit => posting.amount.negated(),
+                };
+                (branch, net_out)
+            })
+            .collect()
+    }
+
+    /// Ends a pending entry: new balances, status, decision, and the pending
+    /// indexes updated.
+    fn decide(
+        &mut self,
+        context: &Context,
+        id: &EntryId,
+        balances: Vec<(AccountId, Balance)>,
+        status: EntryStatus,
+        reason: Option<String>,
+        window: Option<u64>,
+    ) {
+        for (account, balance) in &balances {
+            self.set_balance(context, account, *balance);
+        }
+        let entry = self.entries.get_mut(id).expect("pending entries exist");
+        let expires_at = entry.expires_at.expect("pending entries expire");
+        let total = debit_total(&entry.postings);
+        entry.status = status;
+        entry.window = window;
+        entry.decision = Some(Decision {
+            by: context.actor.principal.clone(),
+            at: context.at,
+            position: context.position,
+            reason,
+        });
+        let currency = entry.request.currency;
+        let removed = self
+            .derived
+            .pending_expiry
+            .remove(&(expires_at, id.clone()));
+        assert!(removed, "a pending entry is in the expiry index");
+        *self
+            .derived
+            .pending_sum
+            .get_mut(&currency)
+            .expect("pending sum exists") -= total;
+    }
+
+    pub(crate) fn reverse(
+        &mut self,
+        context: &Context,
+        original: EntryId,
+        id: EntryId,
+        reason: String,
+    ) -> Result<Receipt, Rejection> {
+        Self::require(&context.role, &["operator"], "reverse entries")?;
+        if reason.trim().is_empty() {
+            return Err(Rejection::ReasonRequired);
+        }
+        check_text("reason", Some(&reason))?;
+        if let Some(existing) = self.entries.get(&id) {
+            let field = if existing.reverses.as_ref() != Some(&original) {
+                Some(EntryField::Reverses)
+            } else if existing.reversal_reason.as_ref() != Some(&reason) {
+                Some(EntryField::Reason)
+            } else {
+                None
+            };
+            return match field {
+                None => Ok(Receipt::Entry(Box::new(existing.clone()))),
+                Some(field) => Err(Rejection::ExistsWithDifferent { entry: id, field }),
+            };
+        }
+        let entry = self
+            .entries
+            .get(&original)
+            .ok_or_else(|| Rejection::EntryNotFound {
+                entry: original.clone(),
+            })?;
+        if entry.status != EntryStatus::Posted {
+            return Err(Rejection::EntryNotPosted { entry: original });
+        }
+        if let Some(reversed_by) = &entry.reversed_by {
+            return Err(Rejection::EntryAlreadyReversed {
+                entry: original,
+                reversed_by: reversed_by.clone(),
+            });
+        }
+        let request = NewEntry {
+            id: id.clone(),
+            currency: entry.request.currency,
+            postings: entry
+                .request
+                .postings
+                .iter()
+                .map(|posting| Posting {
+                    side: posting.side.opposite(),
+                    ..posting.clone()
+                })
+                .collect(),
+            pending: false,
+            timeout_seconds: None,
+            memo: Some(format!("reversal of {original}")),
+            reference: entry.request.reference.clone(),
+            value_date: None,
+        };
+        let plan = self.plan_entry(context, &request, &Overlay::new(), true)?;
+        // From here on, reversing cannot fail.
+        self.commit_entry(context, request, plan, Some((original.clone(), reason)));
+        self.entries.get_mut(&original).expect("exists").reversed_by = Some(id.clone());
+        Ok(Receipt::Entry(Box::new(
+            self.entries.get(&id).expect("just booked").clone(),
+        )))
+    }
+}
+
+/// The sum of the debit postings.
+pub(crate) fn debit_total(postings: &[Posting]) -> Amount {
+    postings
+        .iter()
+        .filter(|p| p.side == Side::Debit)
+        .fold(Amount::ZERO, |sum, p| sum + p.amount)
+}

@@ -1,0 +1,324 @@
+//! Why the ledger refused a command. Every replica computes the same rejection,
+//! and a rejected command leaves the ledger unchanged (but for remembering a
+//! rejected entry id, so that the id always answers the same).
+
+use serde::{Deserialize, Serialize};
+
+use crate::amount::Amount;
+use crate::currency::Currency;
+use crate::id::{AccountId, BranchCode, EntryId, PrincipalName};
+use crate::journal_entry::EntryField;
+
+/// A business rejection: data that goes back to the client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum Rejection {
+    /// The actor's role may not do this.
+    #[error("forbidden: {reason}")]
+    Forbidden {
+        /// What the role lacks.
+        reason: String,
+    },
+    /// The actor is not a known principal.
+    #[error("principal {principal} is not known")]
+    PrincipalNotFound {
+        /// The name.
+        principal: PrincipalName,
+    },
+    /// A principal by that name exists already.
+    #[error("principal {principal} exists already")]
+    PrincipalExists {
+        /// The name.
+        principal: PrincipalName,
+    },
+    /// The API key is registered to another principal.
+    #[error("that key is registered already")]
+    KeyInUse,
+    /// No such branch.
+    #[error("branch {branch} does not exist")]
+    BranchNotFound {
+        /// The branch code.
+        branch: BranchCode,
+    },
+    /// A branch with this code exists with different content.
+    #[error("branch {branch} exists with a different {field}")]
+    BranchExistsWithDifferent {
+        /// The branch code.
+        branch: BranchCode,
+        /// The differing field.
+        field: String,
+    },
+    /// No such account.
+    #[error("account {account} does not exist")]
+    AccountNotFound {
+        /// The account id.
+        account: AccountId,
+    },
+    /// An account with this id exists with different content.
+    #[error("account {account} exists with a different {field}")]
+    AccountExistsWithDifferent {
+        /// The account id.
+        account: AccountId,
+        /// The differing field.
+        field: String,
+    },
+    /// A posting's account holds another currency.
+    #[error("account {account} holds {account_currency}, not {currency}")]
+    AccountCurrencyMismatch {
+        /// The account.
+        account: AccountId,
+        /// The account's currency.
+        account_currency: Currency,
+        /// The entry's currency.
+        currency: Currency,
+    },
+    /// The account is frozen.
+    #[error("account {account} is frozen")]
+    AccountFrozen {
+        /// The account.
+        account: AccountId,
+    },
+    /// The account is closed.
+    #[error("account {account} is closed")]
+    AccountClosed {
+        /// The account.
+        account: AccountId,
+    },
+    /// The account still has a balance or pending amounts.
+    #[error("account {account} still has a balance or pending amounts")]
+    AccountBalanceNotZero {
+        /// The account.
+        account: AccountId,
+    },
+    /// A new account asked for the `closed` flag.
+    #[error("an account cannot be opened closed")]
+    AccountOpenedClosed,
+    /// The branch has a clearing (or settlement reserve) account in this currency already.
+    #[error("branch {branch} already has its {currency} clearing or reserve account {account}")]
+    ClearingAccountExists {
+        /// The branch.
+        branch: BranchCode,
+        /// The currency.
+        currency: Currency,
+        /// The existing account.
+        account: AccountId,
+    },
+    /// An inter-branch entry needs a clearing account the branch lacks.
+    #[error("branch {branch} has no {currency} clearing account")]
+    ClearingAccountMissing {
+        /// The branch.
+        branch: BranchCode,
+        /// The currency.
+        currency: Currency,
+    },
+    /// Fewer than two postings.
+    #[error("an entry needs at least two postings")]
+    PostingsTooFew,
+    /// More postings than the limit.
+    #[error("an entry may have at most {max} postings")]
+    PostingsTooMany {
+        /// The limit.
+        max: usize,
+    },
+    /// A posting amount is zero or negative.
+    #[error("posting amounts must be greater than zero")]
+    AmountNotPositive,
+    /// A posting amount is above the ledger's limit.
+    #[error("posting amount is above the ledger's limit")]
+    AmountTooLarge,
+    /// A transfer names the same account on both sides.
+    #[error("the debit and credit accounts must be different")]
+    AccountsMustBeDifferent,
+    /// Debits and credits differ.
+    #[error("entry is unbalanced: debits {debits:?} and credits {credits:?} (minor units)")]
+    EntryUnbalanced {
+        /// Sum of debits.
+        debits: Amount,
+        /// Sum of credits.
+        credits: Amount,
+    },
+    /// The posting would take debits past credits on a
+    /// `debits_must_not_exceed_credits` account.
+    #[error("insufficient funds in account {account}")]
+    InsufficientFunds {
+        /// The account.
+        account: AccountId,
+    },
+    /// The posting would take credits past debits on a
+    /// `credits_must_not_exceed_debits` account.
+    #[error("credits would exceed debits in account {account}")]
+    CreditsExceedDebits {
+        /// The account.
+        account: AccountId,
+    },
+    /// A balance would overflow.
+    #[error("a balance of account {account} would overflow")]
+    BalanceOverflow {
+        /// The account.
+        account: AccountId,
+    },
+    /// The id was used before with different content.
+    #[error("entry {entry} exists with a different {}", field.name())]
+    ExistsWithDifferent {
+        /// The entry.
+        entry: EntryId,
+        /// The first differing field.
+        field: EntryField,
+    },
+    /// No such entry.
+    #[error("entry {entry} does not exist")]
+    EntryNotFound {
+        /// The entry.
+        entry: EntryId,
+    },
+    /// Approve/reject on an entry that is not pending.
+    #[error("entry {entry} is not pending")]
+    EntryNotPending {
+        /// The entry.
+        entry: EntryId,
+    },
+    /// Reverse on an entry that is not posted.
+    #[error("entry {entry} is not posted; a pending entry is rejected, not reversed")]
+    EntryNotPosted {
+        /// The entry.
+        entry: EntryId,
+    },
+    /// Reverse on an entry that was reversed already.
+    #[error("entry {entry} was reversed already by {reversed_by}")]
+    EntryAlreadyReversed {
+        /// The entry.
+        entry: EntryId,
+        /// The reversal.
+        reversed_by: EntryId,
+    },
+    /// A reversal or rejection without a reason.
+    #[error("a reason is required")]
+    ReasonRequired,
+    /// Maker-checker: the approver submitted the entry.
+    #[error("{approver} submitted this entry and may not approve it")]
+    ApproverIsPoster {
+        /// The principal.
+        approver: PrincipalName,
+    },
+    /// The approver's authority is below what the entry needs.
+    #[error("approving this entry needs authority {required}; {approver} has {held}")]
+    InsufficientAuthority {
+        /// The approver.
+        approver: PrincipalName,
+        /// The level required.
+        required: u8,
+        /// The level held.
+        held: u8,
+    },
+    /// A pending timeout above the limit.
+    #[error("pending timeout may be at most {max_seconds} seconds")]
+    TimeoutTooLong {
+        /// The limit.
+        max_seconds: u64,
+    },
+    /// A memo, reference, reason or name above the length limit.
+    #[error("{field} is longer than {max} bytes")]
+    TextTooLong {
+        /// Which text.
+        field: String,
+        /// The limit.
+        max: usize,
+    },
+    /// A batch with no entries.
+    #[error("the batch is empty")]
+    BatchEmpty,
+    /// A batch above the limit.
+    #[error("a batch may hold at most {max} entries")]
+    BatchTooLarge {
+        /// The limit.
+        max: usize,
+    },
+    /// Another entry of an atomic batch was rejected, so this one was not applied.
+    #[error("another entry of the atomic batch was rejected ({failed})")]
+    AtomicBatchFailed {
+        /// The entry that was rejected.
+        failed: EntryId,
+    },
+    /// An approval policy with too many tiers or tiers out of order.
+    #[error("approval policy is invalid: {reason}")]
+    PolicyInvalid {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A window operation on a window that does not exist.
+    #[error("clearing window {window} does not exist")]
+    WindowNotFound {
+        /// The window.
+        window: u64,
+    },
+    /// A window operation in the wrong state.
+    #[error("clearing window {window} is {status}, not {expected}")]
+    WindowState {
+        /// The window.
+        window: u64,
+        /// Its status.
+        status: String,
+        /// The status the operation needs.
+        expected: String,
+    },
+    /// A window is open already.
+    #[error("clearing window {window} is open already")]
+    WindowAlreadyOpen {
+        /// The open window.
+        window: u64,
+    },
+}
+
+impl Rejection {
+    /// The stable snake_case code clients match on.
+    pub fn code(&self) -> String {
+        match self {
+            Rejection::ExistsWithDifferent { field, .. } => {
+                format!("exists_with_different_{}", field.name())
+            }
+            Rejection::BranchExistsWithDifferent { field, .. } => {
+                format!("branch_exists_with_different_{field}")
+            }
+            Rejection::AccountExistsWithDifferent { field, .. } => {
+                format!("account_exists_with_different_{field}")
+            }
+            Rejection::Forbidden { .. } => "forbidden".to_string(),
+            Rejection::PrincipalNotFound { .. } => "principal_not_found".to_string(),
+            Rejection::PrincipalExists { .. } => "principal_exists".to_string(),
+            Rejection::KeyInUse => "key_in_use".to_string(),
+            Rejection::BranchNotFound { .. } => "branch_not_found".to_string(),
+            Rejection::AccountNotFound { .. } => "account_not_found".to_string(),
+            Rejection::AccountCurrencyMismatch { .. } => "account_currency_mismatch".to_string(),
+            Rejection::AccountFrozen { .. } => "account_frozen".to_string(),
+            Rejection::AccountClosed { .. } => "account_closed".to_string(),
+            Rejection::AccountBalanceNotZero { .. } => "account_balance_not_zero".to_string(),
+            Rejection::AccountOpenedClosed => "account_opened_closed".to_string(),
+            Rejection::ClearingAccountExists { .. } => "clearing_account_exists".to_string(),
+            Rejection::ClearingAccountMissing { .. } => "clearing_account_missing".to_string(),
+            Rejection::PostingsTooFew => "postings_too_few".to_string(),
+            Rejection::PostingsTooMany { .. } => "postings_too_many".to_string(),
+            Rejection::AmountNotPositive => "amount_not_positive".to_string(),
+            Rejection::AmountTooLarge => "amount_too_large".to_string(),
+            Rejection::AccountsMustBeDifferent => "accounts_must_be_different".to_string(),
+            Rejection::EntryUnbalanced { .. } => "entry_unbalanced".to_string(),
+            Rejection::InsufficientFunds { .. } => "insufficient_funds".to_string(),
+            Rejection::CreditsExceedDebits { .. } => "credits_exceed_debits".to_string(),
+            Rejection::BalanceOverflow { .. } => "balance_overflow".to_string(),
+            Rejection::EntryNotFound { .. } => "entry_not_found".to_string(),
+            Rejection::EntryNotPending { .. } => "entry_not_pending".to_string(),
+            Rejection::EntryNotPosted { .. } => "entry_not_posted".to_string(),
+            Rejection::EntryAlreadyReversed { .. } => "entry_already_reversed".to_string(),
+            Rejection::ReasonRequired => "reason_required".to_string(),
+            Rejection::ApproverIsPoster { .. } => "approver_is_poster".to_string(),
+            Rejection::InsufficientAuthority { .. } => "insufficient_authority".to_string(),
+            Rejection::TimeoutTooLong { .. } => "timeout_too_long".to_string(),
+            Rejection::TextTooLong { .. } => "text_too_long".to_string(),
+            Rejection::BatchEmpty => "batch_empty".to_string(),
+            Rejection::BatchTooLarge { .. } => "batch_too_large".to_string(),
+            Rejection::AtomicBatchFailed { .. } => "atomic_batch_failed".to_string(),
+            Rejection::PolicyInvalid { .. } => "policy_invalid".to_string(),
+            Rejection::WindowNotFound { .. } => "window_not_found".to_string(),
+            Rejection::WindowState { .. } => "window_state".to_string(),
+            Rejection::WindowAlreadyOpen { .. } => "window_already_open".to_string(),
+        }
+    }
+}

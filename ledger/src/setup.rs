@@ -1,0 +1,320 @@
+//! Commands that shape the ledger rather than move money: principals,
+//! branches, accounts, approval policy and opening clearing windows.
+
+use crate::account::{Account, NewAccount, Purpose};
+use crate::approval::ApprovalPolicy;
+use crate::audit::AuditEvent;
+use crate::branch::{Branch, NewBranch};
+use crate::clearing_window::ClearingWindow;
+use crate::command::Receipt;
+use crate::id::AccountId;
+use crate::ledger::{Context, Ledger};
+use crate::limits::TEXT_LENGTH_MAX;
+use crate::principal::{NewPrincipal, Principal, Role};
+use crate::rejection::Rejection;
+
+/// Rejects text above [`TEXT_LENGTH_MAX`].
+pub(crate) fn check_text(field: &str, text: Option<&str>) -> Result<(), Rejection> {
+    match text {
+        Some(text) if text.len() > TEXT_LENGTH_MAX => Err(Rejection::TextTooLong {
+            field: field.to_string(),
+            max: TEXT_LENGTH_MAX,
+        }),
+        _ => Ok(()),
+    }
+}
+
+impl Ledger {
+    pub(crate) fn create_principal(
+        &mut self,
+        context: &Context,
+        new: NewPrincipal,
+    ) -> Result<Receipt, Rejection> {
+        Self::require(&context.role, &["admin"], "create principals")?;
+        check_text("key_id", Some(&new.key_id))?;
+        if let Some(existing) = self.principals.get(&new.name) {
+            let same = existing.role == new.role
+                && existing.authority == new.authority
+                && existing.key_hash == new.key_hash;
+            return if same {
+                Ok(Receipt::Principal(existing.clone()))
+            } else {
+                Err(Rejection::PrincipalExists {
+                    principal: new.name,
+                })
+            };
+        }
+        if new.name.as_str() == crate::principal::Actor::SYSTEM {
+            return Err(Rejection::PrincipalExists {
+                principal: new.name,
+            });
+        }
+        if self.derived.key_index.contains_key(&new.key_hash) {
+            return Err(Rejection::KeyInUse);
+        }
+        if let Role::Branch(code) = &new.role
+            && !self.branches.contains_key(code)
+        {
+            return Err(Rejection::BranchNotFound {
+                branch: code.clone(),
+            });
+        }
+        let principal = Principal {
+            name: new.name.clone(),
+            role: new.role.clone(),
+            authority: new.authority,
+            key_hash: new.key_hash,
+            key_id: new.key_id.clone(),
+        };
+        self.derived
+            .key_index
+            .insert(new.key_hash, new.name.clone());
+        self.principals.insert(new.name.clone(), principal.clone());
+        self.record(
+            context,
+            AuditEvent::PrincipalCreated {
+                name: new.name,
+                role: new.role,
+                authority: new.authority,
+                key_id: new.key_id,
+            },
+        );
+        Ok(Receipt::Principal(principal))
+    }
+
+    pub(crate) fn create_branch(
+        &mut self,
+        context: &Context,
+        new: NewBranch,
+    ) -> Result<Receipt, Rejection> {
+        Self::require(&context.role, &["admin", "operator"], "create branches")?;
+        check_text("name", Some(&new.name))?;
+        if let Some(existing) = self.branches.get(&new.code) {
+            let differing = if existing.name != new.name {
+                Some("name")
+            } else if existing.parent != new.parent {
+                Some("parent")
+            } else {
+                None
+            };
+            return match differing {
+                None => Ok(Receipt::Branch(existing.clone())),
+                Some(field) => Err(Rejection::BranchExistsWithDifferent {
+                    branch: new.code,
+                    field: field.to_string(),
+                }),
+            };
+        }
+        if let Some(parent) = &new.parent
+            && !self.branches.contains_key(parent)
+        {
+            return Err(Rejection::BranchNotFound {
+                branch: parent.clone(),
+            });
+        }
+        let branch = Branch {
+            code: new.code.clone(),
+            name: new.name.clone(),
+            parent: new.parent.clone(),
+            created_at: context.position,
+            created_by: context.actor.principal.clone(),
+        };
+        self.branches.insert(new.code.clone(), branch.clone());
+        self.record(context, AuditEvent::BranchCreated(new));
+        Ok(Receipt::Branch(branch))
+    }
+
+    pub(crate) fn open_account(
+        &mut self,
+        context: &Context,
+        new: NewAccount,
+    ) -> Result<Receipt, Rejection> {
+        Self::require(
+            &context.role,
+            &["admin", "operator", "branch"],
+            "open accounts",
+        )?;
+        if let Role::Branch(own) = &context.role {
+            if *own != new.branch {
+                return Err(Rejection::Forbidden {
+                    reason: format!(
+                        "branch {own} may not open accounts for branch {}",
+                        new.branch
+                    ),
+                });
+            }
+            if matches!(new.purpose, Purpose::Clearing | Purpose::SettlementReserve) {
+                return Err(Rejection::Forbidden {
+                    reason: "clearing and settlement reserve accounts are opened by operators"
+                        .into(),
+                });
+            }
+        }
+        check_text("name", new.name.as_deref())?;
+        if new.flags.closed {
+            return Err(Rejection::AccountOpenedClosed);
+        }
+        if let Some(existing) = self.accounts.get(&new.id) {
+            let differing = [
+                ("branch", existing.branch != new.branch),
+                ("currency", existing.currency != new.currency),
+                ("class", existing.class != new.class),
+                ("purpose", existing.purpose != new.purpose),
+                ("name", existing.name != new.name),
+            ]
+            .into_iter()
+            .find(|(_, differs)| *differs);
+            return match differing {
+                None => Ok(Receipt::Account(Box::new(existing.clone()))),
+                Some((field, _)) => Err(Rejection::AccountExistsWithDifferent {
+                    account: new.id,
+                    field: field.to_string(),
+                }),
+            };
+        }
+        if !self.branches.contains_key(&new.branch) {
+            return Err(Rejection::BranchNotFound { branch: new.branch });
+        }
+        let special_key = (new.branch.clone(), new.currency, new.purpose);
+        if matches!(new.purpose, Purpose::Clearing | Purpose::SettlementReserve) {
+            if let Some(account) = self.derived.special_accounts.get(&special_key) {
+                return Err(Rejection::ClearingAccountExists {
+                    branch: new.branch,
+                    currency: new.currency,
+                    account: account.clone(),
+                });
+            }
+            self.derived
+                .special_accounts
+                .insert(special_key, new.id.clone());
+        }
+        let account = Account {
+            id: new.id.clone(),
+            branch: new.branch.clone(),
+            currency: new.currency,
+            class: new.class,
+            purpose: new.purpose,
+            flags: new.flags,
+            name: new.name.clone(),
+            balance: Default::default(),
+            opened_at: context.position,
+            opened_by: context.actor.principal.clone(),
+        };
+        self.accounts.insert(new.id.clone(), account.clone());
+        self.record(context, AuditEvent::AccountOpened(new));
+        Ok(Receipt::Account(Box::new(account)))
+    }
+
+    /// The account, if `context`'s role may manage it.
+    fn managed_account(&self, context: &Context, id: &AccountId) -> Result<&Account, Rejection> {
+        Self::require(
+            &context.role,
+            &["admin", "operator", "branch"],
+            "manage accounts",
+        )?;
+        let account = self
+            .accounts
+            .get(id)
+            .ok_or_else(|| Rejection::AccountNotFound {
+                account: id.clone(),
+            })?;
+        if let Role::Branch(own) = &context.role
+            && *own != account.branch
+        {
+            return Err(Rejection::Forbidden {
+                reason: format!("account {id} belongs to branch {}", account.branch),
+            });
+        }
+        Ok(account)
+    }
+
+    pub(crate) fn set_account_frozen(
+        &mut self,
+        context: &Context,
+        id: AccountId,
+        frozen: bool,
+    ) -> Result<Receipt, Rejection> {
+        let account = self.managed_account(context, &id)?;
+        if account.flags.closed {
+            return Err(Rejection::AccountClosed { account: id });
+        }
+        if account.flags.frozen == frozen {
+            return Ok(Receipt::Account(Box::new(account.clone())));
+        }
+        let account = self.accounts.get_mut(&id).expect("checked above");
+        account.flags.frozen = frozen;
+        let receipt = Receipt::Account(Box::new(account.clone()));
+        self.record(
+            context,
+            AuditEvent::AccountFrozen {
+                account: id,
+                frozen,
+            },
+        );
+        Ok(receipt)
+    }
+
+    pub(crate) fn close_account(
+        &mut self,
+        context: &Context,
+        id: AccountId,
+    ) -> Result<Receipt, Rejection> {
+        let account = self.managed_account(context, &id)?;
+        if account.flags.closed {
+            return Ok(Receipt::Account(Box::new(account.clone())));
+        }
+        if !account.balance.is_settled() {
+            return Err(Rejection::AccountBalanceNotZero { account: id });
+        }
+        let account = self.accounts.get_mut(&id).expect("checked above");
+        account.flags.closed = true;
+        let receipt = Receipt::Account(Box::new(account.clone()));
+        self.record(context, AuditEvent::AccountClosed { account: id });
+        Ok(receipt)
+    }
+
+    pub(crate) fn set_policy(
+        &mut self,
+        context: &Context,
+        policy: ApprovalPolicy,
+    ) -> Result<Receipt, Rejection> {
+        Self::require(&context.role, &["admin"], "set approval policy")?;
+        policy.validate()?;
+        if !self.branches.contains_key(&policy.branch) {
+            return Err(Rejection::BranchNotFound {
+                branch: policy.branch,
+            });
+        }
+        self.policies
+            .insert((policy.branch.clone(), policy.currency), policy.clone());
+        self.record(context, AuditEvent::PolicySet(policy.clone()));
+        Ok(Receipt::Policy(policy))
+    }
+
+    pub(crate) fn open_window_command(&mut self, context: &Context) -> Result<Receipt, Rejection> {
+        Self::require(
+            &context.role,
+            &["admin", "operator"],
+            "open clearing windows",
+        )?;
+        if let Some(window) = self.meta.open_window {
+            return Err(Rejection::WindowAlreadyOpen { window });
+        }
+        let id = self.open_window(context);
+        Ok(Receipt::Window(Box::new(
+            self.windows.get(&id).expect("just opened").clone(),
+        )))
+    }
+
+    /// Opens the next clearing window and returns its id.
+    pub(crate) fn open_window(&mut self, context: &Context) -> u64 {
+        assert!(self.meta.open_window.is_none(), "one open window at a time");
+        let id = self.meta.last_window + 1;
+        self.windows
+            .insert(id, ClearingWindow::open(id, context.at, context.position));
+        self.meta.last_window = id;
+        self.meta.open_window = Some(id);
+        self.record(context, AuditEvent::WindowOpened { window: id });
+        id
+    }
+}
