@@ -1,0 +1,393 @@
+//! Transfers, journal entries, the approval queue, approvals, reversals and
+//! clearing windows.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use ledger::{CommandKind, EntryId, EntryStatus, NewEntry, Posting, Receipt, Side};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::app::{AppState, Caller, Consistency};
+use crate::http::error::ApiError;
+use crate::http::extract::{JsonBody, Query, parse_json};
+use crate::http::setup_api::write;
+use crate::http::{parse, views};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferIn {
+    id: String,
+    debit_account: String,
+    credit_account: String,
+    amount: String,
+    currency: String,
+    #[serde(default)]
+    pending: bool,
+    timeout_seconds: Option<u64>,
+    memo: Option<String>,
+    reference: Option<String>,
+    value_date: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferBatchIn {
+    transfers: Vec<Value>,
+    #[serde(default)]
+    atomic: bool,
+}
+
+fn transfer_entry(body: TransferIn) -> Result<NewEntry, ApiError> {
+    let currency = parse::currency(&body.currency)?;
+    let amount = parse::positive_amount("amount", &body.amount, currency)?;
+    let mut entry = NewEntry::transfer(
+        parse::id("id", &body.id)?,
+        parse::id("debit_account", &body.debit_account)?,
+        parse::id("credit_account", &body.credit_account)?,
+        amount,
+        currency,
+    );
+    entry.pending = body.pending;
+    entry.timeout_seconds = body.timeout_seconds;
+    entry.memo = body.memo;
+    entry.reference = body.reference;
+    entry.value_date = body.value_date.as_deref().map(|d| parse::date("value_date", d)).transpose()?;
+    Ok(entry)
+}
+
+/// The id of an item that failed validation, for its result line.
+fn item_id(item: &Value) -> Value {
+    item.get("id").cloned().unwrap_or(Value::Null)
+}
+
+fn invalid_item(item: &Value, error: &ApiError, index: u64) -> Value {
+    json!({ "id": item_id(item), "status": "rejected", "code": error.code, "detail": error.detail, "index": index })
+}
+
+/// Posts entries: one (rejections answer as problems) or a batch (one
+/// result per item, never failing as a whole).
+async fn post(
+    app: &AppState,
+    caller: &Caller,
+    items: Vec<Value>,
+    atomic: bool,
+    single: bool,
+    parse_item: fn(Value) -> Result<NewEntry, ApiError>,
+) -> Result<Json<Value>, ApiError> {
+    if items.len() > ledger::limits::ENTRIES_PER_BATCH_MAX {
+        return Err(ApiError::invalid(
+            "batch_too_large",
+            format!("a batch may hold at most {} items", ledger::limits::ENTRIES_PER_BATCH_MAX),
+        ));
+    }
+    if items.is_empty() {
+        return Err(ApiError::invalid("batch_empty", "the batch holds no items"));
+    }
+    let parsed: Vec<Result<NewEntry, ApiError>> = items.iter().cloned().map(parse_item).collect();
+    if single {
+        let entry = parsed.into_iter().next().expect("one item")?;
+        return post_single(app, caller, entry).await;
+    }
+    let failed = parsed.iter().any(Result::is_err);
+    if atomic && failed {
+        let first_bad = parsed.iter().position(Result::is_err).expect("one failed");
+        let results: Vec<Value> = items
+            .iter()
+            .zip(&parsed)
+            .map(|(item, result)| match result {
+                Err(error) => invalid_item(item, error, 0),
+                Ok(_) => json!({ "id": item_id(item), "status": "rejected", "code": "atomic_batch_failed",
+                    "detail": format!("item {first_bad} of the atomic batch is invalid"), "index": 0 }),
+            })
+            .collect();
+        return Ok(Json(json!({ "results": results, "index": 0 })));
+    }
+    let entries: Vec<NewEntry> = parsed.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
+    let mut posted = if entries.is_empty() {
+        Vec::new().into_iter()
+    } else {
+        let Json(value) = write(app, caller, CommandKind::PostEntries { entries, atomic }).await?;
+        match value.get("results") {
+            Some(Value::Array(results)) => results.clone().into_iter(),
+            _ => Vec::new().into_iter(),
+        }
+    };
+    let results: Vec<Value> = items
+        .iter()
+        .zip(&parsed)
+        .map(|(item, result)| match result {
+            Err(error) => invalid_item(item, error, 0),
+            Ok(_) => posted.next().expect("one outcome per posted item"),
+        })
+        .collect();
+    Ok(Json(json!({ "results": results })))
+}
+
+async fn post_single(app: &AppState, caller: &Caller, entry: NewEntry) -> Result<Json<Value>, ApiError> {
+    let applied = app.propose(caller, CommandKind::PostEntries { entries: vec![entry], atomic: false }).await?;
+    let outcome = match &applied.outcome {
+        Ok(Receipt::Entries(outcomes)) => outcomes.first().cloned().expect("one outcome"),
+        Ok(_) => unreachable!("posting entries answers with entry outcomes"),
+        Err(rejection) => return Err(ApiError::from(rejection.clone())),
+    };
+    let result = views::entry_outcome(&outcome);
+    match &outcome.status {
+        EntryStatus::Rejected { rejection } => {
+            Err(ApiError::from(rejection.clone()).with(json!({ "results": [result], "index": outcome.position.index })))
+        }
+        _ => Ok(Json(json!({
+            "results": [result],
+            "index": outcome.position.index,
+            "booked_at": outcome.booked_at.to_string(),
+        }))),
+    }
+}
+
+fn parse_transfer(item: Value) -> Result<NewEntry, ApiError> {
+    let body: TransferIn = serde_json::from_value(item)
+        .map_err(|error| ApiError::bad_request("invalid_body", error.to_string()))?;
+    transfer_entry(body)
+}
+
+pub async fn post_transfers(
+    State(app): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let value: Value = parse_json(&body)?;
+    if value.get("transfers").is_some() {
+        let batch: TransferBatchIn = serde_json::from_value(value)
+            .map_err(|error| ApiError::bad_request("invalid_body", error.to_string()))?;
+        post(&app, &caller, batch.transfers, batch.atomic, false, parse_transfer).await
+    } else {
+        post(&app, &caller, vec![value], false, true, parse_transfer).await
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostingIn {
+    account: String,
+    side: Side,
+    amount: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntryIn {
+    id: String,
+    currency: String,
+    postings: Vec<PostingIn>,
+    #[serde(default)]
+    pending: bool,
+    timeout_seconds: Option<u64>,
+    memo: Option<String>,
+    reference: Option<String>,
+    value_date: Option<String>,
+}
+
+fn parse_entry(item: Value) -> Result<NewEntry, ApiError> {
+    let body: EntryIn = serde_json::from_value(item)
+        .map_err(|error| ApiError::bad_request("invalid_body", error.to_string()))?;
+    let currency = parse::currency(&body.currency)?;
+    if body.postings.len() > ledger::limits::POSTINGS_PER_ENTRY_MAX {
+        return Err(ApiError::invalid("postings_too_many", "too many postings"));
+    }
+    let postings = body
+        .postings
+        .iter()
+        .map(|posting| {
+            Ok(Posting {
+                account: parse::id("postings.account", &posting.account)?,
+                side: posting.side,
+                amount: parse::positive_amount("postings.amount", &posting.amount, currency)?,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok(NewEntry {
+        id: parse::id("id", &body.id)?,
+        currency,
+        postings,
+        pending: body.pending,
+        timeout_seconds: body.timeout_seconds,
+        memo: body.memo,
+        reference: body.reference,
+        value_date: body.value_date.as_deref().map(|d| parse::date("value_date", d)).transpose()?,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntryBatchIn {
+    entries: Vec<Value>,
+    #[serde(default)]
+    atomic: bool,
+}
+
+pub async fn post_entries(
+    State(app): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let value: Value = parse_json(&body)?;
+    if value.get("entries").is_some() {
+        let batch: EntryBatchIn = serde_json::from_value(value)
+            .map_err(|error| ApiError::bad_request("invalid_body", error.to_string()))?;
+        post(&app, &caller, batch.entries, batch.atomic, false, parse_entry).await
+    } else {
+        post(&app, &caller, vec![value], false, true, parse_entry).await
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReadQuery {
+    consistency: Consistency,
+}
+
+/// Whether `caller` may see `entry`: branch principals see entries touching their branch.
+fn entry_visible(ledger: &ledger::Ledger, caller: &Caller, entry: &ledger::JournalEntry) -> bool {
+    entry.posted_by == caller.principal.name
+        || entry.request.postings.iter().any(|posting| {
+            ledger.account(&posting.account).is_some_and(|a| caller.may_read_branch(&a.branch))
+        })
+}
+
+pub async fn get_entry(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<ReadQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let id: EntryId = parse::id("id", &id)?;
+    app.linearize(query.consistency).await?;
+    let ledger = app.ledger();
+    let not_found = || ApiError::not_found("entry_not_found", format!("entry {id} does not exist"));
+    let entry = ledger.entry(&id).ok_or_else(not_found)?;
+    if !entry_visible(&ledger, &caller, entry) {
+        return Err(not_found());
+    }
+    let mut value = views::entry(entry);
+    value["index"] = json!(ledger.applied_index());
+    Ok(Json(value))
+}
+
+pub async fn approval_queue(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ReadQuery>,
+) -> Result<Json<Value>, ApiError> {
+    app.linearize(query.consistency).await?;
+    let ledger = app.ledger();
+    let now = ledger.applied_at();
+    let queue: Vec<Value> = ledger
+        .pending_entries()
+        .into_iter()
+        .filter(|entry| entry_visible(&ledger, &caller, entry))
+        .map(|entry| {
+            let mut value = views::entry(entry);
+            value["waiting_seconds"] = json!(now.micros_since(entry.booked_at) / 1_000_000);
+            value
+        })
+        .collect();
+    Ok(Json(json!({ "pending": queue, "as_of": now.to_string(), "index": ledger.applied_index() })))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct DecisionIn {
+    reason: Option<String>,
+}
+
+pub async fn approve(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<DecisionIn>,
+) -> Result<Json<Value>, ApiError> {
+    let entry = parse::id("id", &id)?;
+    write(&app, &caller, CommandKind::ApproveEntry { entry, reason: body.reason }).await
+}
+
+pub async fn reject(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<DecisionIn>,
+) -> Result<Json<Value>, ApiError> {
+    let entry = parse::id("id", &id)?;
+    write(&app, &caller, CommandKind::RejectEntry { entry, reason: body.reason }).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReverseIn {
+    id: String,
+    reason: String,
+}
+
+pub async fn reverse(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(original): Path<String>,
+    JsonBody(body): JsonBody<ReverseIn>,
+) -> Result<Json<Value>, ApiError> {
+    let original = parse::id("original", &original)?;
+    let id = parse::id("id", &body.id)?;
+    write(&app, &caller, CommandKind::ReverseEntry { original, id, reason: body.reason }).await
+}
+
+pub async fn open_window(State(app): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    write(&app, &caller, CommandKind::OpenWindow).await
+}
+
+pub async fn list_windows(
+    State(app): State<AppState>,
+    _caller: Caller,
+    Query(query): Query<ReadQuery>,
+) -> Result<Json<Value>, ApiError> {
+    app.linearize(query.consistency).await?;
+    let ledger = app.ledger();
+    let windows: Vec<Value> = ledger.windows().map(views::window).collect();
+    Ok(Json(json!({ "windows": windows, "open": ledger.open_window_id(), "index": ledger.applied_index() })))
+}
+
+fn window_id(text: &str) -> Result<u64, ApiError> {
+    text.parse().map_err(|_| ApiError::invalid("invalid_id", format!("window id {text:?} is not a number")))
+}
+
+pub async fn get_window(
+    State(app): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<ReadQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let id = window_id(&id)?;
+    app.linearize(query.consistency).await?;
+    let ledger = app.ledger();
+    let window = ledger
+        .window(id)
+        .ok_or_else(|| ApiError::not_found("window_not_found", format!("clearing window {id} does not exist")))?;
+    let mut value = views::window(window);
+    value["index"] = json!(ledger.applied_index());
+    Ok(Json(value))
+}
+
+pub async fn window_positions(
+    State(app): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<ReadQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let id = window_id(&id)?;
+    app.linearize(query.consistency).await?;
+    let ledger = app.ledger();
+    let window = ledger
+        .window(id)
+        .ok_or_else(|| ApiError::not_found("window_not_found", format!("clearing window {id} does not exist")))?;
+    let mut value = views::positions(window);
+    value["window"] = json!(id);
+    value["index"] = json!(ledger.applied_index());
+    Ok(Json(value))
+}

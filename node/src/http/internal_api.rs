@@ -1,0 +1,55 @@
+//! Internal routes for Raft RPC between nodes.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::app::AppState;
+use crate::codec;
+use crate::raft::network::CLUSTER_SECRET_HEADER;
+
+fn check_secret(app: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+    match &app.config.cluster_secret {
+        Some(secret)
+            if headers.get(CLUSTER_SECRET_HEADER).is_none_or(|given| given.as_bytes() != secret.as_bytes()) =>
+        {
+            Err(StatusCode::FORBIDDEN.into_response())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+    codec::decode(body).map_err(|error| (StatusCode::BAD_REQUEST, error.to_string()).into_response())
+}
+
+pub async fn append(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(response) = check_secret(&app, &headers) {
+        return response;
+    }
+    match decode(&body) {
+        Ok(request) => codec::encode(&app.raft.append_entries(request).await).into_response(),
+        Err(response) => response,
+    }
+}
+
+pub async fn vote(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(response) = check_secret(&app, &headers) {
+        return response;
+    }
+    match decode(&body) {
+        Ok(request) => codec::encode(&app.raft.vote(request).await).into_response(),
+        Err(response) => response,
+    }
+}
+
+pub async fn snapshot(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(response) = check_secret(&app, &headers) {
+        return response;
+    }
+    match decode(&body) {
+        Ok(request) => codec::encode(&app.raft.install_snapshot(request).await).into_response(),
+        Err(response) => response,
+    }
+}

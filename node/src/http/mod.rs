@@ -1,0 +1,84 @@
+//! The HTTP surface: the public API under `/v1` (see `openapi.json`),
+//! operations endpoints, and internal Raft routes.
+
+pub mod cluster_api;
+pub mod entries_api;
+pub mod error;
+pub mod extract;
+pub mod forward;
+pub mod internal_api;
+pub mod ops_api;
+pub mod parse;
+pub mod setup_api;
+pub mod views;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+
+use crate::app::AppState;
+use crate::http::error::ApiError;
+
+async fn count_responses(State(app): State<AppState>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    app.metrics.responded(response.status().as_u16());
+    response
+}
+
+async fn no_route() -> ApiError {
+    ApiError::not_found("no_such_route", "no such route; see /openapi.json")
+}
+
+async fn wrong_method() -> Response {
+    ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
+        .into_response()
+}
+
+/// The router for `app`.
+pub fn router(app: AppState) -> Router {
+    use cluster_api as cluster;
+    use entries_api as entries;
+    use setup_api as setup;
+    let api = Router::new()
+        .route("/v1/branches", post(setup::create_branch).get(setup::list_branches))
+        .route("/v1/accounts", post(setup::open_account).get(setup::list_accounts))
+        .route("/v1/accounts/{id}", get(setup::get_account))
+        .route("/v1/accounts/{id}/balance", get(setup::get_balance))
+        .route("/v1/accounts/{id}/freeze", post(setup::freeze_account))
+        .route("/v1/accounts/{id}/unfreeze", post(setup::unfreeze_account))
+        .route("/v1/accounts/{id}/close", post(setup::close_account))
+        .route("/v1/principals", post(setup::create_principal))
+        .route("/v1/policies", post(setup::set_policy))
+        .route("/v1/transfers", post(entries::post_transfers))
+        .route("/v1/entries", post(entries::post_entries))
+        .route("/v1/entries/{id}", get(entries::get_entry))
+        .route("/v1/entries/{id}/approve", post(entries::approve))
+        .route("/v1/entries/{id}/reject", post(entries::reject))
+        .route("/v1/entries/{id}/reverse", post(entries::reverse))
+        .route("/v1/approvals", get(entries::approval_queue))
+        .route("/v1/windows", post(entries::open_window).get(entries::list_windows))
+        .route("/v1/windows/{id}", get(entries::get_window))
+        .route("/v1/windows/{id}/positions", get(entries::window_positions))
+        .route("/v1/cluster", get(cluster::status))
+        .route("/v1/cluster/digest", get(cluster::digest))
+        .route("/v1/cluster/learners", post(cluster::add_learner))
+        .route("/v1/cluster/voters", post(cluster::promote))
+        .route("/v1/cluster/members/{id}", delete(cluster::remove))
+        .layer(middleware::from_fn_with_state(app.clone(), forward::forward_to_leader));
+    Router::new()
+        .merge(api)
+        .route("/healthz", get(ops_api::healthz))
+        .route("/readyz", get(ops_api::readyz))
+        .route("/metrics", get(ops_api::metrics))
+        .route("/openapi.json", get(ops_api::openapi))
+        .route("/internal/raft/append", post(internal_api::append))
+        .route("/internal/raft/vote", post(internal_api::vote))
+        .route("/internal/raft/snapshot", post(internal_api::snapshot))
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
+        .layer(DefaultBodyLimit::max(extract::BODY_BYTES_MAX))
+        .layer(middleware::from_fn_with_state(app.clone(), count_responses))
+        .with_state(app)
+}

@@ -1,0 +1,168 @@
+//! `clearledger-node`: the imperative shell around the `ledger` core.
+//!
+//! openraft orders commands and replicates them; RocksDB keeps the log and
+//! the state (one database, shared write-ahead log); axum admits clients.
+//! [`run`] wires them together: storage → Raft → group commit → HTTP.
+
+pub mod app;
+pub mod codec;
+pub mod config;
+pub mod dev;
+pub mod http;
+pub mod metrics;
+pub mod proposer;
+pub mod raft {
+    //! Raft: types, the RocksDB log store, the state machine adapter, the network.
+    pub mod log_store;
+    pub mod network;
+    pub mod state_machine;
+    pub mod types;
+}
+pub mod storage;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use ledger::{Actor, Command, CommandKind, NewPrincipal, PrincipalName, Role, Timestamp};
+use openraft::{BasicNode, SnapshotPolicy};
+
+use crate::app::{App, hash_key, key_id};
+use crate::config::Config;
+use crate::proposer::Proposer;
+use crate::raft::log_store::LogStore;
+use crate::raft::network::Network;
+use crate::raft::state_machine::StateMachine;
+use crate::raft::types::Raft;
+
+/// The name under which the bootstrap admin key is registered.
+pub const BOOTSTRAP_ADMIN: &str = "admin";
+
+/// Sets up logging as configured. Call once per process.
+pub fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if config.log.format == "json" { builder.json().try_init() } else { builder.try_init() };
+}
+
+fn raft_config(config: &Config) -> anyhow::Result<openraft::Config> {
+    let raft = openraft::Config {
+        cluster_name: "clearledger".into(),
+        heartbeat_interval: config.raft.heartbeat_interval_ms,
+        election_timeout_min: config.raft.election_timeout_min_ms,
+        election_timeout_max: config.raft.election_timeout_max_ms,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(config.raft.snapshot_logs_since_last),
+        max_in_snapshot_log_to_keep: config.raft.logs_to_keep,
+        // Entries carry up to a whole group-commit batch: keep RPCs bounded.
+        max_payload_entries: 64,
+        ..Default::default()
+    };
+    raft.validate().context("invalid raft settings")
+}
+
+/// Runs one node until `shutdown` completes.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    config.validate()?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    let db = storage::open(&config.data_dir.join("db"))
+        .with_context(|| format!("cannot open the database in {}", config.data_dir.display()))?;
+    let log_store = LogStore::new(db.clone());
+    let state_machine = StateMachine::open(db.clone()).context("cannot load the ledger state")?;
+    let ledger = state_machine.ledger();
+    let client = reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(30))
+        .tcp_nodelay(true)
+        .build()
+        .context("cannot build the HTTP client")?;
+    let network = Network::new(client.clone(), config.cluster_secret.clone());
+    let raft = Raft::new(config.node_id, Arc::new(raft_config(&config)?), network, log_store, state_machine)
+        .await
+        .context("cannot start Raft")?;
+    let proposer = Proposer::start(raft.clone(), config.write.clone());
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let app = Arc::new(App { config, raft: raft.clone(), ledger, proposer, client, metrics: Default::default() });
+    tracing::info!(node = app.config.node_id, listen = %app.config.listen, "node started");
+    if app.config.bootstrap {
+        initialize(&app).await?;
+    }
+    if app.config.admin_key.is_some() {
+        tokio::spawn(register_admin(app.clone()));
+    }
+    axum::serve(
+        listener,
+        http::router(app.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("HTTP server failed")?;
+    raft.shutdown().await.ok();
+    tracing::info!(node = app.config.node_id, "node stopped");
+    Ok(())
+}
+
+/// Initializes a new cluster of this node and its peers, unless it has been already.
+async fn initialize(app: &App) -> anyhow::Result<()> {
+    if app.raft.is_initialized().await? {
+        return Ok(());
+    }
+    let mut members = BTreeMap::new();
+    members.insert(app.config.node_id, BasicNode { addr: app.config.advertised() });
+    for peer in &app.config.peers {
+        members.insert(peer.id, BasicNode { addr: peer.addr.clone() });
+    }
+    match app.raft.initialize(members).await {
+        Ok(()) => tracing::info!("cluster initialized"),
+        Err(error) => tracing::info!(%error, "cluster not initialized here"),
+    }
+    Ok(())
+}
+
+/// While this node leads, registers the bootstrap admin key if no principal holds it.
+async fn register_admin(app: Arc<App>) {
+    let key = app.config.admin_key.clone().expect("checked by the caller");
+    let key_hash = hash_key(&key);
+    let mut metrics = app.raft.metrics();
+    loop {
+        let is_leader = metrics.borrow().current_leader == Some(app.config.node_id);
+        let registered = app.ledger().principal_by_key(&key_hash).is_some();
+        if registered {
+            return;
+        }
+        if is_leader {
+            let command = Command {
+                at: Timestamp::default(),
+                actor: Actor::system(),
+                kind: CommandKind::CreatePrincipal(NewPrincipal {
+                    name: PrincipalName::new(BOOTSTRAP_ADMIN).expect("valid id"),
+                    role: Role::Admin,
+                    authority: 0,
+                    key_hash,
+                    key_id: key_id(&key),
+                }),
+            };
+            if let Ok(outcome) = app.proposer.propose(command) {
+                match outcome.await {
+                    Ok(Ok(applied)) => match applied.outcome {
+                        Ok(_) => tracing::info!("bootstrap admin key registered"),
+                        Err(rejection) => {
+                            tracing::warn!(%rejection, "the bootstrap admin key was not registered");
+                            return;
+                        }
+                    },
+                    Ok(Err(error)) => tracing::debug!(%error, "registering the admin key; will retry"),
+                    Err(_) => {}
+                }
+            }
+        }
+        if metrics.changed().await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Sets up and runs every ClearLedger test: formatting, lints, then all tests of
+# the workspace. Everything is built once, in the release profile, and reused
+# by every stage (and by the benchmarks and the service).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/clearledger/target}"
+export CARGO_TERM_COLOR=never
+
+bash scripts/setup.sh
+
+echo "== rustfmt"
+cargo fmt --all -- --check
+echo "== clippy"
+cargo clippy --release --workspace --all-targets --locked -- -D warnings
+echo "== tests"
+cargo test --release --workspace --locked
