@@ -77,10 +77,13 @@ impl Amount {
         if !well_formed {
             return Err(AmountError::NotANumber(text.to_string()));
         }
-        let decimal =
-            Decimal::from_str(text).map_err(|_| AmountError::TooLarge(text.to_string()))?;
         let allowed = currency.minor_unit();
-        let decimals = decimal.normalize().scale();
+        // Count the decimals in the text: rust_decimal rounds digits beyond its
+        // 28-digit precision, which would turn too many decimals into a rounding.
+        let decimals = unsigned
+            .split_once('.')
+            .map_or(0, |(_, fraction)| fraction.trim_end_matches('0').len());
+        let decimals = u32::try_from(decimals).unwrap_or(u32::MAX);
         if decimals > u32::from(allowed) {
             return Err(AmountError::TooManyDecimals {
                 text: text.to_string(),
@@ -89,6 +92,8 @@ impl Amount {
                 allowed,
             });
         }
+        let decimal =
+            Decimal::from_str(text).map_err(|_| AmountError::TooLarge(text.to_string()))?;
         let mut scaled = decimal;
         scaled.rescale(u32::from(allowed));
         let minor = scaled.mantissa();

@@ -35,7 +35,8 @@ pub fn validate_id(text: &str) -> Result<(), IdError> {
     if text.is_empty() {
         return Err(IdError::Empty);
     }
-    if text.len() > ID_LENGTH_MAX {
+    // The limit is in characters, as the error reports it.
+    if text.len() > ID_LENGTH_MAX && text.chars().count() > ID_LENGTH_MAX {
         return Err(IdError::TooLong {
             length: text.chars().count(),
         });

@@ -158,6 +158,9 @@ impl Ledger {
         }
         match self.plan_entry(context, &entry, &Overlay::new(), false) {
             Ok(plan) => self.commit_entry(context, entry, plan, None),
+            Err(rejection) if is_bad_input(&rejection) => {
+                Self::rejected_outcome(context, entry.id, rejection)
+            }
             Err(rejection) => self.remember_rejection(context, entry, rejection),
         }
     }
@@ -169,7 +172,12 @@ impl Ledger {
         let mut failure: Option<(usize, Rejection)> = None;
         for (at, entry) in entries.iter().enumerate() {
             let planned = match (self.existing_outcome(entry), in_batch.get(&entry.id)) {
-                (Some(Ok(_)), _) => Ok(None),
+                // An id refused before keeps its refusal, so the batch fails:
+                // an atomic batch never answers "posted" next to "rejected".
+                (Some(Ok(stored)), _) => match stored.status {
+                    EntryStatus::Rejected { rejection } => Err(rejection),
+                    _ => Ok(None),
+                },
                 (Some(Err(rejection)), _) => Err(rejection),
                 (None, Some(first)) => match first.first_difference(entry) {
                     None => Ok(None),
@@ -202,14 +210,16 @@ impl Ledger {
                 .into_iter()
                 .enumerate()
                 .map(|(at, entry)| {
-                    let rejection = if at == failed_at {
-                        rejection.clone()
-                    } else {
-                        Rejection::AtomicBatchFailed {
-                            failed: failed.clone(),
-                        }
-                    };
-                    Self::rejected_outcome(context, entry.id, rejection)
+                    if at != failed_at {
+                        let failed = failed.clone();
+                        let rejection = Rejection::AtomicBatchFailed { failed };
+                        return Self::rejected_outcome(context, entry.id, rejection);
+                    }
+                    // A remembered refusal answers as it did the first time.
+                    match self.existing_outcome(&entry) {
+                        Some(Ok(stored)) => stored,
+                        _ => Self::rejected_outcome(context, entry.id, rejection.clone()),
+                    }
                 })
                 .collect();
         }
@@ -830,6 +840,20 @@ impl Ledger {
             self.entries.get(&id).expect("just booked").clone(),
         )))
     }
+}
+
+/// Whether a rejection comes from bad input (an account that does not exist,
+/// in another currency, or outside the caller's reach) rather than from the
+/// ledger's balances and flags. Bad input changes nothing, not even the id's
+/// answer; a refusal because of the ledger's state is remembered, so that a
+/// retry of the id answers the same even after the state has changed.
+fn is_bad_input(rejection: &Rejection) -> bool {
+    matches!(
+        rejection,
+        Rejection::AccountNotFound { .. }
+            | Rejection::AccountCurrencyMismatch { .. }
+            | Rejection::Forbidden { .. }
+    )
 }
 
 /// The sum of the debit postings.

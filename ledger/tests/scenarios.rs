@@ -15,6 +15,8 @@
 //! principal NAME role=ROLE [authority=N] [key=TEXT]      => ok | rejected CODE
 //! branch CODE "Name" [parent=CODE]                        => ok | rejected CODE
 //! account ID BRANCH CUR CLASS PURPOSE [FLAG ...]          => ok | rejected CODE
+//!     CLASS: asset, liability, equity, income, expense
+//!     PURPOSE: customer, internal, clearing, settlement_reserve, nostro, vostro, suspense
 //!     FLAG: no-overdraft (= debits_must_not_exceed_credits), credits_must_not_exceed_debits,
 //!           frozen, closed
 //! freeze ID | unfreeze ID | close ID                      => ok | rejected CODE
@@ -37,14 +39,19 @@
 //! STATUS is `posted`, `pending`, `voided` or `rejected CODE` (`Rejection::code`),
 //! optionally followed by `index=N`, the log index the entry was booked at.
 //! The log index of a command is its line number, so `at-index 12` reads as
-//! "after line 12". After `=>`, words before any `key=value` must match
-//! exactly; each `key=value` given is checked and the others are not asked
-//! for. Amounts are parsed with `Amount::parse` in the account's or entry's
-//! currency, so `100` and `100.00` are the same CNY amount. After every line
-//! the ledger's invariants are rechecked from scratch, and at the end of each
-//! file a snapshot must restore a ledger with the same digest.
+//! "after line 12"; reads take no log index. A read that finds nothing
+//! answers a code: `not_found` (status), `account_not_found`,
+//! `not_yet_opened`, `in_the_future` (balance), `window_not_found`.
+//!
+//! After `=>`, words before any `key=value` must match exactly; each
+//! `key=value` given is checked and the others are not asked for. Amounts are
+//! parsed with `Amount::parse` in the account's or entry's currency, so `100`
+//! and `100.00` are the same CNY amount. After every line the ledger's
+//! invariants are rechecked from scratch, and at the end of each file a
+//! snapshot must restore a ledger with the same digest.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use ledger::{
@@ -94,11 +101,20 @@ fn run_file(path: &Path) -> Result<(), String> {
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
-        match scenario.run_line(number as u64, trimmed) {
+        // A broken ledger invariant panics; name the line that caused it.
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+            scenario.run_line(number as u64, trimmed)
+        }))
+        .map_err(|_| fail("  the ledger panicked (message above)".into()))?;
+        match outcome {
             Ok(was_checked) => checked += usize::from(was_checked),
-            Err(LineError::Malformed(problem)) => return Err(fail(format!("  malformed: {problem}"))),
+            Err(LineError::Malformed(problem)) => {
+                return Err(fail(format!("  malformed: {problem}")));
+            }
             Err(LineError::Mismatch { expected, actual }) => {
-                return Err(fail(format!("  expected: {expected}\n  actual:   {actual}")));
+                return Err(fail(format!(
+                    "  expected: {expected}\n  actual:   {actual}"
+                )));
             }
         }
         scenario
@@ -181,7 +197,9 @@ impl Scenario {
             Some(at) => (&tokens[..at], Some(&tokens[at + 1..])),
             None => (&tokens[..], None),
         };
-        let (word, args) = command.split_first().ok_or("a line starts with a directive")?;
+        let (word, args) = command
+            .split_first()
+            .ok_or_else(|| "a line starts with a directive".to_string())?;
         if word.quoted {
             return Err(format!("a directive is a word, not \"{}\"", word.text).into());
         }
@@ -244,7 +262,10 @@ impl Scenario {
     fn apply(&mut self, index: u64, kind: CommandKind) -> Result<Vec<Observation>, String> {
         let command = Command {
             at: self.at.ok_or("no `at` line before the first command")?,
-            actor: self.actor.clone().ok_or("no `as` line before the first command")?,
+            actor: self
+                .actor
+                .clone()
+                .ok_or("no `as` line before the first command")?,
             kind,
         };
         let mut applied = self.ledger.apply(index, vec![command]);
@@ -324,7 +345,8 @@ impl Scenario {
             for &payee in codes.iter().filter(|&&payee| payee != code) {
                 let key = (code.clone(), payee.clone(), currency);
                 let pair = window.pairs.get(&key).copied().unwrap_or_default();
-                observation = observation.amount(&format!("{code}->{payee}"), pair.amount, currency);
+                observation =
+                    observation.amount(&format!("{code}->{payee}"), pair.amount, currency);
             }
         }
         Ok(observation)
@@ -390,12 +412,24 @@ fn entry_facts(entry: &JournalEntry) -> Observation {
     let observation = Observation::new(status_words(&entry.status))
         .text("index", entry.booked.index)
         .text("posted_by", &entry.posted_by)
-        .text("approval", or_none((!reasons.is_empty()).then(|| reasons.join("+"))))
+        .text(
+            "approval",
+            or_none((!reasons.is_empty()).then(|| reasons.join("+"))),
+        )
         .text("authority", entry.required_authority)
         .text("reason", or_none(void_reason))
-        .text("decided_by", or_none(entry.decision.as_ref().map(|d| d.by.to_string())))
-        .text("reverses", or_none(entry.reverses.as_ref().map(ToString::to_string)))
-        .text("reversed_by", or_none(entry.reversed_by.as_ref().map(ToString::to_string)))
+        .text(
+            "decided_by",
+            or_none(entry.decision.as_ref().map(|d| d.by.to_string())),
+        )
+        .text(
+            "reverses",
+            or_none(entry.reverses.as_ref().map(ToString::to_string)),
+        )
+        .text(
+            "reversed_by",
+            or_none(entry.reversed_by.as_ref().map(ToString::to_string)),
+        )
         .text("window", or_none(entry.window.map(|w| w.to_string())))
         .text("postings", entry.postings.len());
     match entry.expires_at {
@@ -469,7 +503,9 @@ impl Args {
         let mut flags = Vec::new();
         while let Some(word) = self.peek().map(str::to_string) {
             if !allowed.contains(&word.as_str()) {
-                return Err(format!("unknown flag `{word}`; expected one of {allowed:?}"));
+                return Err(format!(
+                    "unknown flag `{word}`; expected one of {allowed:?}"
+                ));
             }
             self.words.pop_front();
             flags.push(word);
@@ -496,7 +532,8 @@ fn parse_id<T, E: std::fmt::Display>(
 }
 
 fn parse_number<T: std::str::FromStr>(text: &str) -> Result<T, String> {
-    text.parse().map_err(|_| format!("{text:?} is not a number"))
+    text.parse()
+        .map_err(|_| format!("{text:?} is not a number"))
 }
 
 fn parse_currency(text: &str) -> Result<Currency, String> {
@@ -878,5 +915,9 @@ fn compare(expected: &[Expected], actual: &[Observation]) -> Result<(), LineErro
 }
 
 fn join_words(head: &[String], facts: impl Iterator<Item = String>) -> String {
-    head.iter().cloned().chain(facts).collect::<Vec<_>>().join(" ")
+    head.iter()
+        .cloned()
+        .chain(facts)
+        .collect::<Vec<_>>()
+        .join(" ")
 }

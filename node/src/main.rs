@@ -36,6 +36,13 @@ enum Mode {
 }
 
 fn main() -> ExitCode {
+    // A broken invariant anywhere (an assertion in the ledger, say) stops the
+    // whole node: a replica that stops is better than one that diverges.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default_hook(info);
+        std::process::abort();
+    }));
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

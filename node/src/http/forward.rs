@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
 use crate::http::error::ApiError;
-use crate::http::extract::BODY_BYTES_MAX;
 use crate::raft::network::CLUSTER_SECRET_HEADER;
 
 /// Marks a request a follower forwarded.

@@ -158,7 +158,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     Vec::new()
                 }
             };
-            outcomes.push(BatchOutcome { applied: ledger.apply(index, commands) });
+            // Index 0 is the initial membership: it carries no commands, and the
+            // ledger counts log positions from 1.
+            let applied = if index == 0 { Vec::new() } else { ledger.apply(index, commands) };
+            outcomes.push(BatchOutcome { applied });
             self.last_applied = Some(entry.log_id);
         }
         let records = ledger.take_changes();

@@ -1,0 +1,182 @@
+//! Three real `clearledger-node` processes on loopback: replication,
+//! forwarding, linearizable reads, leader failure, snapshot catch-up,
+//! idempotent retries across leader changes, and bad input.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::*;
+
+fn balance(cluster: &Cluster, node: u64, account: &str) -> String {
+    let body = cluster.get(node, &format!("/v1/accounts/{account}"), OPERATOR).expect("account");
+    body["balance"]["posted"].as_str().expect("posted").to_string()
+}
+
+/// A write sent to a follower is forwarded to the leader, acknowledged only
+/// once applied, and a linearizable read on another node sees it (design.md:
+/// "any node accepts any request"; reads are read-index through the leader).
+#[test]
+fn write_through_follower_is_readable_linearizably_elsewhere() {
+    let cluster = Cluster::start(3, Settings::default());
+    cluster.seed();
+    let leader = cluster.leader();
+    let followers: Vec<u64> = (1..=3).filter(|id| *id != leader).collect();
+    let reply = cluster.must_post(followers[0], "/v1/transfers", SH01, transfer("t-follower", "SH01-A", "SH01-B", "12.34"));
+    assert_eq!(reply["results"][0]["status"], "posted", "{reply}");
+    assert!(reply["index"].as_u64().unwrap() > 0);
+    assert_eq!(balance(&cluster, followers[1], "SH01-B"), "12.34");
+    assert_eq!(balance(&cluster, leader, "SH01-A"), "999987.66");
+    let digests = cluster.converged_digests();
+    assert_eq!(digests.len(), 3);
+}
+
+/// Killing the leader elects a new one, and no acknowledged write is lost;
+/// the restarted node rejoins and converges to the same digest.
+#[test]
+fn killing_the_leader_loses_no_acknowledged_write() {
+    let mut cluster = Cluster::start(3, Settings::default());
+    cluster.seed();
+    let mut acknowledged = Vec::new();
+    for n in 0..20 {
+        let id = format!("t-before-{n}");
+        let reply = cluster.must_post(cluster.follower(), "/v1/transfers", SH01, transfer(&id, "SH01-A", "SH01-B", "1.00"));
+        assert_eq!(reply["results"][0]["status"], "posted");
+        acknowledged.push(id);
+    }
+    let old_leader = cluster.leader();
+    cluster.node_mut(old_leader).kill();
+    let new_leader = wait_for("a new leader", Duration::from_secs(60), || {
+        let leader = cluster.leader();
+        (leader != old_leader).then_some(leader)
+    });
+    for n in 0..10 {
+        let id = format!("t-after-{n}");
+        let reply = cluster.must_post(new_leader, "/v1/transfers", SH01, transfer(&id, "SH01-A", "SH01-B", "1.00"));
+        assert_eq!(reply["results"][0]["status"], "posted");
+        acknowledged.push(id);
+    }
+    for id in &acknowledged {
+        let entry = cluster.get(new_leader, &format!("/v1/entries/{id}"), OPERATOR).expect("entry survives");
+        assert_eq!(entry["status"], "posted", "{id}");
+    }
+    assert_eq!(balance(&cluster, new_leader, "SH01-B"), "30.00");
+    cluster.node_mut(old_leader).start();
+    cluster.wait_for_admin();
+    assert_eq!(cluster.converged_digests().len(), 3);
+    assert_eq!(balance(&cluster, old_leader, "SH01-B"), "30.00");
+}
+
+/// A follower that was down while the log was compacted past its position
+/// catches up by installing a snapshot, and ends with the same state.
+#[test]
+fn node_restarted_after_purge_catches_up_by_snapshot() {
+    let settings = Settings {
+        extra_toml: "[raft]\nsnapshot_logs_since_last = 20\nlogs_to_keep = 0\n".into(),
+    };
+    let mut cluster = Cluster::start(3, settings);
+    cluster.seed();
+    let lagging = cluster.follower();
+    cluster.node_mut(lagging).kill();
+    let writer = cluster.leader();
+    for n in 0..80 {
+        cluster.must_post(writer, "/v1/transfers", SH01, transfer(&format!("t-purge-{n}"), "SH01-A", "SH01-B", "0.01"));
+    }
+    wait_for("the leader to purge its log", Duration::from_secs(60), || {
+        let status = cluster.get(writer, "/v1/cluster", ADMIN_KEY).ok()?;
+        (status["purged"].as_u64()? > 20).then_some(())
+    });
+    cluster.node_mut(lagging).start();
+    cluster.wait_for_admin();
+    let digests = cluster.converged_digests();
+    assert_eq!(digests.len(), 3);
+    let status = cluster.get(lagging, "/v1/cluster", ADMIN_KEY).expect("status");
+    assert!(status["snapshot"].as_u64().is_some(), "the restarted node installed a snapshot: {status}");
+    let stale = cluster.get(lagging, "/v1/accounts/SH01-B?consistency=stale", OPERATOR).expect("stale read");
+    assert_eq!(stale["balance"]["posted"], "0.80");
+}
+
+/// Retrying an id across a leader change posts it once: the retry answers the
+/// original outcome and index (design.md, "Ids and idempotency").
+#[test]
+fn idempotent_retry_across_leader_change_posts_once() {
+    let mut cluster = Cluster::start(3, Settings::default());
+    cluster.seed();
+    let first = cluster.must_post(cluster.leader(), "/v1/transfers", SH01, transfer("t-retry", "SH01-A", "BJ01-A", "100.00"));
+    let index = first["results"][0]["index"].as_u64().unwrap();
+    let old_leader = cluster.leader();
+    cluster.node_mut(old_leader).kill();
+    let survivor = cluster.leader();
+    let retry = cluster.must_post(survivor, "/v1/transfers", SH01, transfer("t-retry", "SH01-A", "BJ01-A", "100.00"));
+    assert_eq!(retry["results"][0]["status"], "posted");
+    assert_eq!(retry["results"][0]["index"].as_u64().unwrap(), index, "the original index");
+    assert_eq!(balance(&cluster, survivor, "BJ01-A"), "1000100.00");
+    let (status, different) = cluster.post(survivor, "/v1/transfers", SH01, &transfer("t-retry", "SH01-A", "BJ01-A", "101.00")).unwrap();
+    assert_eq!(status, 409);
+    assert_eq!(different["code"], "exists_with_different_amount");
+    assert_eq!(balance(&cluster, survivor, "BJ01-A"), "1000100.00");
+}
+
+fn expect_problem(cluster: &Cluster, reply: (u16, Value), status: u16, code: &str) {
+    let (got_status, body) = reply;
+    assert_eq!((got_status, body["code"].as_str()), (status, Some(code)), "{body}");
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    assert_eq!(body["status"], status);
+    let _ = cluster;
+}
+
+/// Every kind of bad input gets a 4xx problem with a stable code and changes
+/// nothing (the digest is unchanged afterwards).
+#[test]
+fn bad_input_gets_a_specific_problem_and_changes_nothing() {
+    let cluster = Cluster::start(1, Settings::default());
+    cluster.seed();
+    // A refusal because of the ledger's state is remembered (the id keeps its
+    // answer), so it is made before the digest is taken.
+    expect_problem(&cluster, cluster.post(1, "/v1/transfers", SH01, &transfer("x8", "SH01-A", "SH01-B", "99999999.00")).unwrap(), 409, "insufficient_funds");
+    let chain_seq = || cluster.get(1, "/v1/cluster/digest", ADMIN_KEY).unwrap()["chain_seq"].as_u64().unwrap();
+    let before = chain_seq();
+    let raw = |path: &str, body: &str, key: &str| -> (u16, Value) {
+        let response = cluster.http.post(cluster.node(1).url(path)).bearer_auth(key)
+            .header("content-type", "application/json").body(body.to_string()).send().unwrap();
+        (response.status().as_u16(), response.json().unwrap_or(Value::Null))
+    };
+    let post = |body: Value| cluster.post(1, "/v1/transfers", SH01, &body).unwrap();
+    expect_problem(&cluster, raw("/v1/transfers", "{not json", SH01), 400, "malformed_json");
+    expect_problem(&cluster, post(json!({"id": "x1", "debit_account": "SH01-A", "credit_account": "SH01-B", "amount": "1.00", "currency": "CNY", "colour": "red"})), 400, "invalid_body");
+    expect_problem(&cluster, post(transfer("x2", "SH01-A", "SH01-B", "-5.00")), 422, "amount_not_positive");
+    expect_problem(&cluster, post(transfer("x3", "SH01-A", "SH01-B", "0")), 422, "amount_not_positive");
+    expect_problem(&cluster, post(transfer("x4", "SH01-A", "SH01-B", "ten")), 422, "invalid_amount");
+    expect_problem(&cluster, post(transfer("x5", "SH01-A", "SH01-B", "1.001")), 422, "amount_precision");
+    expect_problem(&cluster, post(transfer("x6", "SH01-A", "SH01-NOPE", "1.00")), 404, "account_not_found");
+    expect_problem(&cluster, post(json!({"id": "x7", "debit_account": "SH01-A", "credit_account": "SH01-B", "amount": "1.00", "currency": "XXY"})), 422, "unknown_currency");
+    expect_problem(&cluster, post(transfer("bad id!", "SH01-A", "SH01-B", "1.00")), 422, "invalid_id");
+    let big: Vec<Value> = (0..8001).map(|n| transfer(&format!("b{n}"), "SH01-A", "SH01-B", "1.00")).collect();
+    expect_problem(&cluster, post(json!({"transfers": big})), 422, "batch_too_large");
+    let huge = format!("{{\"id\":\"x9\",\"memo\":\"{}\"}}", "m".repeat(20 << 20));
+    expect_problem(&cluster, raw("/v1/transfers", &huge, SH01), 413, "body_too_large");
+    expect_problem(&cluster, raw("/v1/transfers", "{}", "wrong-key-000000000"), 401, "unauthorized");
+    expect_problem(&cluster, post(transfer("x10", "BJ01-A", "SH01-B", "1.00")), 403, "forbidden");
+    expect_problem(&cluster, cluster.post(1, "/v1/transfers", AUDITOR, &transfer("x11", "SH01-A", "SH01-B", "1.00")).unwrap(), 403, "forbidden");
+    expect_problem(&cluster, cluster.get_raw(1, "/v1/accounts/SH01-A/balance?index=999999", OPERATOR).unwrap(), 422, "point_in_time_unavailable");
+    expect_problem(&cluster, cluster.get_raw(1, "/v1/nowhere", OPERATOR).unwrap(), 404, "no_such_route");
+    // A batch reports each item on its own and never fails as a whole.
+    let reply = cluster.must_post(1, "/v1/transfers", SH01, json!({"transfers": [
+        transfer("x12", "SH01-A", "SH01-B", "1.005"),
+        transfer("x13", "SH01-A", "SH01-NOPE", "1.00"),
+    ]}));
+    assert_eq!(reply["results"][0]["code"], "amount_precision");
+    assert_eq!(reply["results"][1]["code"], "account_not_found");
+    assert_eq!(before, chain_seq(), "bad input added to the audit chain");
+    for id in ["x1", "x2", "x5", "x6", "x7", "x9", "x10", "x11", "x12", "x13"] {
+        let (status, _) = cluster.get_raw(1, &format!("/v1/entries/{id}"), OPERATOR).unwrap();
+        assert_eq!(status, 404, "bad input left entry {id} behind");
+    }
+    for account in ["SH01-A", "SH01-B"] {
+        assert_eq!(
+            cluster.get(1, &format!("/v1/accounts/{account}"), OPERATOR).unwrap()["balance"]["posted"],
+            if account == "SH01-A" { "1000000.00" } else { "0.00" }
+        );
+    }
+}
