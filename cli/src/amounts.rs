@@ -38,11 +38,17 @@ fn problem(error: AmountError) -> AmountProblem {
         AmountError::NotPositive(_) => "amount_not_positive",
         AmountError::TooLarge(_) => "amount_too_large",
     };
-    AmountProblem { code, detail: error.to_string() }
+    AmountProblem {
+        code,
+        detail: error.to_string(),
+    }
 }
 
 fn currency(code: &str) -> Result<Currency, AmountProblem> {
-    Currency::new(code).map_err(|error| AmountProblem { code: "unknown_currency", detail: error.to_string() })
+    Currency::new(code).map_err(|error| AmountProblem {
+        code: "unknown_currency",
+        detail: error.to_string(),
+    })
 }
 
 /// Checks a posting amount: positive, in a known currency, with no more
@@ -80,7 +86,12 @@ mod tests {
         assert_eq!(code("0", "CNY"), Err("amount_not_positive"));
         assert_eq!(code("1,00", "CNY"), Err("invalid_amount"));
         assert_eq!(code("1.00", "XYZ"), Err("unknown_currency"));
-        assert!(check_positive("1.001", "CNY").unwrap_err().detail.contains("decimals"));
+        assert!(
+            check_positive("1.001", "CNY")
+                .unwrap_err()
+                .detail
+                .contains("decimals")
+        );
         assert_eq!(check_positive("1.10", "CNY").map(Amount::minor), Ok(110));
     }
 }

@@ -8,6 +8,9 @@ use serde::Deserialize;
 
 use crate::commands::{account, approval, branch, cluster, entry, principal, transfer, window};
 
+/// The help heading of the flags every command takes.
+const GLOBAL: &str = "Global options";
+
 const EXAMPLES: &str = "\
 Examples (against `clearledger-node dev`):
   clearledger --key dev-operator-key-1 cluster status
@@ -44,25 +47,25 @@ pub struct Cli {
 pub struct Global {
     /// A node's address (host:port or http://host:port). Repeat it, or separate
     /// addresses with commas: when one cannot answer, the next is tried.
-    #[arg(short, long, global = true, env = "CLEARLEDGER_SERVER", value_delimiter = ',', value_name = "ADDR")]
+    #[arg(short, long, global = true, help_heading = GLOBAL, env = "CLEARLEDGER_SERVER", value_delimiter = ',', value_name = "ADDR")]
     pub server: Vec<String>,
     /// The API key (sent as a bearer token).
-    #[arg(long, global = true, env = "CLEARLEDGER_KEY", hide_env_values = true, value_name = "KEY")]
+    #[arg(long, global = true, help_heading = GLOBAL, env = "CLEARLEDGER_KEY", hide_env_values = true, value_name = "KEY")]
     pub key: Option<String>,
     /// A named profile of the configuration file.
-    #[arg(long, global = true, env = "CLEARLEDGER_PROFILE", value_name = "NAME")]
+    #[arg(long, global = true, help_heading = GLOBAL, env = "CLEARLEDGER_PROFILE", value_name = "NAME")]
     pub profile: Option<String>,
     /// The configuration file [default: ~/.config/clearledger/config.toml].
-    #[arg(long, global = true, env = "CLEARLEDGER_CONFIG", value_name = "FILE")]
+    #[arg(long, global = true, help_heading = GLOBAL, env = "CLEARLEDGER_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// How to print answers [default: table].
-    #[arg(short, long, global = true, env = "CLEARLEDGER_OUTPUT", value_enum, value_name = "FORMAT")]
+    #[arg(short, long, global = true, help_heading = GLOBAL, env = "CLEARLEDGER_OUTPUT", value_enum, value_name = "FORMAT")]
     pub output: Option<OutputFormat>,
     /// Seconds to wait for one node's answer [default: 30].
-    #[arg(long, global = true, value_name = "SECONDS")]
+    #[arg(long, global = true, help_heading = GLOBAL, value_name = "SECONDS")]
     pub timeout: Option<u64>,
     /// Print no notes or progress on stderr (errors still go there).
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
 }
 
@@ -111,7 +114,9 @@ pub enum Command {
     #[command(subcommand, alias = "window")]
     Windows(window::WindowCommand),
     /// Print a shell completion script.
-    #[command(after_help = "Example:\n  clearledger completions bash > ~/.local/share/bash-completion/completions/clearledger")]
+    #[command(
+        after_help = "Example:\n  clearledger completions bash > ~/.local/share/bash-completion/completions/clearledger"
+    )]
     Completions {
         /// The shell.
         #[arg(value_enum)]

@@ -56,7 +56,11 @@ impl Problem {
     /// Whether the node said that nothing was proposed, so another node may
     /// be asked (`not_leader`, `leader_unavailable`, `overloaded`).
     fn nothing_proposed(&self) -> bool {
-        self.status == 503 && matches!(self.code.as_str(), "not_leader" | "leader_unavailable" | "overloaded")
+        self.status == 503
+            && matches!(
+                self.code.as_str(),
+                "not_leader" | "leader_unavailable" | "overloaded"
+            )
     }
 
     /// The failure this problem is, for the exit code; 5xx other than 503
@@ -64,8 +68,17 @@ impl Problem {
     pub fn into_error(self) -> anyhow::Error {
         match self.status {
             401 | 403 => Failure::Unauthorized(self).into(),
-            503 => Failure::Unavailable(format!("the cluster cannot answer: {} ({})", self.code, self.detail)).into(),
-            500..=599 => anyhow::anyhow!("the node failed: {} {} ({})", self.status, self.code, self.detail),
+            503 => Failure::Unavailable(format!(
+                "the cluster cannot answer: {} ({})",
+                self.code, self.detail
+            ))
+            .into(),
+            500..=599 => anyhow::anyhow!(
+                "the node failed: {} {} ({})",
+                self.status,
+                self.code,
+                self.detail
+            ),
             _ => Failure::Rejected(self).into(),
         }
     }
@@ -117,7 +130,10 @@ impl fmt::Display for TransportError {
                  re-run the same command to learn its outcome"
             ),
             TransportError::BadAnswer { server, reason } => {
-                write!(f, "{server} answered something that is not the ClearLedger API: {reason}")
+                write!(
+                    f,
+                    "{server} answered something that is not the ClearLedger API: {reason}"
+                )
             }
         }
     }
@@ -194,7 +210,11 @@ impl Client {
             .connect_timeout(Duration::from_secs(3).min(settings.timeout))
             .user_agent(concat!("clearledger/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Client { settings, http, preferred: Cell::new(0) })
+        Ok(Client {
+            settings,
+            http,
+            preferred: Cell::new(0),
+        })
     }
 
     /// `GET path?query`.
@@ -212,12 +232,22 @@ impl Client {
         self.call(Method::DELETE, path, &[], None, Retry::Write)
     }
 
-    fn request(&self, server: &str, method: &Method, path: &str, query: &[(&str, String)], body: Option<&Value>) -> RequestBuilder {
+    fn request(
+        &self,
+        server: &str,
+        method: &Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> RequestBuilder {
         let mut request = self
             .http
             .request(method.clone(), format!("{server}{path}"))
             .bearer_auth(&self.settings.key)
-            .header(reqwest::header::ACCEPT, "application/json, application/problem+json");
+            .header(
+                reqwest::header::ACCEPT,
+                "application/json, application/problem+json",
+            );
         if !query.is_empty() {
             request = request.query(query);
         }
@@ -229,7 +259,14 @@ impl Client {
 
     /// Sends the call to the preferred server, then the others in order, for
     /// up to [`ROUNDS`] passes, as far as `retry` allows.
-    fn call(&self, method: Method, path: &str, query: &[(&str, String)], body: Option<&Value>, retry: Retry) -> Answer {
+    fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        retry: Retry,
+    ) -> Answer {
         let servers = &self.settings.servers;
         let mut attempts: Vec<(String, String)> = Vec::new();
         let mut last_problem: Option<Problem> = None;
@@ -246,7 +283,10 @@ impl Client {
                         let reason = describe(&error);
                         let arrived = !error.is_connect();
                         if arrived && retry == Retry::Write {
-                            return Err(TransportError::OutcomeUnknown { server: server.clone(), reason });
+                            return Err(TransportError::OutcomeUnknown {
+                                server: server.clone(),
+                                reason,
+                            });
                         }
                         self.note_failover(server, &reason, next);
                         attempts.push((server.clone(), reason));
@@ -263,7 +303,11 @@ impl Client {
                                 self.preferred.set(at);
                                 return Ok(Err(problem));
                             }
-                            self.note_failover(server, &format!("{} ({})", problem.code, problem.detail), next);
+                            self.note_failover(
+                                server,
+                                &format!("{} ({})", problem.code, problem.detail),
+                                next,
+                            );
                             last_problem = Some(problem);
                         }
                     },
@@ -295,10 +339,12 @@ fn read(server: &str, response: Response) -> Result<Result<Value, Problem>, Tran
         reason: format!("the answer was cut off: {}", describe(&error)),
     })?;
     if status.is_success() {
-        serde_json::from_str(&text).map(Ok).map_err(|error| TransportError::BadAnswer {
-            server: server.to_string(),
-            reason: format!("{status} with a body that is not JSON ({error})"),
-        })
+        serde_json::from_str(&text)
+            .map(Ok)
+            .map_err(|error| TransportError::BadAnswer {
+                server: server.to_string(),
+                reason: format!("{status} with a body that is not JSON ({error})"),
+            })
     } else {
         Ok(Err(Problem::from_response(status.as_u16(), &text)))
     }
@@ -329,10 +375,18 @@ pub fn base_url(server: &str) -> Result<String, String> {
         return Err("a server address is empty".to_string());
     }
     if server.starts_with("https://") {
-        return Err(format!("{server}: this build of clearledger speaks plain HTTP only"));
+        return Err(format!(
+            "{server}: this build of clearledger speaks plain HTTP only"
+        ));
     }
-    let url = if server.contains("://") { server.to_string() } else { format!("http://{server}") };
-    let rest = url.strip_prefix("http://").ok_or_else(|| format!("{server}: only http:// addresses are supported"))?;
+    let url = if server.contains("://") {
+        server.to_string()
+    } else {
+        format!("http://{server}")
+    };
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("{server}: only http:// addresses are supported"))?;
     if rest.is_empty() || rest.contains('/') {
         return Err(format!("{server}: give host:port, without a path"));
     }
@@ -345,8 +399,14 @@ mod tests {
 
     #[test]
     fn server_addresses_become_base_urls() {
-        assert_eq!(base_url("127.0.0.1:8081").as_deref(), Ok("http://127.0.0.1:8081"));
-        assert_eq!(base_url("http://node-1:8081/").as_deref(), Ok("http://node-1:8081"));
+        assert_eq!(
+            base_url("127.0.0.1:8081").as_deref(),
+            Ok("http://127.0.0.1:8081")
+        );
+        assert_eq!(
+            base_url("http://node-1:8081/").as_deref(),
+            Ok("http://node-1:8081")
+        );
         assert!(base_url("https://node-1:8443").is_err());
         assert!(base_url("http://node-1:8081/v1").is_err());
         assert!(base_url(" ").is_err());
@@ -365,7 +425,8 @@ mod tests {
 
     #[test]
     fn only_503_nothing_proposed_codes_allow_another_node() {
-        let answer = |status, code: &str| Problem::from_response(status, &format!(r#"{{"code":"{code}"}}"#));
+        let answer =
+            |status, code: &str| Problem::from_response(status, &format!(r#"{{"code":"{code}"}}"#));
         assert!(answer(503, "not_leader").nothing_proposed());
         assert!(answer(503, "overloaded").nothing_proposed());
         assert!(!answer(503, "outcome_unknown").nothing_proposed());

@@ -69,15 +69,25 @@ pub fn config_path(global: &Global) -> Option<PathBuf> {
 pub fn read_config(path: &Path, explicit: bool) -> anyhow::Result<ConfigFile> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok(ConfigFile::default()),
-        Err(error) => return Err(usage(format!("cannot read the configuration {}: {error}", path.display()))),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound && !explicit => {
+            return Ok(ConfigFile::default());
+        }
+        Err(error) => {
+            return Err(usage(format!(
+                "cannot read the configuration {}: {error}",
+                path.display()
+            )));
+        }
     };
     toml::from_str(&text).map_err(|error| usage(format!("{}: {error}", path.display())))
 }
 
 /// The profile in force: `--profile`, else the file's `default_profile`, else none.
 pub fn select_profile(global: &Global, file: &ConfigFile, path: &Path) -> anyhow::Result<Profile> {
-    let name = global.profile.clone().or_else(|| file.default_profile.clone());
+    let name = global
+        .profile
+        .clone()
+        .or_else(|| file.default_profile.clone());
     match name {
         None => Ok(Profile::default()),
         Some(name) => file.profiles.get(&name).cloned().ok_or_else(|| {
@@ -85,7 +95,11 @@ pub fn select_profile(global: &Global, file: &ConfigFile, path: &Path) -> anyhow
             usage(format!(
                 "no profile {name:?} in {} (profiles there: {})",
                 path.display(),
-                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
             ))
         }),
     }
@@ -104,10 +118,16 @@ pub struct Resolved {
 pub fn resolve(global: &Global) -> anyhow::Result<Resolved> {
     let path = config_path(global);
     let file = match &path {
-        Some(path) => read_config(path, global.config.is_some()).context("reading the configuration")?,
+        Some(path) => {
+            read_config(path, global.config.is_some()).context("reading the configuration")?
+        }
         None => ConfigFile::default(),
     };
-    let profile = select_profile(global, &file, path.as_deref().unwrap_or(Path::new("config.toml")))?;
+    let profile = select_profile(
+        global,
+        &file,
+        path.as_deref().unwrap_or(Path::new("config.toml")),
+    )?;
     let servers = if !global.server.is_empty() {
         global.server.clone()
     } else if !profile.servers.is_empty() {
@@ -115,10 +135,25 @@ pub fn resolve(global: &Global) -> anyhow::Result<Resolved> {
     } else {
         vec![DEFAULT_SERVER.to_string()]
     };
-    let servers = servers.iter().map(|s| base_url(s)).collect::<Result<Vec<_>, _>>().map_err(usage)?;
-    let output = global.output.or(profile.output).unwrap_or(OutputFormat::Table);
-    let timeout_seconds = global.timeout.or(profile.timeout_seconds).unwrap_or(30).max(1);
-    let key = global.key.clone().or(profile.key).filter(|key| !key.trim().is_empty());
+    let servers = servers
+        .iter()
+        .map(|s| base_url(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(usage)?;
+    let output = global
+        .output
+        .or(profile.output)
+        .unwrap_or(OutputFormat::Table);
+    let timeout_seconds = global
+        .timeout
+        .or(profile.timeout_seconds)
+        .unwrap_or(30)
+        .max(1);
+    let key = global
+        .key
+        .clone()
+        .or(profile.key)
+        .filter(|key| !key.trim().is_empty());
     let settings = key.map(|key| Settings {
         servers,
         key,

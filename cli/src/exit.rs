@@ -70,7 +70,9 @@ pub fn usage(message: impl Into<String>) -> anyhow::Error {
 
 /// Prints `error` for a person (never a debug dump) and returns its exit code.
 pub fn report(error: &anyhow::Error) -> ExitCode {
-    let failure = error.chain().find_map(|cause| cause.downcast_ref::<Failure>());
+    let failure = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<Failure>());
     let context: Vec<String> = error
         .chain()
         .take_while(|cause| cause.downcast_ref::<Failure>().is_none())
@@ -135,19 +137,43 @@ mod tests {
 
     #[test]
     fn each_failure_kind_has_its_own_exit_code() {
-        let wrapped = |failure: Failure| anyhow::Error::from(failure).context("posting transfer t-1");
+        let wrapped =
+            |failure: Failure| anyhow::Error::from(failure).context("posting transfer t-1");
         assert_eq!(code_of(wrapped(Failure::Usage("x".into()))), USAGE);
-        assert_eq!(code_of(wrapped(Failure::Rejected(problem(409, "insufficient_funds")))), REJECTED);
-        assert_eq!(code_of(wrapped(Failure::Unauthorized(problem(403, "forbidden")))), UNAUTHORIZED);
-        assert_eq!(code_of(wrapped(Failure::Unavailable("down".into()))), UNAVAILABLE);
-        assert_eq!(code_of(wrapped(Failure::Interrupted("stop".into()))), INTERRUPTED);
+        assert_eq!(
+            code_of(wrapped(Failure::Rejected(problem(
+                409,
+                "insufficient_funds"
+            )))),
+            REJECTED
+        );
+        assert_eq!(
+            code_of(wrapped(Failure::Unauthorized(problem(403, "forbidden")))),
+            UNAUTHORIZED
+        );
+        assert_eq!(
+            code_of(wrapped(Failure::Unavailable("down".into()))),
+            UNAVAILABLE
+        );
+        assert_eq!(
+            code_of(wrapped(Failure::Interrupted("stop".into()))),
+            INTERRUPTED
+        );
         let other = std::fs::read("/nonexistent/clearledger").context("reading the file");
         assert_eq!(code_of(other.expect_err("missing file")), FAILED);
     }
 
     #[test]
     fn exit_codes_are_distinct() {
-        let mut codes = vec![SUCCESS, FAILED, USAGE, REJECTED, UNAVAILABLE, UNAUTHORIZED, INTERRUPTED];
+        let mut codes = vec![
+            SUCCESS,
+            FAILED,
+            USAGE,
+            REJECTED,
+            UNAVAILABLE,
+            UNAUTHORIZED,
+            INTERRUPTED,
+        ];
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), 7);

@@ -44,7 +44,9 @@ pub fn main() -> ExitCode {
             .map(ToString::to_string)
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown".to_string());
-        eprintln!("clearledger: internal error ({message}); this is a bug: please report it with the command you ran");
+        eprintln!(
+            "clearledger: internal error ({message}); this is a bug: please report it with the command you ran"
+        );
     }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -70,7 +72,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let resolved = config::resolve(&cli.global)?;
     let client = resolved.settings.map(Client::new).transpose()?;
-    let context = Context::new(client, resolved.output, cli.global.quiet, Arc::new(AtomicBool::new(false)));
+    let context = Context::new(
+        client,
+        resolved.output,
+        cli.global.quiet,
+        Arc::new(AtomicBool::new(false)),
+    );
     let view = commands::run(&context, &cli.command)?;
     context.print(&view);
     Ok(())

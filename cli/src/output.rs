@@ -2,7 +2,9 @@
 //! blocks a person reads, and renders as a table (fitted to the terminal),
 //! CSV (one table, for scripts) or JSON (the node's answer, pretty-printed).
 
-use comfy_table::{Cell, CellAlignment, ColumnConstraint, ContentArrangement, Table, TableComponent, presets};
+use comfy_table::{
+    Cell, CellAlignment, ColumnConstraint, ContentArrangement, Table, TableComponent, presets,
+};
 use serde_json::Value;
 
 use crate::args::OutputFormat;
@@ -30,7 +32,13 @@ pub struct Listing {
 impl Listing {
     /// An empty listing with these columns.
     pub fn new(columns: &[(&str, Align)]) -> Listing {
-        Listing { columns: columns.iter().map(|(name, align)| (name.to_string(), *align)).collect(), rows: Vec::new() }
+        Listing {
+            columns: columns
+                .iter()
+                .map(|(name, align)| (name.to_string(), *align))
+                .collect(),
+            rows: Vec::new(),
+        }
     }
 
     /// Adds a row.
@@ -70,7 +78,11 @@ pub struct View {
 impl View {
     /// A view of `json` with `blocks`.
     pub fn new(json: Value, blocks: Vec<Block>) -> View {
-        View { json, blocks, csv: None }
+        View {
+            json,
+            blocks,
+            csv: None,
+        }
     }
 
     /// The one table CSV output prints.
@@ -83,7 +95,10 @@ impl View {
                 Block::Table { listing, .. } => return listing.clone(),
                 Block::Fields(fields) => {
                     let mut listing = Listing {
-                        columns: fields.iter().map(|(name, _)| (name.clone(), Align::Left)).collect(),
+                        columns: fields
+                            .iter()
+                            .map(|(name, _)| (name.clone(), Align::Left))
+                            .collect(),
                         rows: Vec::new(),
                     };
                     listing.push(fields.iter().map(|(_, value)| value.clone()).collect());
@@ -101,13 +116,18 @@ impl View {
 pub fn render(view: &View, format: OutputFormat, width: Option<u16>) -> String {
     match format {
         OutputFormat::Json => {
-            let mut text = serde_json::to_string_pretty(&view.json).unwrap_or_else(|_| view.json.to_string());
+            let mut text =
+                serde_json::to_string_pretty(&view.json).unwrap_or_else(|_| view.json.to_string());
             text.push('\n');
             text
         }
         OutputFormat::Csv => csv_text(&view.csv_listing()),
         OutputFormat::Table => {
-            let parts: Vec<String> = view.blocks.iter().map(|block| block_text(block, width)).collect();
+            let parts: Vec<String> = view
+                .blocks
+                .iter()
+                .map(|block| block_text(block, width))
+                .collect();
             let mut text = parts.join("\n");
             if !text.ends_with('\n') {
                 text.push('\n');
@@ -121,14 +141,26 @@ fn block_text(block: &Block, width: Option<u16>) -> String {
     match block {
         Block::Line(line) => format!("{line}\n"),
         Block::Fields(fields) => {
-            let name_width = fields.iter().map(|(name, _)| name.chars().count()).max().unwrap_or(0);
+            let name_width = fields
+                .iter()
+                .map(|(name, _)| name.chars().count())
+                .max()
+                .unwrap_or(0);
             fields
                 .iter()
-                .map(|(name, value)| format!("{name:<name_width$}  {value}").trim_end().to_string() + "\n")
+                .map(|(name, value)| {
+                    format!("{name:<name_width$}  {value}")
+                        .trim_end()
+                        .to_string()
+                        + "\n"
+                })
                 .collect()
         }
         Block::Table { caption, listing } => {
-            let mut text = caption.as_ref().map(|caption| format!("{caption}\n")).unwrap_or_default();
+            let mut text = caption
+                .as_ref()
+                .map(|caption| format!("{caption}\n"))
+                .unwrap_or_default();
             text.push_str(&table_text(listing, width));
             text.push('\n');
             text
@@ -155,7 +187,8 @@ pub fn table_text(listing: &Listing, width: Option<u16>) -> String {
     }
     for (index, (_, align)) in listing.columns.iter().enumerate() {
         if let Some(column) = table.column_mut(index) {
-            column.set_padding((0, 1));
+            let last = index + 1 == listing.columns.len();
+            column.set_padding((0, if last { 0 } else { 1 }));
             column.set_cell_alignment(match align {
                 Align::Left | Align::Text => CellAlignment::Left,
                 Align::Right => CellAlignment::Right,
@@ -165,7 +198,10 @@ pub fn table_text(listing: &Listing, width: Option<u16>) -> String {
             }
         }
     }
-    let text: String = table.lines().map(|line| line.trim_end().to_string() + "\n").collect();
+    let text: String = table
+        .lines()
+        .map(|line| line.trim_end().to_string() + "\n")
+        .collect();
     if listing.rows.is_empty() {
         return format!("{text}(none)");
     }
@@ -175,7 +211,11 @@ pub fn table_text(listing: &Listing, width: Option<u16>) -> String {
 /// A listing as CSV with a header row.
 pub fn csv_text(listing: &Listing) -> String {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    let headers: Vec<String> = listing.columns.iter().map(|(name, _)| name.to_lowercase().replace(' ', "_")).collect();
+    let headers: Vec<String> = listing
+        .columns
+        .iter()
+        .map(|(name, _)| name.to_lowercase().replace(' ', "_"))
+        .collect();
     let mut rows = vec![headers];
     rows.extend(listing.rows.iter().cloned());
     for row in rows {
@@ -210,14 +250,30 @@ mod tests {
 
     #[test]
     fn csv_quotes_what_needs_quoting_and_keeps_amounts_exact() {
-        let mut listing = Listing::new(&[("ID", Align::Left), ("MEMO", Align::Left), ("AMOUNT", Align::Right)]);
+        let mut listing = Listing::new(&[
+            ("ID", Align::Left),
+            ("MEMO", Align::Left),
+            ("AMOUNT", Align::Right),
+        ]);
         listing.push(vec!["t-1".into(), "rent, March".into(), "1250.00".into()]);
-        assert_eq!(csv_text(&listing), "id,memo,amount\nt-1,\"rent, March\",1250.00\n");
+        assert_eq!(
+            csv_text(&listing),
+            "id,memo,amount\nt-1,\"rent, March\",1250.00\n"
+        );
     }
 
     #[test]
     fn fields_become_a_one_row_csv() {
-        let view = View::new(Value::Null, vec![Block::Fields(vec![("id".into(), "A-1".into()), ("currency".into(), "CNY".into())])]);
-        assert_eq!(render(&view, OutputFormat::Csv, None), "id,currency\nA-1,CNY\n");
+        let view = View::new(
+            Value::Null,
+            vec![Block::Fields(vec![
+                ("id".into(), "A-1".into()),
+                ("currency".into(), "CNY".into()),
+            ])],
+        );
+        assert_eq!(
+            render(&view, OutputFormat::Csv, None),
+            "id,currency\nA-1,CNY\n"
+        );
     }
 }

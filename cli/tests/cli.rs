@@ -21,22 +21,41 @@ const AUDITOR: &str = "test-auditor-key-01";
 /// auditor, clearing and cash accounts and two customers per branch, and funds
 /// SH01-A with 1,000,000.00 CNY, all through the CLI.
 fn seed(cluster: &Cluster) {
-    cluster.cli(ADMIN_KEY, &["branches", "create", "--code", "HQ", "--name", "Clearing Center"]).ok();
-    for code in ["SH01", "BJ01"] {
-        cluster.cli(ADMIN_KEY, &["branches", "create", "--code", code, "--name", code, "--parent", "HQ"]).ok();
-    }
+    seed_branches_and_principals(cluster);
+    seed_accounts(cluster);
+}
+
+fn seed_branches_and_principals(cluster: &Cluster) {
+    let create_branch = |code: &str, parent: Option<&str>| {
+        let mut args = vec!["branches", "create", "--code", code, "--name", code];
+        args.extend(
+            parent
+                .map(|parent| ["--parent", parent])
+                .into_iter()
+                .flatten(),
+        );
+        cluster.cli(ADMIN_KEY, &args).ok();
+    };
+    create_branch("HQ", None);
+    create_branch("SH01", Some("HQ"));
+    create_branch("BJ01", Some("HQ"));
     for (name, role, authority, key) in [
         ("op1", "operator", "3", OPERATOR),
         ("op2", "operator", "3", OPERATOR_2),
         ("teller-sh01", "branch:SH01", "0", TELLER_SH01),
         ("aud", "auditor", "0", AUDITOR),
     ] {
+        let args = ["principals", "create", "--name", name, "--role", role];
+        let args = [&args[..], &["--authority", authority, "--new-key", key]].concat();
         cluster
-            .cli(ADMIN_KEY, &["principals", "create", "--name", name, "--role", role, "--authority", authority, "--new-key", key])
+            .cli(ADMIN_KEY, &args)
             .ok()
             .stdout_has(key)
             .stdout_has("not shown again");
     }
+}
+
+fn seed_accounts(cluster: &Cluster) {
     for branch in ["SH01", "BJ01"] {
         for (suffix, class, purpose, extra) in [
             ("CLR", "liability", "clearing", None),
@@ -45,21 +64,42 @@ fn seed(cluster: &Cluster) {
             ("B", "liability", "customer", Some("--no-overdraft")),
         ] {
             let id = format!("{branch}-{suffix}");
-            let mut args = vec!["accounts", "open", "--id", &id, "--branch", branch, "--currency", "CNY", "--class", class, "--purpose", purpose];
+            let mut args = vec![
+                "accounts",
+                "open",
+                "--id",
+                &id,
+                "--branch",
+                branch,
+                "--currency",
+                "CNY",
+            ];
+            args.extend(["--class", class, "--purpose", purpose]);
             args.extend(extra);
             cluster.cli(OPERATOR, &args).ok();
         }
     }
-    cluster
-        .cli(OPERATOR, &["transfer", "post", "--id", "fund-SH01", "--debit", "SH01-CASH", "--credit", "SH01-A", "--amount", "1000000", "--currency", "CNY"])
-        .ok()
-        .stdout_has("posted");
+    let fund = [
+        "transfer",
+        "post",
+        "--id",
+        "fund-SH01",
+        "--debit",
+        "SH01-CASH",
+        "--credit",
+        "SH01-A",
+    ];
+    let fund = [&fund[..], &["--amount", "1000000", "--currency", "CNY"]].concat();
+    cluster.cli(OPERATOR, &fund).ok().stdout_has("posted");
 }
 
 fn posted_balance(cluster: &Cluster, account: &str) -> String {
     let (status, body) = cluster.get(&format!("/v1/accounts/{account}"), OPERATOR);
     assert_eq!(status, 200, "{body}");
-    body["balance"]["posted"].as_str().expect("posted balance").to_string()
+    body["balance"]["posted"]
+        .as_str()
+        .expect("posted balance")
+        .to_string()
 }
 
 /// Every command, in the order an operator would meet them, against a
@@ -67,96 +107,298 @@ fn posted_balance(cluster: &Cluster, account: &str) -> String {
 #[test]
 fn every_command_works_against_a_real_cluster() {
     let mut cluster = Cluster::start(3);
-    let status = cluster.cli(AUDITOR, &["cluster", "status"]);
-    assert_eq!(status.code, 5, "the auditor key does not exist yet:\n{status}");
-    cluster.cli(ADMIN_KEY, &["cluster", "status"]).ok().stdout_has("leader").stdout_has("Members").stdout_has("voter");
-    let members = cluster.cli(ADMIN_KEY, &["-o", "csv", "cluster", "members"]).ok();
-    assert_eq!(members.stdout.lines().count(), 4, "a header and three members:\n{members}");
-    assert!(members.stdout.starts_with("id,address,role,leader\n"), "{members}");
-
+    cluster_reads(&cluster);
     seed(&cluster);
-    let branches = cluster.cli(AUDITOR, &["branches", "list", "-o", "json"]).ok().json();
-    assert_eq!(branches["branches"].as_array().map(Vec::len), Some(3), "{branches}");
-    let generated = cluster.cli(ADMIN_KEY, &["-o", "json", "principals", "create", "--name", "aud2", "--role", "auditor"]).ok().json();
-    assert!(generated["key"].as_str().is_some_and(|key| key.len() >= 16), "{generated}");
+    setup_commands(&cluster);
+    account_commands(&cluster);
+    let window = transfers_and_approvals(&cluster);
+    balances_entries_and_reversal(&cluster);
+    window_commands(&cluster, &window);
+    membership_changes(&mut cluster);
+}
+
+fn cluster_reads(cluster: &Cluster) {
+    let status = cluster.cli(AUDITOR, &["cluster", "status"]);
+    assert_eq!(
+        status.code, 5,
+        "the auditor key does not exist yet:\n{status}"
+    );
     cluster
-        .cli(ADMIN_KEY, &["policy", "set", "--branch", "SH01", "--currency", "CNY", "--threshold", "500000.00", "--tier", "0.00:1", "--tier", "1000000.00:3"])
+        .cli(ADMIN_KEY, &["cluster", "status"])
+        .ok()
+        .stdout_has("leader")
+        .stdout_has("Members")
+        .stdout_has("voter");
+    let members = cluster
+        .cli(ADMIN_KEY, &["-o", "csv", "cluster", "members"])
+        .ok();
+    assert_eq!(
+        members.stdout.lines().count(),
+        4,
+        "a header and three members:\n{members}"
+    );
+    assert!(
+        members.stdout.starts_with("id,address,role,leader\n"),
+        "{members}"
+    );
+}
+
+fn setup_commands(cluster: &Cluster) {
+    let branches = cluster
+        .cli(AUDITOR, &["branches", "list", "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(
+        branches["branches"].as_array().map(Vec::len),
+        Some(3),
+        "{branches}"
+    );
+    let create = [
+        "-o",
+        "json",
+        "principals",
+        "create",
+        "--name",
+        "aud2",
+        "--role",
+        "auditor",
+    ];
+    let generated = cluster.cli(ADMIN_KEY, &create).ok().json();
+    assert!(
+        generated["key"].as_str().is_some_and(|key| key.len() >= 16),
+        "{generated}"
+    );
+    let policy = [
+        "policy",
+        "set",
+        "--branch",
+        "SH01",
+        "--currency",
+        "CNY",
+        "--threshold",
+        "500000.00",
+    ];
+    let policy = [&policy[..], &["--tier", "0.00:1", "--tier", "1000000.00:3"]].concat();
+    cluster
+        .cli(ADMIN_KEY, &policy)
         .ok()
         .stdout_has("500000.00")
         .stdout_has("1000000.00");
+}
 
-    // Accounts.
-    let shown = cluster.cli(AUDITOR, &["accounts", "show", "SH01-A", "-o", "json"]).ok().json();
+fn account_commands(cluster: &Cluster) {
+    let shown = cluster
+        .cli(AUDITOR, &["accounts", "show", "SH01-A", "-o", "json"])
+        .ok()
+        .json();
     assert_eq!(shown["balance"]["posted"], "1000000.00");
-    cluster.cli(AUDITOR, &["accounts", "show", "SH01-A", "--stale"]).ok().stdout_has("1000000.00").stdout_has("no-overdraft");
-    let listed = cluster.cli(AUDITOR, &["accounts", "list", "--branch", "SH01", "-o", "csv"]).ok();
-    assert_eq!(listed.stdout.lines().count(), 5, "a header and four SH01 accounts:\n{listed}");
-    let paged = cluster.cli(AUDITOR, &["accounts", "list", "--limit", "3"]).ok().stdout_has("--after");
-    assert!(!paged.stdout.contains("SH01-B"), "only the first three by id:\n{paged}");
-    cluster.cli(OPERATOR, &["accounts", "freeze", "SH01-B"]).ok().stdout_has("frozen");
-    cluster.cli(OPERATOR, &["accounts", "unfreeze", "SH01-B"]).ok();
-    cluster.cli(OPERATOR, &["accounts", "close", "SH01-B"]).ok().stdout_has("closed");
+    cluster
+        .cli(AUDITOR, &["accounts", "show", "SH01-A", "--stale"])
+        .ok()
+        .stdout_has("1000000.00")
+        .stdout_has("no-overdraft");
+    let listed = cluster
+        .cli(
+            AUDITOR,
+            &["accounts", "list", "--branch", "SH01", "-o", "csv"],
+        )
+        .ok();
+    assert_eq!(
+        listed.stdout.lines().count(),
+        5,
+        "a header and four SH01 accounts:\n{listed}"
+    );
+    let paged = cluster
+        .cli(AUDITOR, &["accounts", "list", "--limit", "3"])
+        .ok()
+        .stdout_has("--after");
+    assert!(
+        !paged.stdout.contains("SH01-B"),
+        "only the first three by id:\n{paged}"
+    );
+    cluster
+        .cli(OPERATOR, &["accounts", "freeze", "SH01-B"])
+        .ok()
+        .stdout_has("frozen");
+    cluster
+        .cli(OPERATOR, &["accounts", "unfreeze", "SH01-B"])
+        .ok();
+    cluster
+        .cli(OPERATOR, &["accounts", "close", "SH01-B"])
+        .ok()
+        .stdout_has("closed");
+}
 
-    // A clearing window, an inter-branch transfer, and a large one that waits.
-    let window = cluster.cli(OPERATOR, &["windows", "open", "-o", "json"]).ok().json();
-    let window_id = window["id"].as_u64().expect("window id").to_string();
+/// Opens a window, posts an inter-branch transfer (twice: same outcome), a
+/// large one that waits and is approved, and a held one that is rejected.
+/// Answers the window's id.
+fn transfers_and_approvals(cluster: &Cluster) -> String {
+    let window = cluster
+        .cli(OPERATOR, &["windows", "open", "-o", "json"])
+        .ok()
+        .json();
     let post = |id: &str, amount: &str, extra: &[&str]| {
-        let mut args = vec!["transfer", "post", "--id", id, "--from", "SH01-A", "--to", "BJ01-A", "--amount", amount, "--currency", "CNY"];
-        args.extend(extra);
+        let args = [
+            "transfer", "post", "--id", id, "--from", "SH01-A", "--to", "BJ01-A",
+        ];
+        let args = [&args[..], &["--amount", amount, "--currency", "CNY"], extra].concat();
         cluster.cli(TELLER_SH01, &args)
     };
-    let first = post("t-1", "250.5", &["--memo", "invoice 118"]).ok().stdout_has("posted");
+    let first = post("t-1", "250.5", &["--memo", "invoice 118"])
+        .ok()
+        .stdout_has("posted");
     assert!(!first.stdout.contains("pending"), "{first}");
-    post("t-1", "250.5", &["--memo", "invoice 118"]).ok().stdout_has("posted");
-    post("t-big", "600000.00", &[]).ok().stdout_has("pending").stdout_has("Waiting for approval: t-big");
-    post("t-hold", "10.00", &["--pending"]).ok().stdout_has("pending");
-    let queue = cluster.cli(OPERATOR, &["approvals", "queue"]).ok().stdout_has("600000.00").stdout_has("oldest first");
+    post("t-1", "250.5", &["--memo", "invoice 118"])
+        .ok()
+        .stdout_has("posted");
+    post("t-big", "600000.00", &[])
+        .ok()
+        .stdout_has("Waiting for approval: t-big");
+    post("t-hold", "10.00", &["--pending"])
+        .ok()
+        .stdout_has("pending");
+    let queue = cluster
+        .cli(OPERATOR, &["approvals", "queue"])
+        .ok()
+        .stdout_has("600000.00")
+        .stdout_has("oldest first");
     let big_at = queue.stdout.find("t-big").expect("t-big queued");
     let hold_at = queue.stdout.find("t-hold").expect("t-hold queued");
     assert!(big_at < hold_at, "oldest first:\n{queue}");
-    let queued = cluster.cli(OPERATOR, &["approvals", "queue", "-o", "json"]).ok().json();
+    let queued = cluster
+        .cli(OPERATOR, &["approvals", "queue", "-o", "json"])
+        .ok()
+        .json();
     assert!(queued["pending"][0]["waiting_seconds"].is_u64(), "{queued}");
-    cluster.cli(OPERATOR, &["approvals", "approve", "t-big", "--reason", "confirmed by phone"]).ok().stdout_has("posted").stdout_has("confirmed by phone");
-    cluster.cli(OPERATOR_2, &["approvals", "reject", "t-hold", "--reason", "wrong payee"]).ok().stdout_has("voided");
-    assert_eq!(posted_balance(&cluster, "SH01-A"), "399749.50");
+    let approve = [
+        "approvals",
+        "approve",
+        "t-big",
+        "--reason",
+        "confirmed by phone",
+    ];
+    cluster
+        .cli(OPERATOR, &approve)
+        .ok()
+        .stdout_has("posted")
+        .stdout_has("confirmed by phone");
+    let reject = ["approvals", "reject", "t-hold", "--reason", "wrong payee"];
+    cluster.cli(OPERATOR_2, &reject).ok().stdout_has("voided");
+    assert_eq!(posted_balance(cluster, "SH01-A"), "399749.50");
+    window["id"].as_u64().expect("window id").to_string()
+}
 
-    // Balances now, at a past index and as of a past time.
-    let fund = cluster.cli(AUDITOR, &["entries", "show", "fund-SH01", "-o", "json"]).ok().json();
+fn balances_entries_and_reversal(cluster: &Cluster) {
+    let fund = cluster
+        .cli(AUDITOR, &["entries", "show", "fund-SH01", "-o", "json"])
+        .ok()
+        .json();
     let fund_index = fund["booked_index"].as_u64().expect("index").to_string();
     let fund_at = fund["booked_at"].as_str().expect("booked_at").to_string();
-    cluster.cli(AUDITOR, &["accounts", "balance", "SH01-A"]).ok().stdout_has("399749.50");
-    let at_index = cluster.cli(AUDITOR, &["accounts", "balance", "SH01-A", "--index", &fund_index, "-o", "json"]).ok().json();
-    assert_eq!(at_index["balance"]["posted"], "1000000.00", "{at_index}");
-    let as_of = cluster.cli(AUDITOR, &["accounts", "balance", "SH01-A", "--as-of", &fund_at, "-o", "json"]).ok().json();
-    assert_eq!(as_of["balance"]["posted"], "1000000.00", "{as_of}");
-
-    // Journal entries and a reversal.
-    cluster.cli(AUDITOR, &["entries", "show", "t-1"]).ok().stdout_has("SH01-CLR").stdout_has("250.50").stdout_has("inter-branch");
     cluster
-        .cli(OPERATOR, &["entries", "post", "--id", "je-1", "--currency", "CNY", "--debit", "BJ01-CASH=40.00", "--credit", "BJ01-A=15.00", "--credit", "BJ01-B=25.00"])
+        .cli(AUDITOR, &["accounts", "balance", "SH01-A"])
         .ok()
-        .stdout_has("posted");
-    cluster.cli(OPERATOR, &["reverse", "t-1", "--reason", "duplicate of invoice 118"]).ok().stdout_has("rev-t-1").stdout_has("t-1");
-    assert_eq!(posted_balance(&cluster, "SH01-A"), "400000.00");
+        .stdout_has("399749.50");
+    let balance = ["-o", "json", "accounts", "balance", "SH01-A"];
+    let at_index = cluster
+        .cli(AUDITOR, &[&balance[..], &["--index", &fund_index]].concat())
+        .ok()
+        .json();
+    assert_eq!(at_index["balance"]["posted"], "1000000.00", "{at_index}");
+    let as_of = cluster
+        .cli(AUDITOR, &[&balance[..], &["--as-of", &fund_at]].concat())
+        .ok()
+        .json();
+    assert_eq!(as_of["balance"]["posted"], "1000000.00", "{as_of}");
+    cluster
+        .cli(AUDITOR, &["entries", "show", "t-1"])
+        .ok()
+        .stdout_has("SH01-CLR")
+        .stdout_has("250.50")
+        .stdout_has("inter-branch");
+    let entry = [
+        "entries",
+        "post",
+        "--id",
+        "je-1",
+        "--currency",
+        "CNY",
+        "--debit",
+        "BJ01-CASH=40.00",
+    ];
+    let entry = [
+        &entry[..],
+        &["--credit", "BJ01-A=15.00", "--credit", "BJ01-B=25.00"],
+    ]
+    .concat();
+    cluster.cli(OPERATOR, &entry).ok().stdout_has("posted");
+    let reverse = ["reverse", "t-1", "--reason", "duplicate of invoice 118"];
+    cluster
+        .cli(OPERATOR, &reverse)
+        .ok()
+        .stdout_has("rev-t-1")
+        .stdout_has("reverses");
+    assert_eq!(posted_balance(cluster, "SH01-A"), "400000.00");
+}
 
-    // Windows and positions.
-    cluster.cli(OPERATOR, &["windows", "list"]).ok().stdout_has(&format!("Window {window_id} is open"));
-    cluster.cli(OPERATOR, &["windows", "show", &window_id]).ok().stdout_has("Net positions").stdout_has("SH01");
-    let positions = cluster.cli(OPERATOR, &["windows", "positions", &window_id]).ok().stdout_has("(sum)");
-    assert!(positions.stdout.contains("BJ01"), "{positions}");
-    cluster.cli(OPERATOR, &["-o", "csv", "windows", "positions", &window_id]).ok().stdout_has("kind,branch,counterparty");
+fn window_commands(cluster: &Cluster, window: &str) {
+    cluster
+        .cli(OPERATOR, &["windows", "list"])
+        .ok()
+        .stdout_has(&format!("Window {window} is open"));
+    cluster
+        .cli(OPERATOR, &["windows", "show", window])
+        .ok()
+        .stdout_has("Net positions")
+        .stdout_has("SH01");
+    cluster
+        .cli(OPERATOR, &["windows", "positions", window])
+        .ok()
+        .stdout_has("(sum)")
+        .stdout_has("BJ01");
+    let csv = ["-o", "csv", "windows", "positions", window];
+    cluster
+        .cli(OPERATOR, &csv)
+        .ok()
+        .stdout_has("kind,branch,counterparty");
+}
 
-    // Membership: a spare node joins as a learner, becomes a voter, leaves.
-    cluster.cli(AUDITOR, &["cluster", "digest"]).ok().stdout_has("digest");
+/// A spare node joins as a learner, becomes a voter, and leaves.
+fn membership_changes(cluster: &mut Cluster) {
+    cluster
+        .cli(AUDITOR, &["cluster", "digest"])
+        .ok()
+        .stdout_has("digest");
     let addr = cluster.start_spare(4);
-    cluster.cli(ADMIN_KEY, &["cluster", "add-learner", "--id", "4", "--addr", &addr]).ok().stdout_has("learner");
-    cluster.cli(ADMIN_KEY, &["cluster", "promote", "--id", "4"]).ok().stdout_has("now a voter");
-    let members = cluster.cli(ADMIN_KEY, &["-o", "json", "cluster", "members"]).ok().json();
-    assert_eq!(members["members"].as_array().map(Vec::len), Some(4), "{members}");
-    cluster.cli(ADMIN_KEY, &["cluster", "remove", "--id", "4"]).ok().stdout_has("removed");
+    let add = ["cluster", "add-learner", "--id", "4", "--addr", &addr];
+    cluster.cli(ADMIN_KEY, &add).ok().stdout_has("learner");
+    cluster
+        .cli(ADMIN_KEY, &["cluster", "promote", "--id", "4"])
+        .ok()
+        .stdout_has("now a voter");
+    let members = cluster
+        .cli(ADMIN_KEY, &["-o", "json", "cluster", "members"])
+        .ok()
+        .json();
+    assert_eq!(
+        members["members"].as_array().map(Vec::len),
+        Some(4),
+        "{members}"
+    );
+    cluster
+        .cli(ADMIN_KEY, &["cluster", "remove", "--id", "4"])
+        .ok()
+        .stdout_has("removed");
     cluster.node_mut(4).kill();
-    let members = cluster.cli(ADMIN_KEY, &["-o", "json", "cluster", "members"]).ok().json();
-    assert_eq!(members["members"].as_array().map(Vec::len), Some(3), "{members}");
+    let members = cluster
+        .cli(ADMIN_KEY, &["-o", "json", "cluster", "members"])
+        .ok()
+        .json();
+    assert_eq!(
+        members["members"].as_array().map(Vec::len),
+        Some(3),
+        "{members}"
+    );
 }
 
 /// A ledger rejection exits 3 and prints the problem's code and detail;
@@ -165,7 +407,20 @@ fn every_command_works_against_a_real_cluster() {
 fn rejections_print_their_code_and_detail_with_distinct_exit_codes() {
     let cluster = Cluster::start(1);
     seed(&cluster);
-    let overdraft = ["transfer", "post", "--id", "t-over", "--debit", "BJ01-A", "--credit", "SH01-A", "--amount", "5.00", "--currency", "CNY"];
+    let overdraft = [
+        "transfer",
+        "post",
+        "--id",
+        "t-over",
+        "--debit",
+        "BJ01-A",
+        "--credit",
+        "SH01-A",
+        "--amount",
+        "5.00",
+        "--currency",
+        "CNY",
+    ];
     cluster
         .cli(OPERATOR, &overdraft)
         .code(3)
@@ -173,17 +428,48 @@ fn rejections_print_their_code_and_detail_with_distinct_exit_codes() {
         .stderr_has("code:   insufficient_funds")
         .stderr_has("detail: ")
         .no_debug_dump();
-    cluster.cli(AUDITOR, &["accounts", "show", "NOPE-1"]).code(3).stderr_has("account_not_found").no_debug_dump();
-    cluster.cli("not-a-key-at-all", &["accounts", "show", "SH01-A"]).code(5).stderr_has("unauthorized").no_debug_dump();
-    cluster.cli(TELLER_SH01, &["windows", "open"]).code(5).stderr_has("forbidden").no_debug_dump();
     cluster
-        .cli(OPERATOR, &["transfer", "post", "--id", "t-x", "--debit", "SH01-A", "--credit", "BJ01-A", "--amount", "1.001", "--currency", "CNY"])
+        .cli(AUDITOR, &["accounts", "show", "NOPE-1"])
+        .code(3)
+        .stderr_has("account_not_found")
+        .no_debug_dump();
+    cluster
+        .cli("not-a-key-at-all", &["accounts", "show", "SH01-A"])
+        .code(5)
+        .stderr_has("unauthorized")
+        .no_debug_dump();
+    cluster
+        .cli(TELLER_SH01, &["windows", "open"])
+        .code(5)
+        .stderr_has("forbidden")
+        .no_debug_dump();
+    cluster
+        .cli(
+            OPERATOR,
+            &[
+                "transfer",
+                "post",
+                "--id",
+                "t-x",
+                "--debit",
+                "SH01-A",
+                "--credit",
+                "BJ01-A",
+                "--amount",
+                "1.001",
+                "--currency",
+                "CNY",
+            ],
+        )
         .code(2)
         .stderr_has("decimals")
         .no_debug_dump();
     let (status, _) = cluster.get("/v1/entries/t-x", OPERATOR);
     assert_eq!(status, 404, "a usage error sends nothing");
-    cluster.cli(OPERATOR, &["transfer", "post", "--id", "t-x"]).code(2).stderr_has("--debit");
+    cluster
+        .cli(OPERATOR, &["transfer", "post", "--id", "t-x"])
+        .code(2)
+        .stderr_has("--debit");
 }
 
 /// With the first `--server` down, every call goes to the next one, reads
@@ -194,7 +480,9 @@ fn fails_over_to_the_second_server_when_the_first_is_down() {
     seed(&cluster);
     let leader = cluster.leader();
     let down = (1..=3).find(|id| *id != leader).expect("a follower");
-    let up = (1..=3).find(|id| *id != leader && *id != down).expect("another follower");
+    let up = (1..=3)
+        .find(|id| *id != leader && *id != down)
+        .expect("another follower");
     let down_addr = cluster.node(down).addr();
     let up_addr = cluster.node(up).addr();
     cluster.node_mut(down).kill();
@@ -204,12 +492,75 @@ fn fails_over_to_the_second_server_when_the_first_is_down() {
         full.extend(args);
         clearledger(&full)
     };
-    run(&["--key", AUDITOR, "accounts", "show", "SH01-A"]).ok().stdout_has("1000000.00").stderr_has(&down_addr).stderr_has(&format!("trying http://{up_addr}"));
-    run(&["--key", TELLER_SH01, "transfer", "post", "--id", "t-failover", "--debit", "SH01-A", "--credit", "BJ01-A", "--amount", "7.00", "--currency", "CNY"])
+    run(&["--key", AUDITOR, "accounts", "show", "SH01-A"])
         .ok()
-        .stdout_has("posted");
-    run(&["--key", ADMIN_KEY, "--quiet", "cluster", "status"]).ok().stdout_has("leader");
+        .stdout_has("1000000.00")
+        .stderr_has(&down_addr)
+        .stderr_has(&format!("trying http://{up_addr}"));
+    run(&[
+        "--key",
+        TELLER_SH01,
+        "transfer",
+        "post",
+        "--id",
+        "t-failover",
+        "--debit",
+        "SH01-A",
+        "--credit",
+        "BJ01-A",
+        "--amount",
+        "7.00",
+        "--currency",
+        "CNY",
+    ])
+    .ok()
+    .stdout_has("posted");
+    run(&["--key", ADMIN_KEY, "--quiet", "cluster", "status"])
+        .ok()
+        .stdout_has("leader");
     assert_eq!(posted_balance(&cluster, "BJ01-A"), "7.00");
+}
+
+/// Writes `rows` transfers SH01-A → SH01-B as CSV; answers their total.
+fn write_import_file(path: &std::path::Path, rows: u64) -> String {
+    let mut total_cents = 0u64;
+    let mut csv = String::from("id,debit_account,credit_account,amount,currency,memo\n");
+    for n in 0..rows {
+        let cents = 100 + n % 97 * 3 + 1;
+        total_cents += cents;
+        csv.push_str(&format!(
+            "imp-{n},SH01-A,SH01-B,{}.{:02},CNY,row {n}\n",
+            cents / 100,
+            cents % 100
+        ));
+    }
+    std::fs::File::create(path)
+        .and_then(|mut f| f.write_all(csv.as_bytes()))
+        .expect("write csv");
+    format!("{}.{:02}", total_cents / 100, total_cents % 100)
+}
+
+/// Starts the import, and kill -9s it once some (but not all) rows are booked.
+fn kill_import_partway(cluster: &Cluster, args: &[String], rows: u64) {
+    let mut child = clearledger_command()
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    wait_for(
+        "the import to book its first rows",
+        Duration::from_secs(120),
+        || (cluster.get("/v1/entries/imp-40", OPERATOR).0 == 200).then_some(()),
+    );
+    child.kill().expect("kill the import");
+    child.wait().expect("reap");
+    let last = format!("/v1/entries/imp-{}", rows - 1);
+    assert_eq!(
+        cluster.get(&last, OPERATOR).0,
+        404,
+        "the first run was interrupted before its end"
+    );
 }
 
 /// An import killed partway (kill -9, mid-batch) and run again posts every
@@ -222,48 +573,59 @@ fn an_interrupted_import_run_again_posts_each_row_exactly_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("transfers.csv");
     let rows = 3_000u64;
-    let mut total_cents = 0u64;
-    let mut csv = String::from("id,debit_account,credit_account,amount,currency,memo\n");
-    for n in 0..rows {
-        let cents = 100 + n % 97 * 3 + 1;
-        total_cents += cents;
-        csv.push_str(&format!("imp-{n},SH01-A,SH01-B,{}.{:02},CNY,row {n}\n", cents / 100, cents % 100));
-    }
-    std::fs::File::create(&file).and_then(|mut f| f.write_all(csv.as_bytes())).expect("write csv");
+    let expected = write_import_file(&file, rows);
     let mut args: Vec<String> = Vec::new();
     for server in cluster.servers() {
         args.extend(["--server".to_string(), server]);
     }
     let file_arg = file.display().to_string();
-    args.extend(["--key", TELLER_SH01, "transfer", "import", &file_arg, "--batch-size", "5"].map(String::from));
+    args.extend(
+        [
+            "--key",
+            TELLER_SH01,
+            "transfer",
+            "import",
+            &file_arg,
+            "--batch-size",
+            "5",
+        ]
+        .map(String::from),
+    );
 
-    // Start the import and kill it once some, but not all, rows are booked.
-    let mut child = clearledger_command().args(&args).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("spawn");
-    wait_for("the import to book its first rows", Duration::from_secs(120), || {
-        (cluster.get("/v1/entries/imp-40", OPERATOR).0 == 200).then_some(())
-    });
-    child.kill().expect("kill the import");
-    child.wait().expect("reap");
-    let last = format!("/v1/entries/imp-{}", rows - 1);
-    assert_eq!(cluster.get(&last, OPERATOR).0, 404, "the first run was interrupted before its end");
+    kill_import_partway(&cluster, &args, rows);
 
-    let mut json_args = args.clone();
-    json_args.extend(["-o".to_string(), "json".to_string()]);
+    let json_args = [&args[..], &["-o".to_string(), "json".to_string()]].concat();
     let second = clearledger(&json_args).ok();
     let summary = second.json();
     assert_eq!(summary["posted"], rows, "{second}");
-    let before = summary["booked_before_this_run"]["posted"].as_u64().expect("count");
-    assert!(before >= 40 && before < rows, "the first run booked some rows: {second}");
+    let before = summary["booked_before_this_run"]["posted"]
+        .as_u64()
+        .expect("count");
+    assert!(
+        (40..rows).contains(&before),
+        "the first run booked some rows: {second}"
+    );
     assert_eq!(summary["rejected"], serde_json::json!({}), "{second}");
-    let expected = format!("{}.{:02}", total_cents / 100, total_cents % 100);
-    assert_eq!(posted_balance(&cluster, "SH01-B"), expected, "each row booked exactly once");
+    assert_eq!(
+        posted_balance(&cluster, "SH01-B"),
+        expected,
+        "each row booked exactly once"
+    );
 
     let third = clearledger(&args).ok().stdout_has("books nothing twice");
     assert!(third.stdout.contains(&rows.to_string()), "{third}");
-    assert_eq!(posted_balance(&cluster, "SH01-B"), expected, "a third run books nothing");
+    assert_eq!(
+        posted_balance(&cluster, "SH01-B"),
+        expected,
+        "a third run books nothing"
+    );
     for n in [0, rows / 2, rows - 1] {
         let (status, entry) = cluster.get(&format!("/v1/entries/imp-{n}"), OPERATOR);
-        assert_eq!((status, entry["status"].as_str()), (200, Some("posted")), "{entry}");
+        assert_eq!(
+            (status, entry["status"].as_str()),
+            (200, Some("posted")),
+            "{entry}"
+        );
     }
 }
 
@@ -274,13 +636,29 @@ fn an_interrupted_import_run_again_posts_each_row_exactly_once() {
 fn continue_on_error_imports_the_good_rows_and_writes_the_rest_to_a_file() {
     let cluster = Cluster::start(1);
     seed(&cluster);
-    cluster.cli(ADMIN_KEY, &["policy", "set", "--branch", "SH01", "--currency", "CNY", "--threshold", "500000.00", "--tier", "0.00:1"]).ok();
+    cluster
+        .cli(
+            ADMIN_KEY,
+            &[
+                "policy",
+                "set",
+                "--branch",
+                "SH01",
+                "--currency",
+                "CNY",
+                "--threshold",
+                "500000.00",
+                "--tier",
+                "0.00:1",
+            ],
+        )
+        .ok();
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("day.jsonl");
     let lines = [
         r#"{"id":"j-1","debit_account":"SH01-A","credit_account":"BJ01-A","amount":"10.00","currency":"CNY"}"#,
         r#"{"id":"j-2","debit_account":"SH01-A","credit_account":"BJ01-A","amount":"10.001","currency":"CNY"}"#,
-        r#"{"id":"j-3","debit_account":"BJ01-B","credit_account":"SH01-A","amount":"99.00","currency":"CNY"}"#,
+        r#"{"id":"j-3","debit_account":"SH01-B","credit_account":"SH01-A","amount":"99.00","currency":"CNY"}"#,
         r#"{"id":"j-4","debit_account":"SH01-A","credit_account":"BJ01-A","amount":"700000.00","currency":"CNY"}"#,
     ];
     std::fs::write(&file, lines.join("\n")).expect("write jsonl");
@@ -290,17 +668,28 @@ fn continue_on_error_imports_the_good_rows_and_writes_the_rest_to_a_file() {
         .code(2)
         .stderr_has("day.jsonl:2: amount_precision")
         .stderr_has("nothing was sent");
-    assert_eq!(cluster.get("/v1/entries/j-1", OPERATOR).0, 404, "nothing was sent");
+    assert_eq!(
+        cluster.get("/v1/entries/j-1", OPERATOR).0,
+        404,
+        "nothing was sent"
+    );
     let run = cluster
-        .cli(TELLER_SH01, &["transfer", "import", &file_arg, "--continue-on-error"])
+        .cli(
+            TELLER_SH01,
+            &["transfer", "import", &file_arg, "--continue-on-error"],
+        )
         .code(3)
         .stdout_has("insufficient_funds")
         .stdout_has("amount_precision")
         .stdout_has("pending approval");
-    let rejects = std::fs::read_to_string(dir.path().join("day.rejected.csv")).expect("rejects file");
+    let rejects =
+        std::fs::read_to_string(dir.path().join("day.rejected.csv")).expect("rejects file");
     assert!(rejects.starts_with("line,id,code,detail,"), "{rejects}");
     assert!(rejects.contains("\n2,j-2,amount_precision,"), "{rejects}");
-    assert!(rejects.contains("\n3,j-3,insufficient_funds,"), "{rejects}\n{run}");
+    assert!(
+        rejects.contains("\n3,j-3,insufficient_funds,"),
+        "{rejects}\n{run}"
+    );
     assert_eq!(posted_balance(&cluster, "BJ01-A"), "10.00");
 }
 
@@ -309,12 +698,14 @@ fn continue_on_error_imports_the_good_rows_and_writes_the_rest_to_a_file() {
 fn an_unreachable_cluster_exits_4() {
     let (a, b) = (free_port(), free_port());
     let (a, b) = (format!("127.0.0.1:{a}"), format!("127.0.0.1:{b}"));
-    clearledger(&["--server", &a, "--server", &b, "--key", "k", "--quiet", "cluster", "status"])
-        .code(4)
-        .stderr_has("no node could be reached")
-        .stderr_has(&a)
-        .stderr_has(&b)
-        .no_debug_dump();
+    clearledger(&[
+        "--server", &a, "--server", &b, "--key", "k", "--quiet", "cluster", "status",
+    ])
+    .code(4)
+    .stderr_has("no node could be reached")
+    .stderr_has(&a)
+    .stderr_has(&b)
+    .no_debug_dump();
 }
 
 /// A bad import file is refused whole, naming the line, before any server
@@ -326,29 +717,59 @@ fn a_bad_import_file_names_its_line_and_sends_nothing() {
     let import = |name: &str, text: &str| {
         let path = dir.path().join(name);
         std::fs::write(&path, text).expect("write");
-        clearledger(&["--server", nowhere.as_str(), "--key", "k", "transfer", "import", &path.display().to_string()])
+        clearledger(&[
+            "--server",
+            nowhere.as_str(),
+            "--key",
+            "k",
+            "transfer",
+            "import",
+            &path.display().to_string(),
+        ])
     };
     let header = "id,debit_account,credit_account,amount,currency\n";
-    import("decimals.csv", &format!("{header}t-1,A,B,1.00,CNY\nt-2,A,B,1.005,CNY\n"))
-        .code(2)
-        .stderr_has("decimals.csv:3: amount_precision")
-        .stderr_has("nothing was sent")
-        .no_debug_dump();
-    import("ragged.csv", &format!("{header}t-1,A,B,1.00,CNY\nt-2,A,B\n")).code(2).stderr_has("ragged.csv:3: malformed_row");
-    import("column.csv", "id,debit_account,credit_account,amount,currency,colour\n")
-        .code(2)
-        .stderr_has("column.csv:1: unknown column \"colour\"");
+    import(
+        "decimals.csv",
+        &format!("{header}t-1,A,B,1.00,CNY\nt-2,A,B,1.005,CNY\n"),
+    )
+    .code(2)
+    .stderr_has("decimals.csv:3: amount_precision")
+    .stderr_has("nothing was sent")
+    .no_debug_dump();
+    import(
+        "ragged.csv",
+        &format!("{header}t-1,A,B,1.00,CNY\nt-2,A,B\n"),
+    )
+    .code(2)
+    .stderr_has("ragged.csv:3: malformed_row");
+    import(
+        "column.csv",
+        "id,debit_account,credit_account,amount,currency,colour\n",
+    )
+    .code(2)
+    .stderr_has("column.csv:1: unknown column \"colour\"");
     import("rows.txt", header).code(2).stderr_has("--format");
 }
 
 /// Usage errors exit 2; help carries examples and the exit codes; completions print.
 #[test]
 fn usage_help_and_completions() {
-    clearledger(&["--help"]).ok().stdout_has("Examples").stdout_has("Exit codes").stdout_has("completions");
-    clearledger(&["transfer", "import", "--help"]).ok().stdout_has("--continue-on-error").stdout_has("not booked twice");
-    clearledger(&["completions", "bash"]).ok().stdout_has("_clearledger");
+    clearledger(&["--help"])
+        .ok()
+        .stdout_has("Examples")
+        .stdout_has("Exit codes")
+        .stdout_has("completions");
+    clearledger(&["transfer", "import", "--help"])
+        .ok()
+        .stdout_has("--continue-on-error")
+        .stdout_has("not booked twice");
+    clearledger(&["completions", "bash"])
+        .ok()
+        .stdout_has("_clearledger");
     clearledger(&["accounts", "frobnicate"]).code(2);
-    clearledger(&["cluster", "status"]).code(2).stderr_has("no API key");
+    clearledger(&["cluster", "status"])
+        .code(2)
+        .stderr_has("no API key");
     clearledger(&["--output", "yaml", "cluster", "status"]).code(2);
 }
 
@@ -358,12 +779,54 @@ fn profiles_supply_servers_and_key() {
     let dir = tempfile::tempdir().expect("tempdir");
     let nowhere = format!("127.0.0.1:{}", free_port());
     let config = dir.path().join("config.toml");
-    std::fs::write(&config, format!("[profiles.ops]\nservers = [{nowhere:?}]\nkey = \"profile-key-123\"\n")).expect("config");
+    std::fs::write(
+        &config,
+        format!("[profiles.ops]\nservers = [{nowhere:?}]\nkey = \"profile-key-123\"\n"),
+    )
+    .expect("config");
     let config_arg = config.display().to_string();
-    clearledger(&["--config", &config_arg, "--profile", "ops", "--quiet", "cluster", "status"]).code(4).stderr_has(&nowhere);
-    clearledger(&["--config", &config_arg, "--profile", "nope", "cluster", "status"]).code(2).stderr_has("ops");
-    let flags_win = clearledger(&["--config", &config_arg, "--profile", "ops", "--server", "127.0.0.1:1", "--quiet", "cluster", "status"]);
-    assert!(!flags_win.stderr.contains(&nowhere), "--server overrides the profile's servers:\n{flags_win}");
-    std::fs::write(&config, "default_profile = \"ops\"\n[profiles.ops]\nkye = \"typo\"\n").expect("config");
-    clearledger(&["--config", &config_arg, "cluster", "status"]).code(2).stderr_has("kye");
+    clearledger(&[
+        "--config",
+        &config_arg,
+        "--profile",
+        "ops",
+        "--quiet",
+        "cluster",
+        "status",
+    ])
+    .code(4)
+    .stderr_has(&nowhere);
+    clearledger(&[
+        "--config",
+        &config_arg,
+        "--profile",
+        "nope",
+        "cluster",
+        "status",
+    ])
+    .code(2)
+    .stderr_has("ops");
+    let flags_win = clearledger(&[
+        "--config",
+        &config_arg,
+        "--profile",
+        "ops",
+        "--server",
+        "127.0.0.1:1",
+        "--quiet",
+        "cluster",
+        "status",
+    ]);
+    assert!(
+        !flags_win.stderr.contains(&nowhere),
+        "--server overrides the profile's servers:\n{flags_win}"
+    );
+    std::fs::write(
+        &config,
+        "default_profile = \"ops\"\n[profiles.ops]\nkye = \"typo\"\n",
+    )
+    .expect("config");
+    clearledger(&["--config", &config_arg, "cluster", "status"])
+        .code(2)
+        .stderr_has("kye");
 }

@@ -83,6 +83,9 @@ pub enum CommandKind {
     SetApprovalPolicy(ApprovalPolicy),
     /// Open a clearing window when none is open.
     OpenWindow,
+    /// Let time pass: the leader sends it when a pending entry's timeout is
+    /// due on an otherwise idle ledger, so that expiry never waits for traffic.
+    Tick,
 }
 
 /// What an accepted command answers.
@@ -102,4 +105,6 @@ pub enum Receipt {
     Policy(ApprovalPolicy),
     /// A clearing window.
     Window(Box<ClearingWindow>),
+    /// Time passed.
+    Ticked,
 }

@@ -223,6 +223,10 @@ impl Ledger {
             } => self.reverse(context, original, id, reason),
             CommandKind::SetApprovalPolicy(policy) => self.set_policy(context, policy),
             CommandKind::OpenWindow => self.open_window_command(context),
+            CommandKind::Tick => {
+                Self::require(&context.role, &["admin"], "send ticks")?;
+                Ok(Receipt::Ticked)
+            }
         }
     }
 

@@ -126,7 +126,8 @@ impl Ledger {
     /// The stored answer for a retried id, or the rejection for a reused one.
     fn existing_outcome(&self, entry: &NewEntry) -> Option<Result<EntryOutcome, Rejection>> {
         let existing = self.entries.get(&entry.id)?;
-        Some(match existing.request.first_difference(entry) {
+        let field = existing.request.first_difference(entry);
+        Some(match field {
             None => Ok(EntryOutcome::of(existing)),
             Some(field) => Err(Rejection::ExistsWithDifferent {
                 entry: entry.id.clone(),

@@ -126,6 +126,11 @@ impl Ledger {
         pending
     }
 
+    /// When the next pending entry expires, if any is pending.
+    pub fn next_expiry(&self) -> Option<Timestamp> {
+        self.derived.pending_expiry.first().map(|(at, _)| *at)
+    }
+
     /// A clearing window.
     pub fn window(&self, id: u64) -> Option<&ClearingWindow> {
         self.windows.get(&id)

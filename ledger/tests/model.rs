@@ -1853,13 +1853,12 @@ fn balances(ledger: &Ledger) -> Vec<(AccountId, ledger::Balance)> {
 fn config(cases: u32) -> ProptestConfig {
     ProptestConfig {
         cases,
-        failure_persistence: None,
         ..ProptestConfig::default()
     }
 }
 
 proptest! {
-    #![proptest_config(config(256))]
+    #![proptest_config(config(768))]
 
     // Property: for any sequence of transfers, multi-posting and pending
     // entries, approvals, rejections, expiries, reversals, atomic and
@@ -1876,7 +1875,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(96))]
+    #![proptest_config(config(128))]
 
     // Property: applying the same command log to a fresh ledger gives the same
     // answer to every command and the identical state digest (replicas
@@ -1938,7 +1937,11 @@ proptest! {
                     .into_iter()
                     .map(|r| ((r.table, r.key), r.value.expect("full records have values")))
                     .collect();
-                prop_assert!(full == store, "stored records differ from the ledger after log index {}", step.index);
+                prop_assert!(
+                    full == store,
+                    "stored records differ from the ledger after log index {}",
+                    step.index
+                );
             }
         }
         let records = store
@@ -2016,7 +2019,10 @@ proptest! {
             };
             for (outcome, id) in outcomes.iter().zip(&ids) {
                 let different = EntryStatus::Rejected {
-                    rejection: Rejection::ExistsWithDifferent { entry: id.clone(), field: EntryField::Memo },
+                    rejection: Rejection::ExistsWithDifferent {
+                        entry: id.clone(),
+                        field: EntryField::Memo,
+                    },
                 };
                 prop_assert_eq!(&outcome.status, &different);
             }

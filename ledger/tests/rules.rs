@@ -1415,6 +1415,7 @@ fn variant(kind: &CommandKind) -> usize {
         CommandKind::ReverseEntry { .. } => 8,
         CommandKind::SetApprovalPolicy(_) => 9,
         CommandKind::OpenWindow => 10,
+        CommandKind::Tick => 11,
     }
 }
 
@@ -1437,9 +1438,10 @@ fn auditor_cannot_write_anything() {
         reverse("fund-alice", "rev-by-auditor", "audit finding"),
         policy(SH01, Some(yuan(1)), &[]),
         CommandKind::OpenWindow,
+        CommandKind::Tick,
     ];
     let covered: BTreeSet<usize> = commands.iter().map(variant).collect();
-    assert_eq!(covered.len(), 11, "every kind of command");
+    assert_eq!(covered.len(), 12, "every kind of command");
     for kind in commands {
         assert_eq!(w.refuse(AUDITOR, kind.clone()), "forbidden", "{kind:?}");
     }

@@ -81,7 +81,10 @@ impl Caller {
         if roles.contains(&name) {
             Ok(())
         } else {
-            Err(ApiError::forbidden(format!("a principal with role {} may not {what}", self.principal.role)))
+            Err(ApiError::forbidden(format!(
+                "a principal with role {} may not {what}",
+                self.principal.role
+            )))
         }
     }
 
@@ -98,7 +101,8 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Caller, ApiError> {
-        let unauthorized = |detail: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail);
+        let unauthorized =
+            |detail: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail);
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -116,7 +120,11 @@ impl FromRequestParts<AppState> for Caller {
             .cloned()
             .ok_or_else(|| unauthorized("unknown API key"))?;
         let client = app.client_address(parts);
-        let actor = Actor { principal: principal.name.clone(), key_id: principal.key_id.clone(), client };
+        let actor = Actor {
+            principal: principal.name.clone(),
+            key_id: principal.key_id.clone(),
+            client,
+        };
         Ok(Caller { principal, actor })
     }
 }
@@ -124,7 +132,9 @@ impl FromRequestParts<AppState> for Caller {
 impl App {
     /// The ledger for a read. Hold the guard briefly: the state machine waits on it.
     pub fn ledger(&self) -> std::sync::RwLockReadGuard<'_, Ledger> {
-        self.ledger.read().expect("a panic while applying stops the node")
+        self.ledger
+            .read()
+            .expect("a panic while applying stops the node")
     }
 
     /// The client's address: the peer, or the original client of a request a
@@ -135,7 +145,9 @@ impl App {
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|info| info.0.ip().to_string())
             .unwrap_or_default();
-        let forwarded_for = parts.headers.get(crate::http::forward::FORWARDED_FOR_HEADER);
+        let forwarded_for = parts
+            .headers
+            .get(crate::http::forward::FORWARDED_FOR_HEADER);
         let trusted = match &self.config.cluster_secret {
             Some(secret) => parts
                 .headers
@@ -179,7 +191,11 @@ impl App {
         if caller.principal.role == Role::Auditor {
             return Err(ApiError::forbidden("auditors are read-only"));
         }
-        let command = Command { at: ledger::Timestamp::default(), actor: caller.actor.clone(), kind };
+        let command = Command {
+            at: ledger::Timestamp::default(),
+            actor: caller.actor.clone(),
+            kind,
+        };
         self.metrics.proposed();
         let outcome = self.proposer.propose(command)?;
         match tokio::time::timeout(self.deadline(), outcome).await {

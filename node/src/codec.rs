@@ -49,11 +49,20 @@ mod tests {
     fn values_round_trip_and_foreign_formats_are_refused() {
         let bytes = encode(&("SH01", 42u64));
         assert_eq!(bytes[0], FORMAT);
-        assert_eq!(decode::<(String, u64)>(&bytes).unwrap(), ("SH01".to_string(), 42));
+        assert_eq!(
+            decode::<(String, u64)>(&bytes).unwrap(),
+            ("SH01".to_string(), 42)
+        );
         let mut future = bytes.clone();
         future[0] = FORMAT + 1;
-        assert!(matches!(decode::<(String, u64)>(&future), Err(CodecError::Format { .. })));
-        assert!(matches!(decode::<(String, u64)>(&bytes[..bytes.len() - 1]), Err(CodecError::Decode(_))));
+        assert!(matches!(
+            decode::<(String, u64)>(&future),
+            Err(CodecError::Format { .. })
+        ));
+        assert!(matches!(
+            decode::<(String, u64)>(&bytes[..bytes.len() - 1]),
+            Err(CodecError::Decode(_))
+        ));
         assert!(matches!(decode::<u64>(&[]), Err(CodecError::Empty)));
     }
 }

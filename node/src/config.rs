@@ -116,7 +116,10 @@ pub struct LogSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        LogSettings { format: "text".into(), level: "info,openraft=warn".into() }
+        LogSettings {
+            format: "text".into(),
+            level: "info,openraft=warn".into(),
+        }
     }
 }
 
@@ -173,9 +176,14 @@ pub enum ConfigError {
 impl Config {
     /// Reads a TOML file.
     pub fn from_file(path: &std::path::Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-        toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.to_path_buf(), source })
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     /// Applies `CLEARLEDGER_*` environment variables over the file's values.
@@ -208,9 +216,12 @@ impl Config {
             return invalid("raft.election_timeout_min_ms must exceed raft.heartbeat_interval_ms");
         }
         if self.raft.election_timeout_max_ms <= self.raft.election_timeout_min_ms {
-            return invalid("raft.election_timeout_max_ms must exceed raft.election_timeout_min_ms");
+            return invalid(
+                "raft.election_timeout_max_ms must exceed raft.election_timeout_min_ms",
+            );
         }
-        if !(1..=ledger::limits::ENTRIES_PER_BATCH_MAX * 16).contains(&self.write.batch_entries_max) {
+        if !(1..=ledger::limits::ENTRIES_PER_BATCH_MAX * 16).contains(&self.write.batch_entries_max)
+        {
             return invalid("write.batch_entries_max is out of range");
         }
         if self.write.in_flight_max == 0 || self.write.queue_max == 0 {
@@ -230,6 +241,8 @@ impl Config {
 
     /// The address peers use for this node.
     pub fn advertised(&self) -> String {
-        self.advertise.clone().unwrap_or_else(|| self.listen.to_string())
+        self.advertise
+            .clone()
+            .unwrap_or_else(|| self.listen.to_string())
     }
 }

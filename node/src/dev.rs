@@ -40,7 +40,12 @@ fn node_config(args: &DevArgs, id: u64, dir: &Path) -> String {
     let port = |n: u64| u64::from(args.base_port) + n - 1;
     let peers: String = (1..=3)
         .filter(|peer| *peer != id)
-        .map(|peer| format!("[[peers]]\nid = {peer}\naddr = \"127.0.0.1:{}\"\n", port(peer)))
+        .map(|peer| {
+            format!(
+                "[[peers]]\nid = {peer}\naddr = \"127.0.0.1:{}\"\n",
+                port(peer)
+            )
+        })
         .collect();
     format!(
         "node_id = {id}\nlisten = \"127.0.0.1:{}\"\ndata_dir = {:?}\nadmin_key = {:?}\nbootstrap = {}\n{peers}",
@@ -58,11 +63,15 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let mut addresses = Vec::new();
     for id in 1..=3u64 {
         let dir = args.data_dir.join(format!("node{id}"));
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
         let dir = dir.canonicalize()?;
         let config_path = dir.join("node.toml");
         std::fs::write(&config_path, node_config(&args, id, &dir))?;
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("node.log"))?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("node.log"))?;
         let child = Command::new(&exe)
             .args(["run", "--config"])
             .arg(&config_path)
@@ -73,7 +82,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             .spawn()
             .with_context(|| format!("cannot start node {id}"))?;
         children.push(child);
-        addresses.push(format!("127.0.0.1:{}", u16::try_from(u64::from(args.base_port) + id - 1)?));
+        addresses.push(format!(
+            "127.0.0.1:{}",
+            u16::try_from(u64::from(args.base_port) + id - 1)?
+        ));
     }
     let result = serve(&args, &addresses, &mut children).await;
     stop(&mut children).await;
@@ -84,11 +96,21 @@ async fn serve(args: &DevArgs, addresses: &[String], children: &mut [Child]) -> 
     let client = reqwest::Client::new();
     wait_until_ready(&client, addresses, &args.admin_key, children).await?;
     if !args.no_demo {
-        load_demo(&client, &addresses[0], &args.admin_key).await.context("loading demo data")?;
+        load_demo(&client, &addresses[0], &args.admin_key)
+            .await
+            .context("loading demo data")?;
     }
-    println!("ClearLedger dev cluster is up (data in {}).", args.data_dir.display());
+    println!(
+        "ClearLedger dev cluster is up (data in {}).",
+        args.data_dir.display()
+    );
     for (n, address) in addresses.iter().enumerate() {
-        println!("  node {}: http://{address}   log: {}/node{}/node.log", n + 1, args.data_dir.display(), n + 1);
+        println!(
+            "  node {}: http://{address}   log: {}/node{}/node.log",
+            n + 1,
+            args.data_dir.display(),
+            n + 1
+        );
     }
     println!("Keys:");
     println!("  admin        {}", args.admin_key);
@@ -97,7 +119,10 @@ async fn serve(args: &DevArgs, addresses: &[String], children: &mut [Child]) -> 
             println!("  {name:<12} {key}   ({role})");
         }
     }
-    println!("Try: curl -s -H 'Authorization: Bearer {}' http://{}/v1/cluster", args.admin_key, addresses[0]);
+    println!(
+        "Try: curl -s -H 'Authorization: Bearer {}' http://{}/v1/cluster",
+        args.admin_key, addresses[0]
+    );
     println!("Press Ctrl-C to stop all three nodes.");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => { println!("stopping..."); Ok(()) }
@@ -146,7 +171,10 @@ async fn wait_until_ready(
         }
         for (n, child) in children.iter_mut().enumerate() {
             if let Some(status) = child.try_wait()? {
-                bail!("node {} exited during start-up ({status}); see its node.log", n + 1);
+                bail!(
+                    "node {} exited during start-up ({status}); see its node.log",
+                    n + 1
+                );
             }
         }
         if Instant::now() > deadline {
@@ -159,11 +187,17 @@ async fn wait_until_ready(
 async fn stop(children: &mut [Child]) {
     for child in children.iter() {
         if let Some(pid) = child.id() {
-            let _ = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+            let _ = std::process::Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status();
         }
     }
     for child in children.iter_mut() {
-        if tokio::time::timeout(Duration::from_secs(10), child.wait()).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(10), child.wait())
+            .await
+            .is_err()
+        {
             let _ = child.kill().await;
         }
     }
@@ -171,7 +205,13 @@ async fn stop(children: &mut [Child]) {
 
 /// Sends one call of the demo script; existing objects answer the same, so
 /// loading twice changes nothing.
-async fn call(client: &reqwest::Client, base: &str, key: &str, path: &str, body: Value) -> anyhow::Result<Value> {
+async fn call(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    path: &str,
+    body: Value,
+) -> anyhow::Result<Value> {
     let response = client
         .post(format!("http://{base}{path}"))
         .bearer_auth(key)
@@ -189,17 +229,52 @@ async fn call(client: &reqwest::Client, base: &str, key: &str, path: &str, body:
 
 async fn load_demo(client: &reqwest::Client, base: &str, admin: &str) -> anyhow::Result<()> {
     let operator = DEV_PRINCIPALS[0].3;
-    call(client, base, admin, "/v1/branches", json!({"code": "HQ", "name": "Clearing Center"})).await?;
-    for (code, name) in [("SH01", "Shanghai Branch"), ("BJ01", "Beijing Branch"), ("GZ01", "Guangzhou Branch")] {
-        call(client, base, admin, "/v1/branches", json!({"code": code, "name": name, "parent": "HQ"})).await?;
+    call(
+        client,
+        base,
+        admin,
+        "/v1/branches",
+        json!({"code": "HQ", "name": "Clearing Center"}),
+    )
+    .await?;
+    for (code, name) in [
+        ("SH01", "Shanghai Branch"),
+        ("BJ01", "Beijing Branch"),
+        ("GZ01", "Guangzhou Branch"),
+    ] {
+        call(
+            client,
+            base,
+            admin,
+            "/v1/branches",
+            json!({"code": code, "name": name, "parent": "HQ"}),
+        )
+        .await?;
     }
     for (name, role, authority, key) in DEV_PRINCIPALS {
-        call(client, base, admin, "/v1/principals", json!({"name": name, "role": role, "authority": authority, "key": key})).await?;
+        call(
+            client,
+            base,
+            admin,
+            "/v1/principals",
+            json!({"name": name, "role": role, "authority": authority, "key": key}),
+        )
+        .await?;
     }
     for branch in ["HQ", "SH01", "BJ01", "GZ01"] {
         let accounts = [
-            (format!("{branch}-CLR-CNY"), "liability", "clearing", json!({})),
-            (format!("{branch}-RSV-CNY"), "asset", "settlement_reserve", json!({})),
+            (
+                format!("{branch}-CLR-CNY"),
+                "liability",
+                "clearing",
+                json!({}),
+            ),
+            (
+                format!("{branch}-RSV-CNY"),
+                "asset",
+                "settlement_reserve",
+                json!({}),
+            ),
             (format!("{branch}-CASH-CNY"), "asset", "internal", json!({})),
         ];
         for (id, class, purpose, flags) in accounts {
@@ -228,15 +303,57 @@ async fn load_demo(client: &reqwest::Client, base: &str, admin: &str) -> anyhow:
     .into_iter()
     .map(|(id, debit, credit, amount)| json!({"id": id, "debit_account": debit, "credit_account": credit, "amount": amount, "currency": "CNY", "memo": "opening deposit"}))
     .collect();
-    call(client, base, operator, "/v1/transfers", json!({"transfers": deposits, "atomic": true})).await?;
+    call(
+        client,
+        base,
+        operator,
+        "/v1/transfers",
+        json!({"transfers": deposits, "atomic": true}),
+    )
+    .await?;
     let sh01 = DEV_PRINCIPALS[3].3;
     let bj01 = DEV_PRINCIPALS[4].3;
     for (key, id, debit, credit, amount, memo) in [
-        (sh01, "demo-t-1", "SH01-C001", "SH01-C002", "1200.50", "invoice 2026-118"),
-        (sh01, "demo-t-2", "SH01-C001", "BJ01-C001", "35000.00", "inter-branch: equipment"),
-        (bj01, "demo-t-3", "BJ01-C001", "GZ01-C001", "12800.00", "inter-branch: supplies"),
-        (bj01, "demo-t-4", "BJ01-C002", "SH01-C002", "560.00", "inter-branch: rent share"),
-        (sh01, "demo-t-5", "SH01-C001", "GZ01-C001", "600000.00", "large: waits for approval"),
+        (
+            sh01,
+            "demo-t-1",
+            "SH01-C001",
+            "SH01-C002",
+            "1200.50",
+            "invoice 2026-118",
+        ),
+        (
+            sh01,
+            "demo-t-2",
+            "SH01-C001",
+            "BJ01-C001",
+            "35000.00",
+            "inter-branch: equipment",
+        ),
+        (
+            bj01,
+            "demo-t-3",
+            "BJ01-C001",
+            "GZ01-C001",
+            "12800.00",
+            "inter-branch: supplies",
+        ),
+        (
+            bj01,
+            "demo-t-4",
+            "BJ01-C002",
+            "SH01-C002",
+            "560.00",
+            "inter-branch: rent share",
+        ),
+        (
+            sh01,
+            "demo-t-5",
+            "SH01-C001",
+            "GZ01-C001",
+            "600000.00",
+            "large: waits for approval",
+        ),
     ] {
         call(client, base, key, "/v1/transfers", json!({"id": id, "debit_account": debit, "credit_account": credit, "amount": amount, "currency": "CNY", "memo": memo})).await?;
     }

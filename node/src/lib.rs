@@ -4,6 +4,11 @@
 //! the state (one database, shared write-ahead log); axum admits clients.
 //! [`run`] wires them together: storage → Raft → group commit → HTTP.
 
+// openraft's storage traits return its `StorageError` (over 200 bytes) by
+// value, and axum handlers return `Response`; boxing them would only move
+// the cost around, so the size lint is off for this crate.
+#![allow(clippy::result_large_err)]
+
 pub mod app;
 pub mod codec;
 pub mod config;
@@ -46,8 +51,15 @@ pub fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
-    let _ = if config.log.format == "json" { builder.json().try_init() } else { builder.try_init() };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    let _ = if config.log.format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 fn raft_config(config: &Config) -> anyhow::Result<openraft::Config> {
@@ -59,14 +71,17 @@ fn raft_config(config: &Config) -> anyhow::Result<openraft::Config> {
         snapshot_policy: SnapshotPolicy::LogsSinceLast(config.raft.snapshot_logs_since_last),
         max_in_snapshot_log_to_keep: config.raft.logs_to_keep,
         // Entries carry up to a whole group-commit batch: keep RPCs bounded.
-        max_payload_entries: 64,
+        max_payload_entries: 16,
         ..Default::default()
     };
     raft.validate().context("invalid raft settings")
 }
 
 /// Runs one node until `shutdown` completes.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     config.validate()?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
@@ -81,14 +96,27 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         .build()
         .context("cannot build the HTTP client")?;
     let network = Network::new(client.clone(), config.cluster_secret.clone());
-    let raft = Raft::new(config.node_id, Arc::new(raft_config(&config)?), network, log_store, state_machine)
-        .await
-        .context("cannot start Raft")?;
+    let raft = Raft::new(
+        config.node_id,
+        Arc::new(raft_config(&config)?),
+        network,
+        log_store,
+        state_machine,
+    )
+    .await
+    .context("cannot start Raft")?;
     let proposer = Proposer::start(raft.clone(), config.write.clone());
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let app = Arc::new(App { config, raft: raft.clone(), ledger, proposer, client, metrics: Default::default() });
+    let app = Arc::new(App {
+        config,
+        raft: raft.clone(),
+        ledger,
+        proposer,
+        client,
+        metrics: Default::default(),
+    });
     tracing::info!(node = app.config.node_id, listen = %app.config.listen, "node started");
     if app.config.bootstrap {
         initialize(&app).await?;
@@ -114,9 +142,19 @@ async fn initialize(app: &App) -> anyhow::Result<()> {
         return Ok(());
     }
     let mut members = BTreeMap::new();
-    members.insert(app.config.node_id, BasicNode { addr: app.config.advertised() });
+    members.insert(
+        app.config.node_id,
+        BasicNode {
+            addr: app.config.advertised(),
+        },
+    );
     for peer in &app.config.peers {
-        members.insert(peer.id, BasicNode { addr: peer.addr.clone() });
+        members.insert(
+            peer.id,
+            BasicNode {
+                addr: peer.addr.clone(),
+            },
+        );
     }
     match app.raft.initialize(members).await {
         Ok(()) => tracing::info!("cluster initialized"),
@@ -157,7 +195,9 @@ async fn register_admin(app: Arc<App>) {
                             return;
                         }
                     },
-                    Ok(Err(error)) => tracing::debug!(%error, "registering the admin key; will retry"),
+                    Ok(Err(error)) => {
+                        tracing::debug!(%error, "registering the admin key; will retry")
+                    }
                     Err(_) => {}
                 }
             }

@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use clearledger_node::config::Config;
 
 #[derive(Parser)]
-#[command(name = "clearledger-node", version, about = "ClearLedger replicated ledger node")]
+#[command(
+    name = "clearledger-node",
+    version,
+    about = "ClearLedger replicated ledger node"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Mode,
@@ -52,7 +56,12 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Mode::Run { config, node_id, listen, data_dir } => runtime.block_on(async move {
+        Mode::Run {
+            config,
+            node_id,
+            listen,
+            data_dir,
+        } => runtime.block_on(async move {
             let mut config = match &config {
                 Some(path) => Config::from_file(path)?,
                 None => Config::default(),

@@ -24,10 +24,20 @@ impl Metrics {
     /// The counters in Prometheus text format.
     pub fn render(&self, out: &mut String) {
         use std::fmt::Write;
-        let _ = writeln!(out, "# HELP clearledger_commands_proposed_total Commands handed to group commit.");
+        let _ = writeln!(
+            out,
+            "# HELP clearledger_commands_proposed_total Commands handed to group commit."
+        );
         let _ = writeln!(out, "# TYPE clearledger_commands_proposed_total counter");
-        let _ = writeln!(out, "clearledger_commands_proposed_total {}", self.proposed.load(Ordering::Relaxed));
-        let _ = writeln!(out, "# HELP clearledger_http_responses_total HTTP responses by status class.");
+        let _ = writeln!(
+            out,
+            "clearledger_commands_proposed_total {}",
+            self.proposed.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP clearledger_http_responses_total HTTP responses by status class."
+        );
         let _ = writeln!(out, "# TYPE clearledger_http_responses_total counter");
         for (class, count) in self.responses.iter().enumerate() {
             let _ = writeln!(

@@ -47,7 +47,9 @@ pub struct Proposer {
 
 /// The leader's clock, read once per Raft entry.
 fn now() -> Timestamp {
-    let micros = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros());
+    let micros = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
     Timestamp(i64::try_from(micros).unwrap_or(i64::MAX))
 }
 
@@ -83,7 +85,9 @@ impl Proposer {
         command: Command,
     ) -> Result<oneshot::Receiver<Result<Applied, ProposeError>>, ProposeError> {
         let (reply, outcome) = oneshot::channel();
-        self.queue.try_send(Proposal { command, reply }).map_err(|_| ProposeError::Overloaded)?;
+        self.queue
+            .try_send(Proposal { command, reply })
+            .map_err(|_| ProposeError::Overloaded)?;
         Ok(outcome)
     }
 }
@@ -92,7 +96,11 @@ async fn run(raft: Raft, settings: WriteSettings, mut receiver: mpsc::Receiver<P
     let slots = Arc::new(Semaphore::new(settings.in_flight_max));
     let mut carried: Option<Proposal> = None;
     loop {
-        let slot = slots.clone().acquire_owned().await.expect("the semaphore is never closed");
+        let slot = slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
         let first = match carried.take() {
             Some(proposal) => proposal,
             None => match receiver.recv().await {
@@ -125,11 +133,23 @@ async fn write(raft: Raft, batch: Vec<Proposal>) {
     let at = now();
     let (commands, replies): (Vec<Command>, Vec<_>) = batch
         .into_iter()
-        .map(|proposal| (Command { at, ..proposal.command }, proposal.reply))
+        .map(|proposal| {
+            (
+                Command {
+                    at,
+                    ..proposal.command
+                },
+                proposal.reply,
+            )
+        })
         .unzip();
     match raft.client_write(Batch { commands }).await {
         Ok(response) => {
-            assert_eq!(response.data.applied.len(), replies.len(), "one outcome per command");
+            assert_eq!(
+                response.data.applied.len(),
+                replies.len(),
+                "one outcome per command"
+            );
             for (reply, applied) in replies.into_iter().zip(response.data.applied) {
                 // The requester may have given up at its deadline; that is fine.
                 let _ = reply.send(Ok(applied));
@@ -138,7 +158,9 @@ async fn write(raft: Raft, batch: Vec<Proposal>) {
         Err(error) => {
             let outcome = match &error {
                 RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => {
-                    ProposeError::NotLeader { leader: forward.leader_id }
+                    ProposeError::NotLeader {
+                        leader: forward.leader_id,
+                    }
                 }
                 other => ProposeError::Unknown(other.to_string()),
             };

@@ -10,8 +10,13 @@ use serde_json::{Value, json};
 use support::*;
 
 fn balance(cluster: &Cluster, node: u64, account: &str) -> String {
-    let body = cluster.get(node, &format!("/v1/accounts/{account}"), OPERATOR).expect("account");
-    body["balance"]["posted"].as_str().expect("posted").to_string()
+    let body = cluster
+        .get(node, &format!("/v1/accounts/{account}"), OPERATOR)
+        .expect("account");
+    body["balance"]["posted"]
+        .as_str()
+        .expect("posted")
+        .to_string()
 }
 
 /// A write sent to a follower is forwarded to the leader, acknowledged only
@@ -23,7 +28,12 @@ fn write_through_follower_is_readable_linearizably_elsewhere() {
     cluster.seed();
     let leader = cluster.leader();
     let followers: Vec<u64> = (1..=3).filter(|id| *id != leader).collect();
-    let reply = cluster.must_post(followers[0], "/v1/transfers", SH01, transfer("t-follower", "SH01-A", "SH01-B", "12.34"));
+    let reply = cluster.must_post(
+        followers[0],
+        "/v1/transfers",
+        SH01,
+        transfer("t-follower", "SH01-A", "SH01-B", "12.34"),
+    );
     assert_eq!(reply["results"][0]["status"], "posted", "{reply}");
     assert!(reply["index"].as_u64().unwrap() > 0);
     assert_eq!(balance(&cluster, followers[1], "SH01-B"), "12.34");
@@ -41,7 +51,12 @@ fn killing_the_leader_loses_no_acknowledged_write() {
     let mut acknowledged = Vec::new();
     for n in 0..20 {
         let id = format!("t-before-{n}");
-        let reply = cluster.must_post(cluster.follower(), "/v1/transfers", SH01, transfer(&id, "SH01-A", "SH01-B", "1.00"));
+        let reply = cluster.must_post(
+            cluster.follower(),
+            "/v1/transfers",
+            SH01,
+            transfer(&id, "SH01-A", "SH01-B", "1.00"),
+        );
         assert_eq!(reply["results"][0]["status"], "posted");
         acknowledged.push(id);
     }
@@ -53,12 +68,19 @@ fn killing_the_leader_loses_no_acknowledged_write() {
     });
     for n in 0..10 {
         let id = format!("t-after-{n}");
-        let reply = cluster.must_post(new_leader, "/v1/transfers", SH01, transfer(&id, "SH01-A", "SH01-B", "1.00"));
+        let reply = cluster.must_post(
+            new_leader,
+            "/v1/transfers",
+            SH01,
+            transfer(&id, "SH01-A", "SH01-B", "1.00"),
+        );
         assert_eq!(reply["results"][0]["status"], "posted");
         acknowledged.push(id);
     }
     for id in &acknowledged {
-        let entry = cluster.get(new_leader, &format!("/v1/entries/{id}"), OPERATOR).expect("entry survives");
+        let entry = cluster
+            .get(new_leader, &format!("/v1/entries/{id}"), OPERATOR)
+            .expect("entry survives");
         assert_eq!(entry["status"], "posted", "{id}");
     }
     assert_eq!(balance(&cluster, new_leader, "SH01-B"), "30.00");
@@ -81,19 +103,35 @@ fn node_restarted_after_purge_catches_up_by_snapshot() {
     cluster.node_mut(lagging).kill();
     let writer = cluster.leader();
     for n in 0..80 {
-        cluster.must_post(writer, "/v1/transfers", SH01, transfer(&format!("t-purge-{n}"), "SH01-A", "SH01-B", "0.01"));
+        cluster.must_post(
+            writer,
+            "/v1/transfers",
+            SH01,
+            transfer(&format!("t-purge-{n}"), "SH01-A", "SH01-B", "0.01"),
+        );
     }
-    wait_for("the leader to purge its log", Duration::from_secs(60), || {
-        let status = cluster.get(writer, "/v1/cluster", ADMIN_KEY).ok()?;
-        (status["purged"].as_u64()? > 20).then_some(())
-    });
+    wait_for(
+        "the leader to purge its log",
+        Duration::from_secs(60),
+        || {
+            let status = cluster.get(writer, "/v1/cluster", ADMIN_KEY).ok()?;
+            (status["purged"].as_u64()? > 20).then_some(())
+        },
+    );
     cluster.node_mut(lagging).start();
     cluster.wait_for_admin();
     let digests = cluster.converged_digests();
     assert_eq!(digests.len(), 3);
-    let status = cluster.get(lagging, "/v1/cluster", ADMIN_KEY).expect("status");
-    assert!(status["snapshot"].as_u64().is_some(), "the restarted node installed a snapshot: {status}");
-    let stale = cluster.get(lagging, "/v1/accounts/SH01-B?consistency=stale", OPERATOR).expect("stale read");
+    let status = cluster
+        .get(lagging, "/v1/cluster", ADMIN_KEY)
+        .expect("status");
+    assert!(
+        status["snapshot"].as_u64().is_some(),
+        "the restarted node installed a snapshot: {status}"
+    );
+    let stale = cluster
+        .get(lagging, "/v1/accounts/SH01-B?consistency=stale", OPERATOR)
+        .expect("stale read");
     assert_eq!(stale["balance"]["posted"], "0.80");
 }
 
@@ -103,27 +141,78 @@ fn node_restarted_after_purge_catches_up_by_snapshot() {
 fn idempotent_retry_across_leader_change_posts_once() {
     let mut cluster = Cluster::start(3, Settings::default());
     cluster.seed();
-    let first = cluster.must_post(cluster.leader(), "/v1/transfers", SH01, transfer("t-retry", "SH01-A", "BJ01-A", "100.00"));
+    let first = cluster.must_post(
+        cluster.leader(),
+        "/v1/transfers",
+        SH01,
+        transfer("t-retry", "SH01-A", "BJ01-A", "100.00"),
+    );
     let index = first["results"][0]["index"].as_u64().unwrap();
     let old_leader = cluster.leader();
     cluster.node_mut(old_leader).kill();
     let survivor = cluster.leader();
-    let retry = cluster.must_post(survivor, "/v1/transfers", SH01, transfer("t-retry", "SH01-A", "BJ01-A", "100.00"));
+    let retry = cluster.must_post(
+        survivor,
+        "/v1/transfers",
+        SH01,
+        transfer("t-retry", "SH01-A", "BJ01-A", "100.00"),
+    );
     assert_eq!(retry["results"][0]["status"], "posted");
-    assert_eq!(retry["results"][0]["index"].as_u64().unwrap(), index, "the original index");
+    assert_eq!(
+        retry["results"][0]["index"].as_u64().unwrap(),
+        index,
+        "the original index"
+    );
     assert_eq!(balance(&cluster, survivor, "BJ01-A"), "1000100.00");
-    let (status, different) = cluster.post(survivor, "/v1/transfers", SH01, &transfer("t-retry", "SH01-A", "BJ01-A", "101.00")).unwrap();
+    let (status, different) = cluster
+        .post(
+            survivor,
+            "/v1/transfers",
+            SH01,
+            &transfer("t-retry", "SH01-A", "BJ01-A", "101.00"),
+        )
+        .unwrap();
     assert_eq!(status, 409);
     assert_eq!(different["code"], "exists_with_different_amount");
     assert_eq!(balance(&cluster, survivor, "BJ01-A"), "1000100.00");
 }
 
-fn expect_problem(cluster: &Cluster, reply: (u16, Value), status: u16, code: &str) {
+/// Declares a 20 MiB body and sends only the headers: the node must refuse
+/// it from the declared length, before reading any of it.
+fn oversized_upload(cluster: &Cluster) -> (u16, Value) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(cluster.node(1).addr()).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    write!(
+        stream,
+        "POST /v1/transfers HTTP/1.1\r\nHost: node\r\nAuthorization: Bearer {SH01}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        20 << 20
+    )
+    .expect("send headers");
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("status line");
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+fn expect_problem(reply: (u16, Value), status: u16, code: &str) {
     let (got_status, body) = reply;
-    assert_eq!((got_status, body["code"].as_str()), (status, Some(code)), "{body}");
+    assert_eq!(
+        (got_status, body["code"].as_str()),
+        (status, Some(code)),
+        "{body}"
+    );
     assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
     assert_eq!(body["status"], status);
-    let _ = cluster;
 }
 
 /// Every kind of bad input gets a 4xx problem with a stable code and changes
@@ -134,49 +223,204 @@ fn bad_input_gets_a_specific_problem_and_changes_nothing() {
     cluster.seed();
     // A refusal because of the ledger's state is remembered (the id keeps its
     // answer), so it is made before the digest is taken.
-    expect_problem(&cluster, cluster.post(1, "/v1/transfers", SH01, &transfer("x8", "SH01-A", "SH01-B", "99999999.00")).unwrap(), 409, "insufficient_funds");
-    let chain_seq = || cluster.get(1, "/v1/cluster/digest", ADMIN_KEY).unwrap()["chain_seq"].as_u64().unwrap();
+    expect_problem(
+        cluster
+            .post(
+                1,
+                "/v1/transfers",
+                SH01,
+                &transfer("x8", "SH01-A", "SH01-B", "99999999.00"),
+            )
+            .unwrap(),
+        409,
+        "insufficient_funds",
+    );
+    let chain_seq = || {
+        cluster.get(1, "/v1/cluster/digest", ADMIN_KEY).unwrap()["chain_seq"]
+            .as_u64()
+            .unwrap()
+    };
     let before = chain_seq();
     let raw = |path: &str, body: &str, key: &str| -> (u16, Value) {
-        let response = cluster.http.post(cluster.node(1).url(path)).bearer_auth(key)
-            .header("content-type", "application/json").body(body.to_string()).send().unwrap();
-        (response.status().as_u16(), response.json().unwrap_or(Value::Null))
+        let response = cluster
+            .http
+            .post(cluster.node(1).url(path))
+            .bearer_auth(key)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .unwrap();
+        (
+            response.status().as_u16(),
+            response.json().unwrap_or(Value::Null),
+        )
     };
     let post = |body: Value| cluster.post(1, "/v1/transfers", SH01, &body).unwrap();
-    expect_problem(&cluster, raw("/v1/transfers", "{not json", SH01), 400, "malformed_json");
-    expect_problem(&cluster, post(json!({"id": "x1", "debit_account": "SH01-A", "credit_account": "SH01-B", "amount": "1.00", "currency": "CNY", "colour": "red"})), 400, "invalid_body");
-    expect_problem(&cluster, post(transfer("x2", "SH01-A", "SH01-B", "-5.00")), 422, "amount_not_positive");
-    expect_problem(&cluster, post(transfer("x3", "SH01-A", "SH01-B", "0")), 422, "amount_not_positive");
-    expect_problem(&cluster, post(transfer("x4", "SH01-A", "SH01-B", "ten")), 422, "invalid_amount");
-    expect_problem(&cluster, post(transfer("x5", "SH01-A", "SH01-B", "1.001")), 422, "amount_precision");
-    expect_problem(&cluster, post(transfer("x6", "SH01-A", "SH01-NOPE", "1.00")), 404, "account_not_found");
-    expect_problem(&cluster, post(json!({"id": "x7", "debit_account": "SH01-A", "credit_account": "SH01-B", "amount": "1.00", "currency": "XXY"})), 422, "unknown_currency");
-    expect_problem(&cluster, post(transfer("bad id!", "SH01-A", "SH01-B", "1.00")), 422, "invalid_id");
-    let big: Vec<Value> = (0..8001).map(|n| transfer(&format!("b{n}"), "SH01-A", "SH01-B", "1.00")).collect();
-    expect_problem(&cluster, post(json!({"transfers": big})), 422, "batch_too_large");
-    let huge = format!("{{\"id\":\"x9\",\"memo\":\"{}\"}}", "m".repeat(20 << 20));
-    expect_problem(&cluster, raw("/v1/transfers", &huge, SH01), 413, "body_too_large");
-    expect_problem(&cluster, raw("/v1/transfers", "{}", "wrong-key-000000000"), 401, "unauthorized");
-    expect_problem(&cluster, post(transfer("x10", "BJ01-A", "SH01-B", "1.00")), 403, "forbidden");
-    expect_problem(&cluster, cluster.post(1, "/v1/transfers", AUDITOR, &transfer("x11", "SH01-A", "SH01-B", "1.00")).unwrap(), 403, "forbidden");
-    expect_problem(&cluster, cluster.get_raw(1, "/v1/accounts/SH01-A/balance?index=999999", OPERATOR).unwrap(), 422, "point_in_time_unavailable");
-    expect_problem(&cluster, cluster.get_raw(1, "/v1/nowhere", OPERATOR).unwrap(), 404, "no_such_route");
+    expect_problem(
+        raw("/v1/transfers", "{not json", SH01),
+        400,
+        "malformed_json",
+    );
+    expect_problem(
+        post(
+            json!({"id": "x1", "debit_account": "SH01-A", "credit_account": "SH01-B", "amount": "1.00", "currency": "CNY", "colour": "red"}),
+        ),
+        400,
+        "invalid_body",
+    );
+    expect_problem(
+        post(transfer("x2", "SH01-A", "SH01-B", "-5.00")),
+        422,
+        "amount_not_positive",
+    );
+    expect_problem(
+        post(transfer("x3", "SH01-A", "SH01-B", "0")),
+        422,
+        "amount_not_positive",
+    );
+    expect_problem(
+        post(transfer("x4", "SH01-A", "SH01-B", "ten")),
+        422,
+        "invalid_amount",
+    );
+    expect_problem(
+        post(transfer("x5", "SH01-A", "SH01-B", "1.001")),
+        422,
+        "amount_precision",
+    );
+    expect_problem(
+        post(transfer("x6", "SH01-A", "SH01-NOPE", "1.00")),
+        404,
+        "account_not_found",
+    );
+    expect_problem(
+        post(
+            json!({"id": "x7", "debit_account": "SH01-A", "credit_account": "SH01-B", "amount": "1.00", "currency": "XXY"}),
+        ),
+        422,
+        "unknown_currency",
+    );
+    expect_problem(
+        post(transfer("bad id!", "SH01-A", "SH01-B", "1.00")),
+        422,
+        "invalid_id",
+    );
+    let big: Vec<Value> = (0..8001)
+        .map(|n| transfer(&format!("b{n}"), "SH01-A", "SH01-B", "1.00"))
+        .collect();
+    expect_problem(post(json!({"transfers": big})), 422, "batch_too_large");
+    expect_problem(oversized_upload(&cluster), 413, "body_too_large");
+    expect_problem(
+        raw("/v1/transfers", "{}", "wrong-key-000000000"),
+        401,
+        "unauthorized",
+    );
+    expect_problem(
+        post(transfer("x10", "BJ01-A", "SH01-B", "1.00")),
+        403,
+        "forbidden",
+    );
+    expect_problem(
+        cluster
+            .post(
+                1,
+                "/v1/transfers",
+                AUDITOR,
+                &transfer("x11", "SH01-A", "SH01-B", "1.00"),
+            )
+            .unwrap(),
+        403,
+        "forbidden",
+    );
+    expect_problem(
+        cluster
+            .get_raw(1, "/v1/accounts/SH01-A/balance?index=999999", OPERATOR)
+            .unwrap(),
+        422,
+        "point_in_time_unavailable",
+    );
+    expect_problem(
+        cluster.get_raw(1, "/v1/nowhere", OPERATOR).unwrap(),
+        404,
+        "no_such_route",
+    );
     // A batch reports each item on its own and never fails as a whole.
-    let reply = cluster.must_post(1, "/v1/transfers", SH01, json!({"transfers": [
-        transfer("x12", "SH01-A", "SH01-B", "1.005"),
-        transfer("x13", "SH01-A", "SH01-NOPE", "1.00"),
-    ]}));
+    let reply = cluster.must_post(
+        1,
+        "/v1/transfers",
+        SH01,
+        json!({"transfers": [
+            transfer("x12", "SH01-A", "SH01-B", "1.005"),
+            transfer("x13", "SH01-A", "SH01-NOPE", "1.00"),
+        ]}),
+    );
     assert_eq!(reply["results"][0]["code"], "amount_precision");
     assert_eq!(reply["results"][1]["code"], "account_not_found");
     assert_eq!(before, chain_seq(), "bad input added to the audit chain");
-    for id in ["x1", "x2", "x5", "x6", "x7", "x9", "x10", "x11", "x12", "x13"] {
-        let (status, _) = cluster.get_raw(1, &format!("/v1/entries/{id}"), OPERATOR).unwrap();
+    for id in [
+        "x1", "x2", "x5", "x6", "x7", "x9", "x10", "x11", "x12", "x13",
+    ] {
+        let (status, _) = cluster
+            .get_raw(1, &format!("/v1/entries/{id}"), OPERATOR)
+            .unwrap();
         assert_eq!(status, 404, "bad input left entry {id} behind");
     }
     for account in ["SH01-A", "SH01-B"] {
         assert_eq!(
-            cluster.get(1, &format!("/v1/accounts/{account}"), OPERATOR).unwrap()["balance"]["posted"],
-            if account == "SH01-A" { "1000000.00" } else { "0.00" }
+            cluster
+                .get(1, &format!("/v1/accounts/{account}"), OPERATOR)
+                .unwrap()["balance"]["posted"],
+            if account == "SH01-A" {
+                "1000000.00"
+            } else {
+                "0.00"
+            }
         );
     }
+}
+
+/// A pending transfer waits in the approval queue, reserves its amount, and
+/// posts only when a principal other than its maker approves it
+/// (design.md: maker-checker, 岗位分离).
+#[test]
+fn pending_transfer_needs_a_second_person_to_approve() {
+    let cluster = Cluster::start(1, Settings::default());
+    cluster.seed();
+    let mut body = transfer("t-pending", "BJ01-A", "SH01-B", "5000.00");
+    body["pending"] = json!(true);
+    let reply = cluster.must_post(1, "/v1/transfers", BJ01, body);
+    assert_eq!(reply["results"][0]["status"], "pending");
+    let account = cluster.get(1, "/v1/accounts/BJ01-A", OPERATOR).unwrap();
+    assert_eq!(account["balance"]["posted"], "1000000.00");
+    assert_eq!(account["balance"]["available"], "995000.00");
+    let queue = cluster.get(1, "/v1/approvals", OPERATOR).unwrap();
+    assert_eq!(queue["pending"][0]["id"], "t-pending");
+    let (status, own) = cluster
+        .post(1, "/v1/entries/t-pending/approve", BJ01, &json!({}))
+        .unwrap();
+    assert_eq!(
+        (status, own["code"].as_str()),
+        (403, Some("forbidden")),
+        "{own}"
+    );
+    let approved = cluster.must_post(
+        1,
+        "/v1/entries/t-pending/approve",
+        OPERATOR_2,
+        json!({"reason": "checked"}),
+    );
+    assert_eq!(approved["status"], "posted");
+    assert_eq!(approved["decision"]["by"], "op2");
+    assert_eq!(
+        cluster.get(1, "/v1/accounts/SH01-B", OPERATOR).unwrap()["balance"]["posted"],
+        "5000.00"
+    );
+    let window = approved["window"]
+        .as_u64()
+        .expect("an inter-branch entry lands in a window");
+    let positions = cluster
+        .get(1, &format!("/v1/windows/{window}/positions"), OPERATOR)
+        .unwrap();
+    assert_eq!(positions["bilateral"][0]["payer"], "BJ01");
+    assert_eq!(positions["bilateral"][0]["amount"], "5000.00");
 }

@@ -47,14 +47,19 @@ pub enum Purpose {
 }
 
 fn api_word<T: ValueEnum>(value: T) -> String {
-    value.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default()
+    value
+        .to_possible_value()
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default()
 }
 
 /// Account commands.
 #[derive(Debug, Subcommand)]
 pub enum AccountCommand {
     /// Open an account.
-    #[command(after_help = "Example:\n  clearledger --key dev-operator-key-1 accounts open --id SH01-C003 --branch SH01 \\\n    --currency CNY --class liability --purpose customer --name 'Zhang San' --no-overdraft")]
+    #[command(
+        after_help = "Example:\n  clearledger --key dev-operator-key-1 accounts open --id SH01-C003 --branch SH01 \\\n    --currency CNY --class liability --purpose customer --name 'Zhang San' --no-overdraft"
+    )]
     Open {
         /// Its id (1-64 of A-Z a-z 0-9 . _ : -).
         #[arg(long)]
@@ -90,7 +95,9 @@ pub enum AccountCommand {
         stale: bool,
     },
     /// Accounts the key may see, by id.
-    #[command(after_help = "Example:\n  clearledger --key dev-auditor-key-1 accounts list --branch SH01 -o csv > sh01.csv")]
+    #[command(
+        after_help = "Example:\n  clearledger --key dev-auditor-key-1 accounts list --branch SH01 -o csv > sh01.csv"
+    )]
     List {
         /// Only this branch's accounts.
         #[arg(long)]
@@ -106,7 +113,9 @@ pub enum AccountCommand {
         stale: bool,
     },
     /// An account's balance now, as of a past time, or at a log index.
-    #[command(after_help = "Examples:\n  clearledger --key dev-auditor-key-1 accounts balance SH01-C001\n  clearledger --key dev-auditor-key-1 accounts balance SH01-C001 --as-of 2026-11-22T09:30:00Z")]
+    #[command(
+        after_help = "Examples:\n  clearledger --key dev-auditor-key-1 accounts balance SH01-C001\n  clearledger --key dev-auditor-key-1 accounts balance SH01-C001 --as-of 2026-11-22T09:30:00Z"
+    )]
     Balance {
         /// The account id.
         id: String,
@@ -138,21 +147,35 @@ pub enum AccountCommand {
 }
 
 fn consistency(stale: bool) -> Vec<(&'static str, String)> {
-    if stale { vec![("consistency", "stale".to_string())] } else { Vec::new() }
+    if stale {
+        vec![("consistency", "stale".to_string())]
+    } else {
+        Vec::new()
+    }
 }
 
 /// Runs an account command.
 pub fn run(context: &Context, command: &AccountCommand) -> anyhow::Result<View> {
     let client = context.client()?;
     match command {
-        AccountCommand::Open { id, branch, currency, class, purpose, name, no_overdraft, no_overcredit } => {
+        AccountCommand::Open {
+            id,
+            branch,
+            currency,
+            class,
+            purpose,
+            name,
+            no_overdraft,
+            no_overcredit,
+        } => {
             ledger::Currency::new(currency).map_err(|error| usage(error.to_string()))?;
             let body = json!({
                 "id": id, "branch": branch, "currency": currency, "class": api_word(*class),
                 "purpose": api_word(purpose.unwrap_or(Purpose::Customer)), "name": name,
                 "flags": { "debits_must_not_exceed_credits": no_overdraft, "credits_must_not_exceed_debits": no_overcredit },
             });
-            let value = expect_ok(client.post("/v1/accounts", &body, Retry::Write)).with_context(|| format!("opening account {id}"))?;
+            let value = expect_ok(client.post("/v1/accounts", &body, Retry::Write))
+                .with_context(|| format!("opening account {id}"))?;
             Ok(account_view(&value))
         }
         AccountCommand::Show { id, stale } => {
@@ -160,12 +183,25 @@ pub fn run(context: &Context, command: &AccountCommand) -> anyhow::Result<View> 
                 .with_context(|| format!("reading account {id}"))?;
             Ok(account_view(&value))
         }
-        AccountCommand::List { branch, after, limit, stale } => list(context, branch.as_deref(), after.clone(), *limit, *stale),
-        AccountCommand::Balance { id, as_of, index, stale } => {
+        AccountCommand::List {
+            branch,
+            after,
+            limit,
+            stale,
+        } => list(context, branch.as_deref(), after.clone(), *limit, *stale),
+        AccountCommand::Balance {
+            id,
+            as_of,
+            index,
+            stale,
+        } => {
             let mut query = consistency(*stale);
             if let Some(at) = as_of {
-                ledger::Timestamp::parse_rfc3339(at)
-                    .map_err(|error| usage(format!("--as-of {at:?} is not an RFC 3339 time like 2026-11-22T09:30:00Z: {error}")))?;
+                ledger::Timestamp::parse_rfc3339(at).map_err(|error| {
+                    usage(format!(
+                        "--as-of {at:?} is not an RFC 3339 time like 2026-11-22T09:30:00Z: {error}"
+                    ))
+                })?;
                 query.push(("as_of", at.clone()));
             }
             if let Some(index) = index {
@@ -182,12 +218,22 @@ pub fn run(context: &Context, command: &AccountCommand) -> anyhow::Result<View> 
 }
 
 fn change(context: &Context, id: &str, action: &str, doing: &str) -> anyhow::Result<View> {
-    let answer = context.client()?.post(&format!("/v1/accounts/{id}/{action}"), &json!({}), Retry::Write);
+    let answer = context.client()?.post(
+        &format!("/v1/accounts/{id}/{action}"),
+        &json!({}),
+        Retry::Write,
+    );
     let value = expect_ok(answer).with_context(|| format!("{doing} account {id}"))?;
     Ok(account_view(&value))
 }
 
-fn list(context: &Context, branch: Option<&str>, mut after: Option<String>, limit: usize, stale: bool) -> anyhow::Result<View> {
+fn list(
+    context: &Context,
+    branch: Option<&str>,
+    mut after: Option<String>,
+    limit: usize,
+    stale: bool,
+) -> anyhow::Result<View> {
     let client = context.client()?;
     let mut accounts: Vec<Value> = Vec::new();
     let more_after = loop {
@@ -200,8 +246,17 @@ fn list(context: &Context, branch: Option<&str>, mut after: Option<String>, limi
             query.push(("after", after.clone()));
         }
         let page = expect_ok(client.get("/v1/accounts", &query)).context("listing accounts")?;
-        accounts.extend(page.get("accounts").and_then(Value::as_array).into_iter().flatten().cloned());
-        after = page.get("next_after").and_then(Value::as_str).map(str::to_string);
+        accounts.extend(
+            page.get("accounts")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .cloned(),
+        );
+        after = page
+            .get("next_after")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         if after.is_none() || accounts.len() >= limit {
             break after;
         }
@@ -219,7 +274,12 @@ fn flag_words(account: &Value) -> String {
         ("closed", "closed"),
     ]
     .into_iter()
-    .filter(|(key, _)| flags.and_then(|f| f.get(*key)).and_then(Value::as_bool).unwrap_or(false))
+    .filter(|(key, _)| {
+        flags
+            .and_then(|f| f.get(*key))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    })
     .map(|(_, word)| word)
     .collect();
     words.join(", ")
@@ -236,7 +296,10 @@ fn figures_listing(balance: &Value, currency: &str) -> Listing {
         ("debits pending", "debits_pending"),
         ("credits pending", "credits_pending"),
     ] {
-        listing.push(vec![name.to_string(), amounts::display(&field(balance, key), currency)]);
+        listing.push(vec![
+            name.to_string(),
+            amounts::display(&field(balance, key), currency),
+        ]);
     }
     listing
 }
@@ -257,14 +320,36 @@ pub fn account_view(account: &Value) -> View {
         ("opened by".into(), field(account, "opened_by")),
     ];
     let mut csv_fields = fields.clone();
-    for key in ["posted", "available", "debits_posted", "credits_posted", "debits_pending", "credits_pending"] {
-        csv_fields.push((key.to_string(), amounts::display(&field(&balance, key), &currency)));
+    for key in [
+        "posted",
+        "available",
+        "debits_posted",
+        "credits_posted",
+        "debits_pending",
+        "credits_pending",
+    ] {
+        csv_fields.push((
+            key.to_string(),
+            amounts::display(&field(&balance, key), &currency),
+        ));
     }
-    let mut csv = Listing { columns: csv_fields.iter().map(|(name, _)| (name.clone(), Align::Left)).collect(), rows: Vec::new() };
+    let mut csv = Listing {
+        columns: csv_fields
+            .iter()
+            .map(|(name, _)| (name.clone(), Align::Left))
+            .collect(),
+        rows: Vec::new(),
+    };
     csv.push(csv_fields.into_iter().map(|(_, value)| value).collect());
     let mut view = View::new(
         account.clone(),
-        vec![Block::Fields(fields), Block::Table { caption: None, listing: figures_listing(&balance, &currency) }],
+        vec![
+            Block::Fields(fields),
+            Block::Table {
+                caption: None,
+                listing: figures_listing(&balance, &currency),
+            },
+        ],
     );
     view.csv = Some(csv);
     view
@@ -282,7 +367,12 @@ pub fn accounts_view(answer: &Value) -> View {
         ("AVAILABLE", Align::Right),
         ("FLAGS", Align::Text),
     ]);
-    for account in answer.get("accounts").and_then(Value::as_array).into_iter().flatten() {
+    for account in answer
+        .get("accounts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let currency = field(account, "currency");
         let balance = account.get("balance").cloned().unwrap_or(Value::Null);
         listing.push(vec![
@@ -296,9 +386,14 @@ pub fn accounts_view(answer: &Value) -> View {
             flag_words(account),
         ]);
     }
-    let mut blocks = vec![Block::Table { caption: None, listing }];
+    let mut blocks = vec![Block::Table {
+        caption: None,
+        listing,
+    }];
     if let Some(next) = answer.get("next_after").and_then(Value::as_str) {
-        blocks.push(Block::Line(format!("More accounts follow: add --after {next}")));
+        blocks.push(Block::Line(format!(
+            "More accounts follow: add --after {next}"
+        )));
     }
     View::new(answer.clone(), blocks)
 }
@@ -319,11 +414,34 @@ pub fn balance_view(answer: &Value) -> View {
     ];
     let mut view = View::new(
         answer.clone(),
-        vec![Block::Fields(fields), Block::Table { caption: None, listing: figures_listing(&balance, &currency) }],
+        vec![
+            Block::Fields(fields),
+            Block::Table {
+                caption: None,
+                listing: figures_listing(&balance, &currency),
+            },
+        ],
     );
-    let mut csv = Listing::new(&[("ACCOUNT", Align::Left), ("CURRENCY", Align::Left), ("AS OF", Align::Left), ("INDEX", Align::Right)]);
-    let mut row = vec![field(answer, "account"), currency.clone(), field(answer, "as_of"), field(answer, "index")];
-    for key in ["posted", "available", "debits_posted", "credits_posted", "debits_pending", "credits_pending"] {
+    let mut csv = Listing::new(&[
+        ("ACCOUNT", Align::Left),
+        ("CURRENCY", Align::Left),
+        ("AS OF", Align::Left),
+        ("INDEX", Align::Right),
+    ]);
+    let mut row = vec![
+        field(answer, "account"),
+        currency.clone(),
+        field(answer, "as_of"),
+        field(answer, "index"),
+    ];
+    for key in [
+        "posted",
+        "available",
+        "debits_posted",
+        "credits_posted",
+        "debits_pending",
+        "credits_pending",
+    ] {
         csv.columns.push((key.to_string(), Align::Right));
         row.push(amounts::display(&field(&balance, key), &currency));
     }
@@ -350,7 +468,12 @@ mod tests {
 
     #[test]
     fn account_table() {
-        let value = account("SH01-C001", "Shanghai Trading Co.", "2498799.50", json!({"debits_must_not_exceed_credits": true}));
+        let value = account(
+            "SH01-C001",
+            "Shanghai Trading Co.",
+            "2498799.50",
+            json!({"debits_must_not_exceed_credits": true}),
+        );
         insta::assert_snapshot!(table(&account_view(&value)));
     }
 

@@ -19,7 +19,9 @@ pub enum ApprovalCommand {
     #[command(after_help = "Example:\n  clearledger --key dev-operator-key-1 approvals queue")]
     Queue,
     /// Approve (post) a pending entry.
-    #[command(after_help = "Example:\n  clearledger --key dev-operator-key-1 approvals approve demo-t-5 --reason 'confirmed with the branch'")]
+    #[command(
+        after_help = "Example:\n  clearledger --key dev-operator-key-1 approvals approve demo-t-5 --reason 'confirmed with the branch'"
+    )]
     Approve {
         /// The pending entry's id.
         id: String,
@@ -42,20 +44,41 @@ pub fn run(context: &Context, command: &ApprovalCommand) -> anyhow::Result<View>
     let client = context.client()?;
     match command {
         ApprovalCommand::Queue => {
-            let value = expect_ok(client.get("/v1/approvals", &[])).context("reading the approval queue")?;
-            Ok(queue_view(&value))
+            let value = expect_ok(client.get("/v1/approvals", &[]))
+                .context("reading the approval queue")?;
+            Ok(queue_view(&value, wall_clock()))
         }
         ApprovalCommand::Approve { id, reason } => {
-            let answer = client.post(&format!("/v1/entries/{id}/approve"), &json!({ "reason": reason }), Retry::Write);
+            let answer = client.post(
+                &format!("/v1/entries/{id}/approve"),
+                &json!({ "reason": reason }),
+                Retry::Write,
+            );
             let value = expect_ok(answer).with_context(|| format!("approving {id}"))?;
             Ok(entry_view(&value))
         }
         ApprovalCommand::Reject { id, reason } => {
-            let answer = client.post(&format!("/v1/entries/{id}/reject"), &json!({ "reason": reason }), Retry::Write);
+            let answer = client.post(
+                &format!("/v1/entries/{id}/reject"),
+                &json!({ "reason": reason }),
+                Retry::Write,
+            );
             let value = expect_ok(answer).with_context(|| format!("rejecting {id}"))?;
             Ok(entry_view(&value))
         }
     }
+}
+
+/// The local wall clock. The node's `waiting_seconds` is counted to the
+/// last applied command, which stands still while nothing is written, so the
+/// queue counts to now as well and shows the larger of the two.
+fn wall_clock() -> Option<ledger::Timestamp> {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    i64::try_from(since_epoch.as_micros())
+        .ok()
+        .map(ledger::Timestamp)
 }
 
 /// A duration for a person: `45s`, `2m 05s`, `1h 02m`, `3d 04h`.
@@ -80,12 +103,32 @@ fn accounts(entry: &Value, side: &str) -> String {
     names.join(", ")
 }
 
-/// `approvals queue`: oldest first.
-pub fn queue_view(answer: &Value) -> View {
-    let as_of = field(answer, "as_of");
-    let mut pending: Vec<&Value> = answer.get("pending").and_then(Value::as_array).into_iter().flatten().collect();
-    let waited = |entry: &Value| entry.get("waiting_seconds").and_then(Value::as_u64).unwrap_or(0);
-    let booked = |entry: &Value| entry.get("booked_index").and_then(Value::as_u64).unwrap_or(0);
+/// `approvals queue` at `now`: oldest first, with how long each has waited.
+pub fn queue_view(answer: &Value, now: Option<ledger::Timestamp>) -> View {
+    let as_of = now.map_or_else(|| field(answer, "as_of"), |now| now.to_string());
+    let waited = |entry: &Value| {
+        let by_node = entry
+            .get("waiting_seconds")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        let booked_at = ledger::Timestamp::parse_rfc3339(&field(entry, "booked_at")).ok();
+        let by_clock = now
+            .zip(booked_at)
+            .map_or(0, |(now, at)| now.micros_since(at) / 1_000_000);
+        by_node.max(by_clock)
+    };
+    let mut pending: Vec<&Value> = answer
+        .get("pending")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .collect();
+    let booked = |entry: &Value| {
+        entry
+            .get("booked_index")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    };
     pending.sort_by(|a, b| waited(b).cmp(&waited(a)).then(booked(a).cmp(&booked(b))));
     let mut listing = Listing::new(&[
         ("ID", Align::Left),
@@ -114,8 +157,17 @@ pub fn queue_view(answer: &Value) -> View {
             why,
         ]);
     }
-    let caption = format!("{} waiting for approval as of {as_of}, oldest first", pending.len());
-    View::new(answer.clone(), vec![Block::Table { caption: Some(caption), listing }])
+    let caption = format!(
+        "{} waiting for approval at {as_of}, oldest first",
+        pending.len()
+    );
+    View::new(
+        answer.clone(),
+        vec![Block::Table {
+            caption: Some(caption),
+            listing,
+        }],
+    )
 }
 
 #[cfg(test)]
@@ -123,10 +175,10 @@ mod tests {
     use super::*;
     use crate::commands::tests::table;
 
-    fn pending(id: &str, amount: &str, waiting: u64, booked: u64) -> Value {
+    fn pending(id: &str, amount: &str, booked_at: &str, booked: u64) -> Value {
         json!({
-            "id": id, "currency": "CNY", "status": "pending", "amount": amount, "waiting_seconds": waiting,
-            "booked_index": booked, "booked_at": "2026-11-22T09:00:00.000000Z", "posted_by": "teller-sh01",
+            "id": id, "currency": "CNY", "status": "pending", "amount": amount, "waiting_seconds": 0,
+            "booked_index": booked, "booked_at": booked_at, "posted_by": "teller-sh01",
             "requested_postings": [
                 {"account": "SH01-C001", "side": "debit", "amount": amount},
                 {"account": "GZ01-C001", "side": "credit", "amount": amount}
@@ -138,11 +190,12 @@ mod tests {
 
     #[test]
     fn queue_table_lists_the_oldest_first_with_waiting_time() {
-        let answer = json!({"as_of": "2026-11-22T10:02:05.000000Z", "index": 90, "pending": [
-            pending("t-new", "700000.00", 45, 88),
-            pending("demo-t-5", "600000", 3725, 40),
+        let answer = json!({"as_of": "2026-11-22T09:00:00.000000Z", "index": 90, "pending": [
+            pending("t-new", "700000.00", "2026-11-22T10:01:20.000000Z", 88),
+            pending("demo-t-5", "600000", "2026-11-22T09:00:00.000000Z", 40),
         ]});
-        insta::assert_snapshot!(table(&queue_view(&answer)));
+        let now = ledger::Timestamp::parse_rfc3339("2026-11-22T10:02:05Z").ok();
+        insta::assert_snapshot!(table(&queue_view(&answer, now)));
     }
 
     #[test]

@@ -14,7 +14,9 @@ pub enum BranchCommand {
     /// The branches the key may see.
     List,
     /// Create a branch (admin).
-    #[command(after_help = "Example:\n  clearledger --key dev-admin-key branches create --code HZ01 --name 'Hangzhou Branch' --parent HQ")]
+    #[command(
+        after_help = "Example:\n  clearledger --key dev-admin-key branches create --code HZ01 --name 'Hangzhou Branch' --parent HQ"
+    )]
     Create {
         /// Its code (1-64 of A-Z a-z 0-9 . _ : -).
         #[arg(long)]
@@ -39,26 +41,53 @@ pub fn run(context: &Context, command: &BranchCommand) -> anyhow::Result<View> {
                 .with_context(|| format!("creating branch {code}"))?;
             let mut listing = branch_listing();
             push_branch(&mut listing, &value);
-            Ok(View::new(value, vec![Block::Table { caption: None, listing }]))
+            Ok(View::new(
+                value,
+                vec![Block::Table {
+                    caption: None,
+                    listing,
+                }],
+            ))
         }
     }
 }
 
 fn branch_listing() -> Listing {
-    Listing::new(&[("CODE", Align::Left), ("NAME", Align::Text), ("PARENT", Align::Left), ("CREATED AT INDEX", Align::Right)])
+    Listing::new(&[
+        ("CODE", Align::Left),
+        ("NAME", Align::Text),
+        ("PARENT", Align::Left),
+        ("CREATED AT INDEX", Align::Right),
+    ])
 }
 
 fn push_branch(listing: &mut Listing, branch: &Value) {
-    listing.push(vec![field(branch, "code"), field(branch, "name"), field(branch, "parent"), field(branch, "created_index")]);
+    listing.push(vec![
+        field(branch, "code"),
+        field(branch, "name"),
+        field(branch, "parent"),
+        field(branch, "created_index"),
+    ]);
 }
 
 /// `branches list`.
 pub fn branches_view(answer: &Value) -> View {
     let mut listing = branch_listing();
-    for branch in answer.get("branches").and_then(Value::as_array).into_iter().flatten() {
+    for branch in answer
+        .get("branches")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         push_branch(&mut listing, branch);
     }
-    View::new(answer.clone(), vec![Block::Table { caption: None, listing }])
+    View::new(
+        answer.clone(),
+        vec![Block::Table {
+            caption: None,
+            listing,
+        }],
+    )
 }
 
 #[cfg(test)]

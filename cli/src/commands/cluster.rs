@@ -16,7 +16,9 @@ pub enum ClusterCommand {
     /// The members: voters and learners, and which one leads.
     Members,
     /// Add a node as a learner (admin); it catches up before it can be promoted.
-    #[command(after_help = "Example:\n  clearledger --key dev-admin-key cluster add-learner --id 4 --addr 127.0.0.1:8084")]
+    #[command(
+        after_help = "Example:\n  clearledger --key dev-admin-key cluster add-learner --id 4 --addr 127.0.0.1:8084"
+    )]
     AddLearner {
         /// The new node's id (never reuse a wiped node's id).
         #[arg(long)]
@@ -48,9 +50,17 @@ pub fn run(context: &Context, command: &ClusterCommand) -> anyhow::Result<View> 
         ClusterCommand::Status => Ok(status_view(&expect_ok(client.get("/v1/cluster", &[]))?)),
         ClusterCommand::Members => Ok(members_view(&expect_ok(client.get("/v1/cluster", &[]))?)),
         ClusterCommand::AddLearner { id, addr } => {
-            let answer = client.post("/v1/cluster/learners", &json!({ "id": id, "addr": addr }), Retry::Write);
-            let value = expect_ok(answer).with_context(|| format!("adding node {id} as a learner"))?;
-            Ok(change_view(&value, &format!("node {id} ({addr}) added as a learner")))
+            let answer = client.post(
+                "/v1/cluster/learners",
+                &json!({ "id": id, "addr": addr }),
+                Retry::Write,
+            );
+            let value =
+                expect_ok(answer).with_context(|| format!("adding node {id} as a learner"))?;
+            Ok(change_view(
+                &value,
+                &format!("node {id} ({addr}) added as a learner"),
+            ))
         }
         ClusterCommand::Promote { id } => {
             let answer = client.post("/v1/cluster/voters", &json!({ "id": id }), Retry::Write);
@@ -60,19 +70,40 @@ pub fn run(context: &Context, command: &ClusterCommand) -> anyhow::Result<View> 
         ClusterCommand::Remove { id } => {
             let answer = client.delete(&format!("/v1/cluster/members/{id}"));
             let value = expect_ok(answer).with_context(|| format!("removing node {id}"))?;
-            Ok(change_view(&value, &format!("node {id} removed from the cluster")))
+            Ok(change_view(
+                &value,
+                &format!("node {id} removed from the cluster"),
+            ))
         }
-        ClusterCommand::Digest => Ok(digest_view(&expect_ok(client.get("/v1/cluster/digest", &[]))?)),
+        ClusterCommand::Digest => Ok(digest_view(&expect_ok(
+            client.get("/v1/cluster/digest", &[]),
+        )?)),
     }
 }
 
 /// The members table of a cluster status.
 pub fn members_listing(status: &Value) -> Listing {
     let leader = status.get("leader").and_then(Value::as_u64);
-    let mut listing = Listing::new(&[("ID", Align::Right), ("ADDRESS", Align::Left), ("ROLE", Align::Left), ("LEADER", Align::Left)]);
-    for member in status.get("members").and_then(Value::as_array).into_iter().flatten() {
-        let voter = member.get("voter").and_then(Value::as_bool).unwrap_or(false);
-        let is_leader = member.get("id").and_then(Value::as_u64).is_some_and(|id| Some(id) == leader);
+    let mut listing = Listing::new(&[
+        ("ID", Align::Right),
+        ("ADDRESS", Align::Left),
+        ("ROLE", Align::Left),
+        ("LEADER", Align::Left),
+    ]);
+    for member in status
+        .get("members")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let voter = member
+            .get("voter")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let is_leader = member
+            .get("id")
+            .and_then(Value::as_u64)
+            .is_some_and(|id| Some(id) == leader);
         listing.push(vec![
             field(member, "id"),
             field(member, "addr"),
@@ -94,20 +125,35 @@ pub fn status_view(status: &Value) -> View {
         ("state".to_string(), field(status, "state").to_lowercase()),
         ("leader".to_string(), leader),
         ("term".to_string(), field(status, "term")),
-        ("last log index".to_string(), field(status, "last_log_index")),
+        (
+            "last log index".to_string(),
+            field(status, "last_log_index"),
+        ),
         ("last applied".to_string(), field(status, "last_applied")),
         ("snapshot".to_string(), field(status, "snapshot")),
         ("purged".to_string(), field(status, "purged")),
     ];
     View::new(
         status.clone(),
-        vec![Block::Fields(fields), Block::Table { caption: Some("Members".into()), listing: members_listing(status) }],
+        vec![
+            Block::Fields(fields),
+            Block::Table {
+                caption: Some("Members".into()),
+                listing: members_listing(status),
+            },
+        ],
     )
 }
 
 /// `cluster members`.
 pub fn members_view(status: &Value) -> View {
-    View::new(status.clone(), vec![Block::Table { caption: None, listing: members_listing(status) }])
+    View::new(
+        status.clone(),
+        vec![Block::Table {
+            caption: None,
+            listing: members_listing(status),
+        }],
+    )
 }
 
 /// A membership change: what happened, at which index, and the members now.
@@ -117,17 +163,27 @@ pub fn change_view(answer: &Value, what: &str) -> View {
         answer.clone(),
         vec![
             Block::Line(format!("{what} (log index {}).", field(answer, "index"))),
-            Block::Table { caption: None, listing: members_listing(&cluster) },
+            Block::Table {
+                caption: None,
+                listing: members_listing(&cluster),
+            },
         ],
     )
 }
 
 /// `cluster digest`.
 pub fn digest_view(digest: &Value) -> View {
-    let fields = [("node", "node_id"), ("index", "index"), ("digest", "digest"), ("chain seq", "chain_seq"), ("chain head", "chain_head"), ("entries", "entries")]
-        .into_iter()
-        .map(|(name, key)| (name.to_string(), field(digest, key)))
-        .collect();
+    let fields = [
+        ("node", "node_id"),
+        ("index", "index"),
+        ("digest", "digest"),
+        ("chain seq", "chain_seq"),
+        ("chain head", "chain_head"),
+        ("entries", "entries"),
+    ]
+    .into_iter()
+    .map(|(name, key)| (name.to_string(), field(digest, key)))
+    .collect();
     View::new(digest.clone(), vec![Block::Fields(fields)])
 }
 

@@ -21,7 +21,9 @@ pub enum EntryCommand {
         id: String,
     },
     /// Post a journal entry: postings that balance in one currency.
-    #[command(after_help = "Example:\n  clearledger --key dev-operator-key-1 entries post --id je-7 --currency CNY \\\n    --debit HQ-CASH-CNY=100.00 --credit SH01-C001=60.00 --credit SH01-C002=40.00 --memo 'split deposit'")]
+    #[command(
+        after_help = "Example:\n  clearledger --key dev-operator-key-1 entries post --id je-7 --currency CNY \\\n    --debit HQ-CASH-CNY=100.00 --credit SH01-C001=60.00 --credit SH01-C002=40.00 --memo 'split deposit'"
+    )]
     Post(EntryPostArgs),
 }
 
@@ -56,7 +58,9 @@ pub struct EntryPostArgs {
 
 /// `reverse`.
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  clearledger --key dev-operator-key-1 reverse demo-t-1 --reason 'duplicate of invoice 2026-118'")]
+#[command(
+    after_help = "Example:\n  clearledger --key dev-operator-key-1 reverse demo-t-1 --reason 'duplicate of invoice 2026-118'"
+)]
 pub struct ReverseArgs {
     /// The posted entry to reverse.
     pub original: String,
@@ -73,7 +77,8 @@ pub fn run(context: &Context, command: &EntryCommand) -> anyhow::Result<View> {
     let client = context.client()?;
     match command {
         EntryCommand::Show { id } => {
-            let value = expect_ok(client.get(&format!("/v1/entries/{id}"), &[])).with_context(|| format!("reading entry {id}"))?;
+            let value = expect_ok(client.get(&format!("/v1/entries/{id}"), &[]))
+                .with_context(|| format!("reading entry {id}"))?;
             Ok(entry_view(&value))
         }
         EntryCommand::Post(args) => {
@@ -86,19 +91,25 @@ pub fn run(context: &Context, command: &EntryCommand) -> anyhow::Result<View> {
 }
 
 fn entry_body(args: &EntryPostArgs) -> anyhow::Result<Value> {
-    ledger::EntryId::new(args.id.as_str()).map_err(|error| usage(format!("--id {:?}: {error}", args.id)))?;
+    ledger::EntryId::new(args.id.as_str())
+        .map_err(|error| usage(format!("--id {:?}: {error}", args.id)))?;
     let mut postings = Vec::new();
     for (side, specs) in [("debit", &args.debit), ("credit", &args.credit)] {
         for spec in specs {
-            let (account, amount) = spec
-                .split_once('=')
-                .ok_or_else(|| usage(format!("--{side} {spec:?}: write ACCOUNT=AMOUNT, e.g. SH01-C001=100.00")))?;
-            amounts::check_positive(amount, &args.currency).map_err(|error| usage(format!("--{side} {spec:?}: {error}")))?;
+            let (account, amount) = spec.split_once('=').ok_or_else(|| {
+                usage(format!(
+                    "--{side} {spec:?}: write ACCOUNT=AMOUNT, e.g. SH01-C001=100.00"
+                ))
+            })?;
+            amounts::check_positive(amount, &args.currency)
+                .map_err(|error| usage(format!("--{side} {spec:?}: {error}")))?;
             postings.push(json!({ "account": account, "side": side, "amount": amount }));
         }
     }
     if args.debit.is_empty() || args.credit.is_empty() {
-        return Err(usage("an entry needs at least one --debit and one --credit"));
+        return Err(usage(
+            "an entry needs at least one --debit and one --credit",
+        ));
     }
     let mut body = Map::new();
     body.insert("id".into(), json!(args.id));
@@ -107,7 +118,11 @@ fn entry_body(args: &EntryPostArgs) -> anyhow::Result<Value> {
     if args.pending {
         body.insert("pending".into(), json!(true));
     }
-    for (key, value) in [("memo", &args.memo), ("reference", &args.reference), ("value_date", &args.value_date)] {
+    for (key, value) in [
+        ("memo", &args.memo),
+        ("reference", &args.reference),
+        ("value_date", &args.value_date),
+    ] {
         if let Some(value) = value {
             body.insert(key.into(), json!(value));
         }
@@ -117,10 +132,18 @@ fn entry_body(args: &EntryPostArgs) -> anyhow::Result<Value> {
 
 /// Runs `reverse`.
 pub fn reverse(context: &Context, args: &ReverseArgs) -> anyhow::Result<View> {
-    let id = args.id.clone().unwrap_or_else(|| format!("rev-{}", args.original));
-    ledger::EntryId::new(id.as_str()).map_err(|error| usage(format!("reversal id {id:?}: {error}; choose one with --id")))?;
+    let id = args
+        .id
+        .clone()
+        .unwrap_or_else(|| format!("rev-{}", args.original));
+    ledger::EntryId::new(id.as_str())
+        .map_err(|error| usage(format!("reversal id {id:?}: {error}; choose one with --id")))?;
     let body = json!({ "id": id, "reason": args.reason });
-    let answer = context.client()?.post(&format!("/v1/entries/{}/reverse", args.original), &body, Retry::Write);
+    let answer = context.client()?.post(
+        &format!("/v1/entries/{}/reverse", args.original),
+        &body,
+        Retry::Write,
+    );
     let value = expect_ok(answer).with_context(|| format!("reversing {}", args.original))?;
     Ok(entry_view(&value))
 }
@@ -133,25 +156,44 @@ pub fn words(value: &Value) -> String {
 /// One journal entry: what, who, its approval and reversal links, and its postings.
 pub fn entry_view(entry: &Value) -> View {
     let currency = field(entry, "currency");
-    let mut status = field(entry, "status");
+    let postings = postings_listing(entry, &currency);
+    let mut view = View::new(
+        entry.clone(),
+        vec![
+            Block::Fields(entry_fields(entry, &currency)),
+            Block::Table {
+                caption: Some(format!("Postings ({currency})")),
+                listing: postings.clone(),
+            },
+        ],
+    );
+    view.csv = Some(postings);
+    view
+}
+
+/// An entry's named values; empty ones are left out.
+fn entry_fields(entry: &Value, currency: &str) -> Vec<(String, String)> {
     let code = field(entry, "code");
-    if !code.is_empty() {
-        status = format!("{status} ({code})");
-    }
+    let status = match field(entry, "status") {
+        status if code.is_empty() => status,
+        status => format!("{status} ({code})"),
+    };
+    let amount = amounts::display(&field(entry, "amount"), currency);
     let mut fields: Vec<(String, String)> = vec![
         ("id".into(), field(entry, "id")),
         ("status".into(), status),
-        ("amount".into(), format!("{} {currency}", amounts::display(&field(entry, "amount"), &currency))),
-        ("memo".into(), field(entry, "memo")),
-        ("reference".into(), field(entry, "reference")),
-        ("value date".into(), field(entry, "value_date")),
-        ("booked at".into(), field(entry, "booked_at")),
-        ("booked at index".into(), field(entry, "booked_index")),
-        ("posted by".into(), field(entry, "posted_by")),
-        ("inter-branch".into(), field(entry, "inter_branch")),
-        ("window".into(), field(entry, "window")),
+        ("amount".into(), format!("{amount} {currency}")),
     ];
-    let optional = [
+    let pending = field(entry, "status") == "pending";
+    for (name, key) in [
+        ("memo", "memo"),
+        ("reference", "reference"),
+        ("value date", "value_date"),
+        ("booked at", "booked_at"),
+        ("booked at index", "booked_index"),
+        ("posted by", "posted_by"),
+        ("inter-branch", "inter_branch"),
+        ("window", "window"),
         ("detail", "detail"),
         ("needs approval because", "approval_reasons"),
         ("authority needed", "required_authority"),
@@ -159,36 +201,54 @@ pub fn entry_view(entry: &Value) -> View {
         ("reverses", "reverses"),
         ("reversal reason", "reversal_reason"),
         ("reversed by", "reversed_by"),
-    ];
-    for (name, key) in optional {
-        let text = if key == "approval_reasons" { words(&entry[key]) } else { field(entry, key) };
-        if !text.is_empty() {
-            fields.push((name.into(), text));
-        }
+    ] {
+        let text = match key {
+            "expires_at" if !pending => String::new(),
+            "approval_reasons" => words(&entry[key]),
+            _ => field(entry, key),
+        };
+        fields.push((name.into(), text));
     }
     if let Some(decision) = entry.get("decision").filter(|d| d.is_object()) {
+        let mut text = format!(
+            "by {} at {} (index {})",
+            field(decision, "by"),
+            field(decision, "at"),
+            field(decision, "index")
+        );
         let reason = field(decision, "reason");
-        let mut text = format!("by {} at {} (index {})", field(decision, "by"), field(decision, "at"), field(decision, "index"));
         if !reason.is_empty() {
-            text.push_str(&format!(": {reason}"));
+            text = format!("{text}: {reason}");
         }
         fields.push(("decision".into(), text));
     }
     fields.retain(|(_, value)| !value.is_empty());
-    let mut postings = Listing::new(&[("ACCOUNT", Align::Left), ("DEBIT", Align::Right), ("CREDIT", Align::Right)]);
-    let booked = entry.get("postings").and_then(Value::as_array).filter(|list| !list.is_empty());
+    fields
+}
+
+/// The booked postings (with an inter-branch entry's clearing legs), or
+/// the requested ones while nothing is booked.
+fn postings_listing(entry: &Value, currency: &str) -> Listing {
+    let mut postings = Listing::new(&[
+        ("ACCOUNT", Align::Left),
+        ("DEBIT", Align::Right),
+        ("CREDIT", Align::Right),
+    ]);
+    let booked = entry
+        .get("postings")
+        .and_then(Value::as_array)
+        .filter(|list| !list.is_empty());
     let shown = booked.or_else(|| entry.get("requested_postings").and_then(Value::as_array));
     for posting in shown.into_iter().flatten() {
-        let amount = amounts::display(&field(posting, "amount"), &currency);
-        let (debit, credit) = if field(posting, "side") == "debit" { (amount, String::new()) } else { (String::new(), amount) };
+        let amount = amounts::display(&field(posting, "amount"), currency);
+        let (debit, credit) = if field(posting, "side") == "debit" {
+            (amount, String::new())
+        } else {
+            (String::new(), amount)
+        };
         postings.push(vec![field(posting, "account"), debit, credit]);
     }
-    let mut view = View::new(
-        entry.clone(),
-        vec![Block::Fields(fields), Block::Table { caption: Some(format!("Postings ({currency})")), listing: postings.clone() }],
-    );
-    view.csv = Some(postings);
-    view
+    postings
 }
 
 #[cfg(test)]
@@ -228,8 +288,14 @@ mod tests {
             value_date: None,
         };
         assert!(entry_body(&args).is_err());
-        let good = EntryPostArgs { credit: vec!["B=1".into()], ..args };
+        let good = EntryPostArgs {
+            credit: vec!["B=1".into()],
+            ..args
+        };
         let body = entry_body(&good).expect("valid");
-        assert_eq!(body["postings"][1], json!({"account": "B", "side": "credit", "amount": "1"}));
+        assert_eq!(
+            body["postings"][1],
+            json!({"account": "B", "side": "credit", "amount": "1"})
+        );
     }
 }

@@ -34,8 +34,18 @@ pub struct Context {
 
 impl Context {
     /// A context.
-    pub fn new(client: Option<Client>, output: OutputFormat, quiet: bool, interrupted: Arc<AtomicBool>) -> Context {
-        Context { client, output, quiet, interrupted }
+    pub fn new(
+        client: Option<Client>,
+        output: OutputFormat,
+        quiet: bool,
+        interrupted: Arc<AtomicBool>,
+    ) -> Context {
+        Context {
+            client,
+            output,
+            quiet,
+            interrupted,
+        }
     }
 
     /// The client, or a usage error saying how to give a key.
@@ -62,7 +72,9 @@ pub fn run(context: &Context, command: &Command) -> anyhow::Result<View> {
         Command::Principals(command) => principal::run(context, command),
         Command::Policy(command) => principal::run_policy(context, command),
         Command::Windows(command) => window::run(context, command),
-        Command::Completions { .. } => Err(anyhow::anyhow!("completions are printed before any command runs")),
+        Command::Completions { .. } => Err(anyhow::anyhow!(
+            "completions are printed before any command runs"
+        )),
     }
 }
 

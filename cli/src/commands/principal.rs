@@ -15,7 +15,9 @@ use crate::output::{Align, Block, Listing, View, field};
 #[derive(Debug, Subcommand)]
 pub enum PrincipalCommand {
     /// Create a principal; its API key is printed once (generated unless --key).
-    #[command(after_help = "Example:\n  clearledger --key dev-admin-key principals create --name operator-3 --role operator --authority 2")]
+    #[command(
+        after_help = "Example:\n  clearledger --key dev-admin-key principals create --name operator-3 --role operator --authority 2"
+    )]
     Create {
         /// Its name.
         #[arg(long)]
@@ -36,7 +38,9 @@ pub enum PrincipalCommand {
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
     /// Set a branch's approval policy for one currency.
-    #[command(after_help = "Example:\n  clearledger --key dev-admin-key policy set --branch SH01 --currency CNY --threshold 500000.00 \\\n    --tier 0.00:1 --tier 1000000.00:3")]
+    #[command(
+        after_help = "Example:\n  clearledger --key dev-admin-key policy set --branch SH01 --currency CNY --threshold 500000.00 \\\n    --tier 0.00:1 --tier 1000000.00:3"
+    )]
     Set {
         /// The branch code.
         #[arg(long)]
@@ -55,7 +59,12 @@ pub enum PolicyCommand {
 
 /// Runs a principal command.
 pub fn run(context: &Context, command: &PrincipalCommand) -> anyhow::Result<View> {
-    let PrincipalCommand::Create { name, role, authority, new_key } = command;
+    let PrincipalCommand::Create {
+        name,
+        role,
+        authority,
+        new_key,
+    } = command;
     let mut body = Map::new();
     body.insert("name".into(), json!(name));
     body.insert("role".into(), json!(role));
@@ -63,7 +72,9 @@ pub fn run(context: &Context, command: &PrincipalCommand) -> anyhow::Result<View
     if let Some(key) = new_key {
         body.insert("key".into(), json!(key));
     }
-    let answer = context.client()?.post("/v1/principals", &Value::Object(body), Retry::Write);
+    let answer = context
+        .client()?
+        .post("/v1/principals", &Value::Object(body), Retry::Write);
     let value = expect_ok(answer).with_context(|| format!("creating principal {name}"))?;
     Ok(principal_view(&value))
 }
@@ -79,27 +90,43 @@ pub fn principal_view(principal: &Value) -> View {
     ];
     View::new(
         principal.clone(),
-        vec![Block::Fields(fields), Block::Line("Store the API key now: it is not shown again.".to_string())],
+        vec![
+            Block::Fields(fields),
+            Block::Line("Store the API key now: it is not shown again.".to_string()),
+        ],
     )
 }
 
 /// Runs a policy command.
 pub fn run_policy(context: &Context, command: &PolicyCommand) -> anyhow::Result<View> {
-    let PolicyCommand::Set { branch, currency, threshold, tier } = command;
+    let PolicyCommand::Set {
+        branch,
+        currency,
+        threshold,
+        tier,
+    } = command;
     if let Some(threshold) = threshold {
-        amounts::check_positive(threshold, currency).map_err(|error| usage(format!("--threshold: {error}")))?;
+        amounts::check_positive(threshold, currency)
+            .map_err(|error| usage(format!("--threshold: {error}")))?;
     }
     let mut tiers = Vec::new();
     for spec in tier {
-        let (at_least, authority) = spec
-            .split_once(':')
-            .ok_or_else(|| usage(format!("--tier {spec:?}: write AT_LEAST:AUTHORITY, e.g. 1000000.00:3")))?;
-        amounts::check_signed(at_least, currency).map_err(|error| usage(format!("--tier {spec:?}: {error}")))?;
-        let authority: u8 =
-            authority.parse().map_err(|_| usage(format!("--tier {spec:?}: the authority must be a number from 0 to 255")))?;
+        let (at_least, authority) = spec.split_once(':').ok_or_else(|| {
+            usage(format!(
+                "--tier {spec:?}: write AT_LEAST:AUTHORITY, e.g. 1000000.00:3"
+            ))
+        })?;
+        amounts::check_signed(at_least, currency)
+            .map_err(|error| usage(format!("--tier {spec:?}: {error}")))?;
+        let authority: u8 = authority.parse().map_err(|_| {
+            usage(format!(
+                "--tier {spec:?}: the authority must be a number from 0 to 255"
+            ))
+        })?;
         tiers.push(json!({ "at_least": at_least, "authority": authority }));
     }
-    let body = json!({ "branch": branch, "currency": currency, "threshold": threshold, "tiers": tiers });
+    let body =
+        json!({ "branch": branch, "currency": currency, "threshold": threshold, "tiers": tiers });
     let value = expect_ok(context.client()?.post("/v1/policies", &body, Retry::Write))
         .with_context(|| format!("setting the approval policy of {branch} {currency}"))?;
     Ok(policy_view(&value))
@@ -118,13 +145,30 @@ pub fn policy_view(policy: &Value) -> View {
         ("threshold".to_string(), threshold),
         ("applied at index".to_string(), field(policy, "index")),
     ];
-    let mut tiers = Listing::new(&[("AT LEAST", Align::Right), ("AUTHORITY NEEDED", Align::Right)]);
-    for tier in policy.get("tiers").and_then(Value::as_array).into_iter().flatten() {
-        tiers.push(vec![amounts::display(&field(tier, "at_least"), &currency), field(tier, "authority")]);
+    let mut tiers = Listing::new(&[
+        ("AT LEAST", Align::Right),
+        ("AUTHORITY NEEDED", Align::Right),
+    ]);
+    for tier in policy
+        .get("tiers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        tiers.push(vec![
+            amounts::display(&field(tier, "at_least"), &currency),
+            field(tier, "authority"),
+        ]);
     }
     View::new(
         policy.clone(),
-        vec![Block::Fields(fields), Block::Table { caption: Some("Authority tiers".into()), listing: tiers }],
+        vec![
+            Block::Fields(fields),
+            Block::Table {
+                caption: Some("Authority tiers".into()),
+                listing: tiers,
+            },
+        ],
     )
 }
 

@@ -22,7 +22,9 @@ pub enum TransferCommand {
 
 /// `transfer post`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  clearledger --key dev-branch-sh01-key transfer post --id t-1001 --debit SH01-C002 --credit BJ01-C002 --amount 250.00 --currency CNY\n  clearledger --key dev-branch-sh01-key transfer post --id t-1002 --debit SH01-C001 --credit GZ01-C001 --amount 700000 --currency CNY --memo 'large: needs approval'\n\nPosting the same id again is safe: the ledger answers with the original outcome.")]
+#[command(
+    after_help = "Examples:\n  clearledger --key dev-branch-sh01-key transfer post --id t-1001 --debit SH01-C002 --credit BJ01-C002 --amount 250.00 --currency CNY\n  clearledger --key dev-branch-sh01-key transfer post --id t-1002 --debit SH01-C001 --credit GZ01-C001 --amount 700000 --currency CNY --memo 'large: needs approval'\n\nPosting the same id again is safe: the ledger answers with the original outcome."
+)]
 pub struct PostArgs {
     /// The transfer's id, chosen by you; posting it again returns the first outcome.
     #[arg(long)]
@@ -65,10 +67,13 @@ pub fn run(context: &Context, command: &TransferCommand) -> anyhow::Result<View>
 }
 
 fn post(context: &Context, args: &PostArgs) -> anyhow::Result<View> {
-    ledger::EntryId::new(args.id.as_str()).map_err(|error| usage(format!("--id {:?}: {error}", args.id)))?;
-    amounts::check_positive(&args.amount, &args.currency).map_err(|error| usage(format!("--amount: {error}")))?;
+    ledger::EntryId::new(args.id.as_str())
+        .map_err(|error| usage(format!("--id {:?}: {error}", args.id)))?;
+    amounts::check_positive(&args.amount, &args.currency)
+        .map_err(|error| usage(format!("--amount: {error}")))?;
     if let Some(date) = &args.value_date {
-        ledger::Date::parse(date).map_err(|error| usage(format!("--value-date {date:?}: {error}")))?;
+        ledger::Date::parse(date)
+            .map_err(|error| usage(format!("--value-date {date:?}: {error}")))?;
     }
     let mut body = Map::new();
     body.insert("id".into(), json!(args.id));
@@ -79,7 +84,11 @@ fn post(context: &Context, args: &PostArgs) -> anyhow::Result<View> {
     if args.pending {
         body.insert("pending".into(), json!(true));
     }
-    for (key, value) in [("memo", &args.memo), ("reference", &args.reference), ("value_date", &args.value_date)] {
+    for (key, value) in [
+        ("memo", &args.memo),
+        ("reference", &args.reference),
+        ("value_date", &args.value_date),
+    ] {
         if let Some(value) = value {
             body.insert(key.into(), json!(value));
         }
@@ -87,7 +96,9 @@ fn post(context: &Context, args: &PostArgs) -> anyhow::Result<View> {
     if let Some(seconds) = args.timeout_seconds {
         body.insert("timeout_seconds".into(), json!(seconds));
     }
-    let answer = context.client()?.post("/v1/transfers", &Value::Object(body), Retry::Idempotent);
+    let answer = context
+        .client()?
+        .post("/v1/transfers", &Value::Object(body), Retry::Idempotent);
     let value = expect_ok(answer).with_context(|| format!("posting transfer {}", args.id))?;
     Ok(results_view(&value))
 }
@@ -102,13 +113,30 @@ pub fn results_view(answer: &Value) -> View {
         ("BOOKED AT", Align::Left),
     ]);
     let mut blocks = Vec::new();
-    let results: Vec<&Value> = answer.get("results").and_then(Value::as_array).into_iter().flatten().collect();
+    let results: Vec<&Value> = answer
+        .get("results")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .collect();
     for result in &results {
-        listing.push(vec![field(result, "id"), field(result, "status"), field(result, "code"), field(result, "index"), field(result, "booked_at")]);
+        listing.push(vec![
+            field(result, "id"),
+            field(result, "status"),
+            field(result, "code"),
+            field(result, "index"),
+            field(result, "booked_at"),
+        ]);
     }
-    blocks.push(Block::Table { caption: None, listing });
-    let pending: Vec<String> =
-        results.iter().filter(|result| field(result, "status") == "pending").map(|result| field(result, "id")).collect();
+    blocks.push(Block::Table {
+        caption: None,
+        listing,
+    });
+    let pending: Vec<String> = results
+        .iter()
+        .filter(|result| field(result, "status") == "pending")
+        .map(|result| field(result, "id"))
+        .collect();
     if !pending.is_empty() {
         blocks.push(Block::Line(format!(
             "Waiting for approval: {} (see `clearledger approvals queue`).",

@@ -25,7 +25,9 @@ pub enum WindowCommand {
         id: u64,
     },
     /// A window's positions: each branch's net, and the flows between branches.
-    #[command(after_help = "Example:\n  clearledger --key dev-operator-key-1 windows positions 1 -o csv > window-1.csv")]
+    #[command(
+        after_help = "Example:\n  clearledger --key dev-operator-key-1 windows positions 1 -o csv > window-1.csv"
+    )]
     Positions {
         /// The window id.
         id: u64,
@@ -37,12 +39,16 @@ pub fn run(context: &Context, command: &WindowCommand) -> anyhow::Result<View> {
     let client = context.client()?;
     match command {
         WindowCommand::Open => {
-            let value = expect_ok(client.post("/v1/windows", &json!({}), Retry::Write)).context("opening a clearing window")?;
+            let value = expect_ok(client.post("/v1/windows", &json!({}), Retry::Write))
+                .context("opening a clearing window")?;
             Ok(window_view(&value))
         }
-        WindowCommand::List => Ok(windows_view(&expect_ok(client.get("/v1/windows", &[])).context("listing windows")?)),
+        WindowCommand::List => Ok(windows_view(
+            &expect_ok(client.get("/v1/windows", &[])).context("listing windows")?,
+        )),
         WindowCommand::Show { id } => {
-            let value = expect_ok(client.get(&format!("/v1/windows/{id}"), &[])).with_context(|| format!("reading window {id}"))?;
+            let value = expect_ok(client.get(&format!("/v1/windows/{id}"), &[]))
+                .with_context(|| format!("reading window {id}"))?;
             Ok(window_view(&value))
         }
         WindowCommand::Positions { id } => {
@@ -63,9 +69,18 @@ pub fn windows_view(answer: &Value) -> View {
         ("BRANCHES", Align::Right),
         ("ENTRIES", Align::Right),
     ]);
-    for window in answer.get("windows").and_then(Value::as_array).into_iter().flatten() {
-        let multilateral = window["positions"]["multilateral"].as_array().map(Vec::as_slice).unwrap_or_default();
-        let branches: std::collections::BTreeSet<String> = multilateral.iter().map(|p| field(p, "branch")).collect();
+    for window in answer
+        .get("windows")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let multilateral = window["positions"]["multilateral"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let branches: std::collections::BTreeSet<String> =
+            multilateral.iter().map(|p| field(p, "branch")).collect();
         let entries: u64 = window["positions"]["bilateral"]
             .as_array()
             .into_iter()
@@ -85,7 +100,16 @@ pub fn windows_view(answer: &Value) -> View {
         Some(Value::Number(id)) => format!("Window {id} is open."),
         _ => "No window is open.".to_string(),
     };
-    View::new(answer.clone(), vec![Block::Table { caption: None, listing }, Block::Line(open)])
+    View::new(
+        answer.clone(),
+        vec![
+            Block::Table {
+                caption: None,
+                listing,
+            },
+            Block::Line(open),
+        ],
+    )
 }
 
 /// One window: its state, then its positions.
@@ -111,11 +135,19 @@ pub fn positions_view(answer: &Value) -> View {
 }
 
 fn multilateral(positions: &Value) -> &[Value] {
-    positions.get("multilateral").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
+    positions
+        .get("multilateral")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
 }
 
 fn bilateral(positions: &Value) -> &[Value] {
-    positions.get("bilateral").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
+    positions
+        .get("bilateral")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
 }
 
 /// Multilateral nets per branch (with their sum per currency, which must be
@@ -134,7 +166,9 @@ fn position_blocks(positions: &Value) -> Vec<Block> {
         let currency = field(position, "currency");
         let net = field(position, "net");
         let total = totals.entry(currency.clone()).or_insert(Some(Amount::ZERO));
-        let parsed = Currency::new(&currency).ok().and_then(|c| Amount::parse(&net, c).ok());
+        let parsed = Currency::new(&currency)
+            .ok()
+            .and_then(|c| Amount::parse(&net, c).ok());
         *total = total.and_then(|sum| parsed.and_then(|net| sum.checked_add(net)));
         nets.push(vec![
             field(position, "branch"),
@@ -150,7 +184,14 @@ fn position_blocks(positions: &Value) -> Vec<Block> {
             (Some(sum), Ok(c)) => sum.to_decimal_string(c),
             _ => "?".to_string(),
         };
-        nets.push(vec!["(sum)".to_string(), currency.clone(), String::new(), String::new(), text, String::new()]);
+        nets.push(vec![
+            "(sum)".to_string(),
+            currency.clone(),
+            String::new(),
+            String::new(),
+            text,
+            String::new(),
+        ]);
     }
     let mut pairs = Listing::new(&[
         ("PAYER", Align::Left),
@@ -170,8 +211,14 @@ fn position_blocks(positions: &Value) -> Vec<Block> {
         ]);
     }
     vec![
-        Block::Table { caption: Some("Net positions (multilateral)".into()), listing: nets },
-        Block::Table { caption: Some("Flows between branches (bilateral)".into()), listing: pairs },
+        Block::Table {
+            caption: Some("Net positions (multilateral)".into()),
+            listing: nets,
+        },
+        Block::Table {
+            caption: Some("Flows between branches (bilateral)".into()),
+            listing: pairs,
+        },
     ]
 }
 
@@ -226,16 +273,16 @@ mod tests {
 
     fn positions() -> Value {
         json!({"window": 1, "index": 60,
-            "multilateral": [
-                {"branch": "BJ01", "currency": "CNY", "paid": "13360.00", "received": "35000.00", "net": "21640.00", "count": 3},
-                {"branch": "GZ01", "currency": "CNY", "paid": "0.00", "received": "12800.00", "net": "12800.00", "count": 1},
-                {"branch": "SH01", "currency": "CNY", "paid": "35000.00", "received": "560.00", "net": "-34440.00", "count": 2}
-            ],
-            "bilateral": [
-                {"payer": "BJ01", "payee": "GZ01", "currency": "CNY", "amount": "12800.00", "count": 1},
-                {"payer": "BJ01", "payee": "SH01", "currency": "CNY", "amount": "560.00", "count": 1},
-                {"payer": "SH01", "payee": "BJ01", "currency": "CNY", "amount": "35000.00", "count": 1}
-            ]})
+        "multilateral": [
+            {"branch": "BJ01", "currency": "CNY", "paid": "13360.00", "received": "35000.00", "net": "21640.00", "count": 3},
+            {"branch": "GZ01", "currency": "CNY", "paid": "0.00", "received": "12800.00", "net": "12800.00", "count": 1},
+            {"branch": "SH01", "currency": "CNY", "paid": "35000.00", "received": "560.00", "net": "-34440.00", "count": 2}
+        ],
+        "bilateral": [
+            {"payer": "BJ01", "payee": "GZ01", "currency": "CNY", "amount": "12800.00", "count": 1},
+            {"payer": "BJ01", "payee": "SH01", "currency": "CNY", "amount": "560.00", "count": 1},
+            {"payer": "SH01", "payee": "BJ01", "currency": "CNY", "amount": "35000.00", "count": 1}
+        ]})
     }
 
     #[test]
@@ -245,7 +292,11 @@ mod tests {
 
     #[test]
     fn positions_csv_holds_both_kinds() {
-        insta::assert_snapshot!(render(&positions_view(&positions()), OutputFormat::Csv, None));
+        insta::assert_snapshot!(render(
+            &positions_view(&positions()),
+            OutputFormat::Csv,
+            None
+        ));
     }
 
     #[test]

@@ -25,14 +25,21 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Opt
         if let Some(value) = check() {
             return value;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
 /// A loopback port nothing listens on (right now).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind :0").local_addr().expect("addr").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind :0")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// The `clearledger-node` binary, built if this target dir lacks it.
@@ -43,14 +50,25 @@ pub fn node_binary() -> &'static Path {
             return PathBuf::from(path);
         }
         let exe = std::env::current_exe().expect("test executable path");
-        let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target/<profile>/deps/<test>");
         let binary = profile_dir.join("clearledger-node");
         if !binary.exists() {
             let target_dir = profile_dir.parent().expect("target dir");
-            let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root");
+            let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .expect("workspace root");
             let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-            build.current_dir(workspace).env("CARGO_TARGET_DIR", target_dir).args(["build", "-p", "clearledger-node"]);
-            if profile_dir.file_name().is_some_and(|name| name == "release") {
+            build
+                .current_dir(workspace)
+                .env("CARGO_TARGET_DIR", target_dir)
+                .args(["build", "-p", "clearledger-node"]);
+            if profile_dir
+                .file_name()
+                .is_some_and(|name| name == "release")
+            {
                 build.arg("--release");
             }
             let status = build.status().expect("run cargo build -p clearledger-node");
@@ -76,7 +94,13 @@ impl Node {
         let config = dir.join("node.toml");
         let data = format!("data_dir = {:?}\n", dir.display().to_string());
         std::fs::write(&config, format!("{data}{toml}")).expect("node config");
-        let mut node = Node { id, port, dir, config, child: None };
+        let mut node = Node {
+            id,
+            port,
+            dir,
+            config,
+            child: None,
+        };
         node.start();
         node
     }
@@ -92,7 +116,11 @@ impl Node {
     }
 
     fn start(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("node.log")).expect("log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("node.log"))
+            .expect("log");
         let child = Command::new(node_binary())
             .args(["run", "--config"])
             .arg(&self.config)
@@ -140,7 +168,12 @@ impl Cluster {
         for id in 1..=size {
             let peers: String = (1..=size)
                 .filter(|peer| *peer != id)
-                .map(|peer| format!("[[peers]]\nid = {peer}\naddr = \"127.0.0.1:{}\"\n", ports[peer as usize - 1]))
+                .map(|peer| {
+                    format!(
+                        "[[peers]]\nid = {peer}\naddr = \"127.0.0.1:{}\"\n",
+                        ports[peer as usize - 1]
+                    )
+                })
                 .collect();
             let toml = format!(
                 "node_id = {id}\nlisten = \"127.0.0.1:{}\"\nadmin_key = {ADMIN_KEY:?}\nbootstrap = {}\n{peers}",
@@ -149,7 +182,10 @@ impl Cluster {
             );
             nodes.push(Node::new(root.path(), id, ports[id as usize - 1], &toml));
         }
-        let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(20)).build().expect("client");
+        let http = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("client");
         let cluster = Cluster { nodes, http, root };
         cluster.wait_until_serving();
         cluster
@@ -161,52 +197,99 @@ impl Cluster {
         let toml = format!("node_id = {id}\nlisten = \"127.0.0.1:{port}\"\nbootstrap = false\n");
         let node = Node::new(self.root.path(), id, port, &toml);
         let addr = node.addr();
-        wait_for(&format!("spare node {id} to listen"), Duration::from_secs(60), || {
-            self.http.get(node.url("/healthz")).send().ok().filter(|r| r.status().is_success())
-        });
+        wait_for(
+            &format!("spare node {id} to listen"),
+            Duration::from_secs(60),
+            || {
+                self.http
+                    .get(node.url("/healthz"))
+                    .send()
+                    .ok()
+                    .filter(|r| r.status().is_success())
+            },
+        );
         self.nodes.push(node);
         addr
     }
 
     pub fn node(&self, id: u64) -> &Node {
-        self.nodes.iter().find(|node| node.id == id).expect("a node with that id")
+        self.nodes
+            .iter()
+            .find(|node| node.id == id)
+            .expect("a node with that id")
     }
 
     pub fn node_mut(&mut self, id: u64) -> &mut Node {
-        self.nodes.iter_mut().find(|node| node.id == id).expect("a node with that id")
+        self.nodes
+            .iter_mut()
+            .find(|node| node.id == id)
+            .expect("a node with that id")
     }
 
     /// Waits until every running member has a leader and the admin key works.
     pub fn wait_until_serving(&self) {
         for node in self.nodes.iter().filter(|n| n.is_running()) {
-            wait_for(&format!("node {} to serve the admin", node.id), Duration::from_secs(60), || {
-                let response = self.http.get(node.url("/v1/cluster")).bearer_auth(ADMIN_KEY).send().ok()?;
-                let status: Value = response.status().is_success().then(|| response.json().ok())??;
-                status["leader"].as_u64().map(|_| ())
-            });
+            wait_for(
+                &format!("node {} to serve the admin", node.id),
+                Duration::from_secs(60),
+                || {
+                    let response = self
+                        .http
+                        .get(node.url("/v1/cluster"))
+                        .bearer_auth(ADMIN_KEY)
+                        .send()
+                        .ok()?;
+                    let status: Value = response
+                        .status()
+                        .is_success()
+                        .then(|| response.json().ok())??;
+                    status["leader"].as_u64().map(|_| ())
+                },
+            );
         }
     }
 
     /// The leader, as a running node reports it.
     pub fn leader(&self) -> u64 {
         wait_for("a leader", Duration::from_secs(60), || {
-            self.nodes.iter().filter(|n| n.is_running()).find_map(|node| {
-                let response = self.http.get(node.url("/v1/cluster")).bearer_auth(ADMIN_KEY).send().ok()?;
-                let status: Value = response.json().ok()?;
-                status["leader"].as_u64()
-            })
+            self.nodes
+                .iter()
+                .filter(|n| n.is_running())
+                .find_map(|node| {
+                    let response = self
+                        .http
+                        .get(node.url("/v1/cluster"))
+                        .bearer_auth(ADMIN_KEY)
+                        .send()
+                        .ok()?;
+                    let status: Value = response.json().ok()?;
+                    status["leader"].as_u64()
+                })
         })
     }
 
     /// `--server` for every running node, in id order.
     pub fn servers(&self) -> Vec<String> {
-        self.nodes.iter().filter(|n| n.is_running()).map(Node::addr).collect()
+        self.nodes
+            .iter()
+            .filter(|n| n.is_running())
+            .map(Node::addr)
+            .collect()
     }
 
     /// GET with a key: (status, body).
     pub fn get(&self, path: &str, key: &str) -> (u16, Value) {
-        let node = self.nodes.iter().find(|n| n.is_running()).expect("a running node");
-        let response = self.http.get(node.url(path)).bearer_auth(key).send().expect("GET");
+        let node = self
+            .nodes
+            .iter()
+            .find(|n| n.is_running())
+            .expect("a running node");
+        let response = self
+            .http
+            .get(node.url(path))
+            .bearer_auth(key)
+            .send()
+            .expect("GET");
         let status = response.status().as_u16();
         (status, response.json().unwrap_or(Value::Null))
     }
@@ -247,7 +330,8 @@ impl Run {
 
     /// Stdout as JSON.
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|error| panic!("stdout is not JSON ({error}):\n{self}"))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|error| panic!("stdout is not JSON ({error}):\n{self}"))
     }
 
     /// Asserts stdout contains `text`.
@@ -265,8 +349,18 @@ impl Run {
     /// Asserts nothing printed looks like a Rust debug dump or panic.
     pub fn no_debug_dump(self) -> Run {
         for text in [&self.stdout, &self.stderr] {
-            for marker in ["panicked", "RUST_BACKTRACE", "Error {", "Os {", "kind: ", "reqwest::Error"] {
-                assert!(!text.contains(marker), "output has a debug dump ({marker:?}):\n{self}");
+            for marker in [
+                "panicked",
+                "RUST_BACKTRACE",
+                "Error {",
+                "Os {",
+                "kind: ",
+                "reqwest::Error",
+            ] {
+                assert!(
+                    !text.contains(marker),
+                    "output has a debug dump ({marker:?}):\n{self}"
+                );
             }
         }
         self
@@ -275,7 +369,11 @@ impl Run {
 
 impl std::fmt::Display for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit code {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
+        write!(
+            f,
+            "exit code {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
@@ -284,10 +382,19 @@ impl std::fmt::Display for Run {
 pub fn clearledger_command() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_clearledger"));
     let home = std::env::temp_dir().join("clearledger-cli-tests-home");
-    for name in ["CLEARLEDGER_KEY", "CLEARLEDGER_SERVER", "CLEARLEDGER_PROFILE", "CLEARLEDGER_CONFIG", "CLEARLEDGER_OUTPUT"] {
+    for name in [
+        "CLEARLEDGER_KEY",
+        "CLEARLEDGER_SERVER",
+        "CLEARLEDGER_PROFILE",
+        "CLEARLEDGER_CONFIG",
+        "CLEARLEDGER_OUTPUT",
+    ] {
         command.env_remove(name);
     }
-    command.env("HOME", &home).env("XDG_CONFIG_HOME", home.join(".config")).stdin(Stdio::null());
+    command
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .stdin(Stdio::null());
     command
 }
 

@@ -61,7 +61,11 @@ pub struct LearnerIn {
 }
 
 fn membership_error(error: impl std::fmt::Display) -> ApiError {
-    ApiError::new(axum::http::StatusCode::CONFLICT, "membership_change_failed", error.to_string())
+    ApiError::new(
+        axum::http::StatusCode::CONFLICT,
+        "membership_change_failed",
+        error.to_string(),
+    )
 }
 
 pub async fn add_learner(
@@ -71,14 +75,19 @@ pub async fn add_learner(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(&["admin"], "change cluster membership")?;
     if body.addr.parse::<std::net::SocketAddr>().is_err() && !body.addr.contains(':') {
-        return Err(ApiError::invalid("invalid_address", "addr must be host:port"));
+        return Err(ApiError::invalid(
+            "invalid_address",
+            "addr must be host:port",
+        ));
     }
     let response = app
         .raft
         .add_learner(body.id, BasicNode { addr: body.addr }, true)
         .await
         .map_err(membership_error)?;
-    Ok(Json(json!({ "index": response.log_id.index, "cluster": cluster_view(&app) })))
+    Ok(Json(
+        json!({ "index": response.log_id.index, "cluster": cluster_view(&app) }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -98,7 +107,9 @@ pub async fn promote(
         .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([body.id])), false)
         .await
         .map_err(membership_error)?;
-    Ok(Json(json!({ "index": response.log_id.index, "cluster": cluster_view(&app) })))
+    Ok(Json(
+        json!({ "index": response.log_id.index, "cluster": cluster_view(&app) }),
+    ))
 }
 
 pub async fn remove(
@@ -108,7 +119,11 @@ pub async fn remove(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(&["admin"], "change cluster membership")?;
     let metrics = app.raft.metrics().borrow().clone();
-    let is_voter = metrics.membership_config.membership().voter_ids().any(|voter| voter == id);
+    let is_voter = metrics
+        .membership_config
+        .membership()
+        .voter_ids()
+        .any(|voter| voter == id);
     if is_voter {
         app.raft
             .change_membership(ChangeMembers::RemoveVoters(BTreeSet::from([id])), false)
@@ -120,5 +135,7 @@ pub async fn remove(
         .change_membership(ChangeMembers::RemoveNodes(BTreeSet::from([id])), false)
         .await
         .map_err(membership_error)?;
-    Ok(Json(json!({ "index": response.log_id.index, "cluster": cluster_view(&app) })))
+    Ok(Json(
+        json!({ "index": response.log_id.index, "cluster": cluster_view(&app) }),
+    ))
 }

@@ -2,7 +2,6 @@
 //! clearing windows.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use ledger::{CommandKind, EntryId, EntryStatus, NewEntry, Posting, Receipt, Side};
 use serde::Deserialize;
@@ -10,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::app::{AppState, Caller, Consistency};
 use crate::http::error::ApiError;
-use crate::http::extract::{JsonBody, Query, parse_json};
+use crate::http::extract::{JsonBody, Query, RawBody, parse_json};
 use crate::http::setup_api::write;
 use crate::http::{parse, views};
 
@@ -52,7 +51,11 @@ fn transfer_entry(body: TransferIn) -> Result<NewEntry, ApiError> {
     entry.timeout_seconds = body.timeout_seconds;
     entry.memo = body.memo;
     entry.reference = body.reference;
-    entry.value_date = body.value_date.as_deref().map(|d| parse::date("value_date", d)).transpose()?;
+    entry.value_date = body
+        .value_date
+        .as_deref()
+        .map(|d| parse::date("value_date", d))
+        .transpose()?;
     Ok(entry)
 }
 
@@ -78,7 +81,10 @@ async fn post(
     if items.len() > ledger::limits::ENTRIES_PER_BATCH_MAX {
         return Err(ApiError::invalid(
             "batch_too_large",
-            format!("a batch may hold at most {} items", ledger::limits::ENTRIES_PER_BATCH_MAX),
+            format!(
+                "a batch may hold at most {} items",
+                ledger::limits::ENTRIES_PER_BATCH_MAX
+            ),
         ));
     }
     if items.is_empty() {
@@ -103,7 +109,10 @@ async fn post(
             .collect();
         return Ok(Json(json!({ "results": results, "index": 0 })));
     }
-    let entries: Vec<NewEntry> = parsed.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
+    let entries: Vec<NewEntry> = parsed
+        .iter()
+        .filter_map(|r| r.as_ref().ok().cloned())
+        .collect();
     let mut posted = if entries.is_empty() {
         Vec::new().into_iter()
     } else {
@@ -124,8 +133,20 @@ async fn post(
     Ok(Json(json!({ "results": results })))
 }
 
-async fn post_single(app: &AppState, caller: &Caller, entry: NewEntry) -> Result<Json<Value>, ApiError> {
-    let applied = app.propose(caller, CommandKind::PostEntries { entries: vec![entry], atomic: false }).await?;
+async fn post_single(
+    app: &AppState,
+    caller: &Caller,
+    entry: NewEntry,
+) -> Result<Json<Value>, ApiError> {
+    let applied = app
+        .propose(
+            caller,
+            CommandKind::PostEntries {
+                entries: vec![entry],
+                atomic: false,
+            },
+        )
+        .await?;
     let outcome = match &applied.outcome {
         Ok(Receipt::Entries(outcomes)) => outcomes.first().cloned().expect("one outcome"),
         Ok(_) => unreachable!("posting entries answers with entry outcomes"),
@@ -133,9 +154,8 @@ async fn post_single(app: &AppState, caller: &Caller, entry: NewEntry) -> Result
     };
     let result = views::entry_outcome(&outcome);
     match &outcome.status {
-        EntryStatus::Rejected { rejection } => {
-            Err(ApiError::from(rejection.clone()).with(json!({ "results": [result], "index": outcome.position.index })))
-        }
+        EntryStatus::Rejected { rejection } => Err(ApiError::from(rejection.clone())
+            .with(json!({ "results": [result], "index": outcome.position.index }))),
         _ => Ok(Json(json!({
             "results": [result],
             "index": outcome.position.index,
@@ -153,13 +173,21 @@ fn parse_transfer(item: Value) -> Result<NewEntry, ApiError> {
 pub async fn post_transfers(
     State(app): State<AppState>,
     caller: Caller,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
     let value: Value = parse_json(&body)?;
     if value.get("transfers").is_some() {
         let batch: TransferBatchIn = serde_json::from_value(value)
             .map_err(|error| ApiError::bad_request("invalid_body", error.to_string()))?;
-        post(&app, &caller, batch.transfers, batch.atomic, false, parse_transfer).await
+        post(
+            &app,
+            &caller,
+            batch.transfers,
+            batch.atomic,
+            false,
+            parse_transfer,
+        )
+        .await
     } else {
         post(&app, &caller, vec![value], false, true, parse_transfer).await
     }
@@ -213,7 +241,11 @@ fn parse_entry(item: Value) -> Result<NewEntry, ApiError> {
         timeout_seconds: body.timeout_seconds,
         memo: body.memo,
         reference: body.reference,
-        value_date: body.value_date.as_deref().map(|d| parse::date("value_date", d)).transpose()?,
+        value_date: body
+            .value_date
+            .as_deref()
+            .map(|d| parse::date("value_date", d))
+            .transpose()?,
     })
 }
 
@@ -228,13 +260,21 @@ pub struct EntryBatchIn {
 pub async fn post_entries(
     State(app): State<AppState>,
     caller: Caller,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
     let value: Value = parse_json(&body)?;
     if value.get("entries").is_some() {
         let batch: EntryBatchIn = serde_json::from_value(value)
             .map_err(|error| ApiError::bad_request("invalid_body", error.to_string()))?;
-        post(&app, &caller, batch.entries, batch.atomic, false, parse_entry).await
+        post(
+            &app,
+            &caller,
+            batch.entries,
+            batch.atomic,
+            false,
+            parse_entry,
+        )
+        .await
     } else {
         post(&app, &caller, vec![value], false, true, parse_entry).await
     }
@@ -250,7 +290,9 @@ pub struct ReadQuery {
 fn entry_visible(ledger: &ledger::Ledger, caller: &Caller, entry: &ledger::JournalEntry) -> bool {
     entry.posted_by == caller.principal.name
         || entry.request.postings.iter().any(|posting| {
-            ledger.account(&posting.account).is_some_and(|a| caller.may_read_branch(&a.branch))
+            ledger
+                .account(&posting.account)
+                .is_some_and(|a| caller.may_read_branch(&a.branch))
         })
 }
 
@@ -291,7 +333,9 @@ pub async fn approval_queue(
             value
         })
         .collect();
-    Ok(Json(json!({ "pending": queue, "as_of": now.to_string(), "index": ledger.applied_index() })))
+    Ok(Json(
+        json!({ "pending": queue, "as_of": now.to_string(), "index": ledger.applied_index() }),
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -307,7 +351,15 @@ pub async fn approve(
     JsonBody(body): JsonBody<DecisionIn>,
 ) -> Result<Json<Value>, ApiError> {
     let entry = parse::id("id", &id)?;
-    write(&app, &caller, CommandKind::ApproveEntry { entry, reason: body.reason }).await
+    write(
+        &app,
+        &caller,
+        CommandKind::ApproveEntry {
+            entry,
+            reason: body.reason,
+        },
+    )
+    .await
 }
 
 pub async fn reject(
@@ -317,7 +369,15 @@ pub async fn reject(
     JsonBody(body): JsonBody<DecisionIn>,
 ) -> Result<Json<Value>, ApiError> {
     let entry = parse::id("id", &id)?;
-    write(&app, &caller, CommandKind::RejectEntry { entry, reason: body.reason }).await
+    write(
+        &app,
+        &caller,
+        CommandKind::RejectEntry {
+            entry,
+            reason: body.reason,
+        },
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -335,10 +395,22 @@ pub async fn reverse(
 ) -> Result<Json<Value>, ApiError> {
     let original = parse::id("original", &original)?;
     let id = parse::id("id", &body.id)?;
-    write(&app, &caller, CommandKind::ReverseEntry { original, id, reason: body.reason }).await
+    write(
+        &app,
+        &caller,
+        CommandKind::ReverseEntry {
+            original,
+            id,
+            reason: body.reason,
+        },
+    )
+    .await
 }
 
-pub async fn open_window(State(app): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+pub async fn open_window(
+    State(app): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
     write(&app, &caller, CommandKind::OpenWindow).await
 }
 
@@ -350,11 +422,14 @@ pub async fn list_windows(
     app.linearize(query.consistency).await?;
     let ledger = app.ledger();
     let windows: Vec<Value> = ledger.windows().map(views::window).collect();
-    Ok(Json(json!({ "windows": windows, "open": ledger.open_window_id(), "index": ledger.applied_index() })))
+    Ok(Json(
+        json!({ "windows": windows, "open": ledger.open_window_id(), "index": ledger.applied_index() }),
+    ))
 }
 
 fn window_id(text: &str) -> Result<u64, ApiError> {
-    text.parse().map_err(|_| ApiError::invalid("invalid_id", format!("window id {text:?} is not a number")))
+    text.parse()
+        .map_err(|_| ApiError::invalid("invalid_id", format!("window id {text:?} is not a number")))
 }
 
 pub async fn get_window(
@@ -366,9 +441,12 @@ pub async fn get_window(
     let id = window_id(&id)?;
     app.linearize(query.consistency).await?;
     let ledger = app.ledger();
-    let window = ledger
-        .window(id)
-        .ok_or_else(|| ApiError::not_found("window_not_found", format!("clearing window {id} does not exist")))?;
+    let window = ledger.window(id).ok_or_else(|| {
+        ApiError::not_found(
+            "window_not_found",
+            format!("clearing window {id} does not exist"),
+        )
+    })?;
     let mut value = views::window(window);
     value["index"] = json!(ledger.applied_index());
     Ok(Json(value))
@@ -383,9 +461,12 @@ pub async fn window_positions(
     let id = window_id(&id)?;
     app.linearize(query.consistency).await?;
     let ledger = app.ledger();
-    let window = ledger
-        .window(id)
-        .ok_or_else(|| ApiError::not_found("window_not_found", format!("clearing window {id} does not exist")))?;
+    let window = ledger.window(id).ok_or_else(|| {
+        ApiError::not_found(
+            "window_not_found",
+            format!("clearing window {id} does not exist"),
+        )
+    })?;
     let mut value = views::positions(window);
     value["window"] = json!(id);
     value["index"] = json!(ledger.applied_index());

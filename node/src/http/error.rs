@@ -24,7 +24,12 @@ pub struct ApiError {
 impl ApiError {
     /// A problem with `status`, `code` and `detail`.
     pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> ApiError {
-        ApiError { status, code: code.to_string(), detail: detail.into(), extra: None }
+        ApiError {
+            status,
+            code: code.to_string(),
+            detail: detail.into(),
+            extra: None,
+        }
     }
 
     /// 422 for input that is well-formed JSON but not acceptable.
@@ -87,7 +92,11 @@ pub fn rejection_status(rejection: &Rejection) -> StatusCode {
 
 impl From<Rejection> for ApiError {
     fn from(rejection: Rejection) -> ApiError {
-        ApiError::new(rejection_status(&rejection), &rejection.code(), rejection.to_string())
+        ApiError::new(
+            rejection_status(&rejection),
+            &rejection.code(),
+            rejection.to_string(),
+        )
     }
 }
 

@@ -61,17 +61,27 @@ pub async fn forward_to_leader(
     let Some(node) = metrics.membership_config.membership().get_node(&leader) else {
         return not_leader("the leader's address is unknown; retry");
     };
-    forward(&app, &node.addr, request).await.unwrap_or_else(IntoResponse::into_response)
+    forward(&app, &node.addr, request)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn forward(app: &AppState, leader_addr: &str, request: Request) -> Result<Response, ApiError> {
+async fn forward(
+    app: &AppState,
+    leader_addr: &str,
+    request: Request,
+) -> Result<Response, ApiError> {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0.ip().to_string())
         .unwrap_or_default();
     let method = request.method().clone();
-    let path = request.uri().path_and_query().map(|pq| pq.as_str().to_string()).unwrap_or_default();
+    let path = request
+        .uri()
+        .path_and_query()
+        .map(|pq| pq.as_str().to_string())
+        .unwrap_or_default();
     let mut builder = app
         .client
         .request(method.clone(), format!("http://{leader_addr}{path}"))
@@ -89,9 +99,15 @@ async fn forward(app: &AppState, leader_addr: &str, request: Request) -> Result<
     let body = crate::http::extract::read_body(request, &()).await?;
     let response = builder.body(body).send().await.map_err(|error| {
         if error.is_connect() {
-            ApiError::unavailable("not_leader", "the leader is unreachable; nothing was proposed; retry")
+            ApiError::unavailable(
+                "not_leader",
+                "the leader is unreachable; nothing was proposed; retry",
+            )
         } else if method == Method::GET {
-            ApiError::unavailable("leader_unavailable", format!("the leader did not answer: {error}"))
+            ApiError::unavailable(
+                "leader_unavailable",
+                format!("the leader did not answer: {error}"),
+            )
         } else {
             ApiError::unavailable(
                 "outcome_unknown",
@@ -109,9 +125,13 @@ async fn forward(app: &AppState, leader_addr: &str, request: Request) -> Result<
     })?;
     let mut reply = (status, bytes).into_response();
     if let Some(content_type) = content_type {
-        reply.headers_mut().insert(header::CONTENT_TYPE, content_type);
+        reply
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, content_type);
     }
-    reply.headers_mut().insert("x-clearledger-forwarded-to", leader_hint(leader_addr));
+    reply
+        .headers_mut()
+        .insert("x-clearledger-forwarded-to", leader_hint(leader_addr));
     Ok(reply)
 }
 

@@ -9,10 +9,16 @@ use crate::app::AppState;
 use crate::codec;
 use crate::raft::network::CLUSTER_SECRET_HEADER;
 
+/// The largest Raft RPC body: `max_payload_entries` entries of the largest
+/// group-commit batch, with room to spare.
+pub const RPC_BYTES_MAX: usize = 1 << 30;
+
 fn check_secret(app: &AppState, headers: &HeaderMap) -> Result<(), Response> {
     match &app.config.cluster_secret {
         Some(secret)
-            if headers.get(CLUSTER_SECRET_HEADER).is_none_or(|given| given.as_bytes() != secret.as_bytes()) =>
+            if headers
+                .get(CLUSTER_SECRET_HEADER)
+                .is_none_or(|given| given.as_bytes() != secret.as_bytes()) =>
         {
             Err(StatusCode::FORBIDDEN.into_response())
         }
@@ -21,7 +27,8 @@ fn check_secret(app: &AppState, headers: &HeaderMap) -> Result<(), Response> {
 }
 
 fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
-    codec::decode(body).map_err(|error| (StatusCode::BAD_REQUEST, error.to_string()).into_response())
+    codec::decode(body)
+        .map_err(|error| (StatusCode::BAD_REQUEST, error.to_string()).into_response())
 }
 
 pub async fn append(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {

@@ -32,8 +32,12 @@ async fn no_route() -> ApiError {
 }
 
 async fn wrong_method() -> Response {
-    ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
-        .into_response()
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed on this route",
+    )
+    .into_response()
 }
 
 /// The router for `app`.
@@ -42,8 +46,14 @@ pub fn router(app: AppState) -> Router {
     use entries_api as entries;
     use setup_api as setup;
     let api = Router::new()
-        .route("/v1/branches", post(setup::create_branch).get(setup::list_branches))
-        .route("/v1/accounts", post(setup::open_account).get(setup::list_accounts))
+        .route(
+            "/v1/branches",
+            post(setup::create_branch).get(setup::list_branches),
+        )
+        .route(
+            "/v1/accounts",
+            post(setup::open_account).get(setup::list_accounts),
+        )
         .route("/v1/accounts/{id}", get(setup::get_account))
         .route("/v1/accounts/{id}/balance", get(setup::get_balance))
         .route("/v1/accounts/{id}/freeze", post(setup::freeze_account))
@@ -58,7 +68,10 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/entries/{id}/reject", post(entries::reject))
         .route("/v1/entries/{id}/reverse", post(entries::reverse))
         .route("/v1/approvals", get(entries::approval_queue))
-        .route("/v1/windows", post(entries::open_window).get(entries::list_windows))
+        .route(
+            "/v1/windows",
+            post(entries::open_window).get(entries::list_windows),
+        )
         .route("/v1/windows/{id}", get(entries::get_window))
         .route("/v1/windows/{id}/positions", get(entries::window_positions))
         .route("/v1/cluster", get(cluster::status))
@@ -66,19 +79,25 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/cluster/learners", post(cluster::add_learner))
         .route("/v1/cluster/voters", post(cluster::promote))
         .route("/v1/cluster/members/{id}", delete(cluster::remove))
-        .layer(middleware::from_fn_with_state(app.clone(), forward::forward_to_leader));
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            forward::forward_to_leader,
+        ));
+    // Raft RPCs carry whole group-commit batches and snapshot chunks.
+    let internal = Router::new()
+        .route("/internal/raft/append", post(internal_api::append))
+        .route("/internal/raft/vote", post(internal_api::vote))
+        .route("/internal/raft/snapshot", post(internal_api::snapshot))
+        .layer(DefaultBodyLimit::max(internal_api::RPC_BYTES_MAX));
     Router::new()
         .merge(api)
+        .merge(internal)
         .route("/healthz", get(ops_api::healthz))
         .route("/readyz", get(ops_api::readyz))
         .route("/metrics", get(ops_api::metrics))
         .route("/openapi.json", get(ops_api::openapi))
-        .route("/internal/raft/append", post(internal_api::append))
-        .route("/internal/raft/vote", post(internal_api::vote))
-        .route("/internal/raft/snapshot", post(internal_api::snapshot))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
-        .layer(DefaultBodyLimit::max(extract::BODY_BYTES_MAX))
         .layer(middleware::from_fn_with_state(app.clone(), count_responses))
         .with_state(app)
 }

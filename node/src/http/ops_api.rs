@@ -21,7 +21,11 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
     let last_log = metrics.last_log_index.unwrap_or(0);
     let caught_up = applied + READY_LAG_MAX >= last_log;
     let ready = metrics.current_leader.is_some() && caught_up;
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = json!({
         "ready": ready,
         "leader": metrics.current_leader,
@@ -36,13 +40,32 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
     let raft = app.raft.metrics().borrow().clone();
     let mut out = String::new();
     let gauges = [
-        ("clearledger_raft_term", "Current Raft term.", raft.current_term),
-        ("clearledger_raft_last_log_index", "Last log index.", raft.last_log_index.unwrap_or(0)),
-        ("clearledger_raft_last_applied_index", "Last applied index.", raft.last_applied.map_or(0, |id| id.index)),
-        ("clearledger_raft_is_leader", "1 when this node leads.", u64::from(raft.current_leader == Some(app.config.node_id))),
+        (
+            "clearledger_raft_term",
+            "Current Raft term.",
+            raft.current_term,
+        ),
+        (
+            "clearledger_raft_last_log_index",
+            "Last log index.",
+            raft.last_log_index.unwrap_or(0),
+        ),
+        (
+            "clearledger_raft_last_applied_index",
+            "Last applied index.",
+            raft.last_applied.map_or(0, |id| id.index),
+        ),
+        (
+            "clearledger_raft_is_leader",
+            "1 when this node leads.",
+            u64::from(raft.current_leader == Some(app.config.node_id)),
+        ),
     ];
     for (name, help, value) in gauges {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+        );
     }
     {
         let ledger = app.ledger();

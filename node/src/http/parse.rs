@@ -5,8 +5,12 @@ use ledger::{Amount, AmountError, Currency, Date, Timestamp};
 use crate::http::error::ApiError;
 
 /// Parses an id field.
-pub fn id<T: std::str::FromStr<Err = ledger::IdError>>(field: &str, text: &str) -> Result<T, ApiError> {
-    text.parse().map_err(|error| ApiError::invalid("invalid_id", format!("{field}: {error}")))
+pub fn id<T: std::str::FromStr<Err = ledger::IdError>>(
+    field: &str,
+    text: &str,
+) -> Result<T, ApiError> {
+    text.parse()
+        .map_err(|error| ApiError::invalid("invalid_id", format!("{field}: {error}")))
 }
 
 /// Parses a currency code.
@@ -36,7 +40,8 @@ pub fn signed_amount(field: &str, text: &str, currency: Currency) -> Result<Amou
 
 /// Parses a `YYYY-MM-DD` date.
 pub fn date(field: &str, text: &str) -> Result<Date, ApiError> {
-    Date::parse(text).map_err(|error| ApiError::invalid("invalid_date", format!("{field}: {error}")))
+    Date::parse(text)
+        .map_err(|error| ApiError::invalid("invalid_date", format!("{field}: {error}")))
 }
 
 /// Parses an RFC 3339 timestamp.

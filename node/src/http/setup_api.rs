@@ -15,7 +15,11 @@ use crate::http::extract::{JsonBody, Query};
 use crate::http::{parse, views};
 
 /// Proposes `kind` and renders the receipt, or the rejection as a problem.
-pub async fn write(app: &AppState, caller: &Caller, kind: CommandKind) -> Result<Json<Value>, ApiError> {
+pub async fn write(
+    app: &AppState,
+    caller: &Caller,
+    kind: CommandKind,
+) -> Result<Json<Value>, ApiError> {
     let applied = app.propose(caller, kind).await?;
     match &applied.outcome {
         Ok(receipt) => Ok(Json(views::receipt(&applied, receipt))),
@@ -40,7 +44,11 @@ pub async fn create_branch(
     let new = NewBranch {
         code: parse::id("code", &body.code)?,
         name: body.name,
-        parent: body.parent.as_deref().map(|parent| parse::id("parent", parent)).transpose()?,
+        parent: body
+            .parent
+            .as_deref()
+            .map(|parent| parse::id("parent", parent))
+            .transpose()?,
     };
     write(&app, &caller, CommandKind::CreateBranch(new)).await
 }
@@ -58,9 +66,14 @@ pub async fn list_branches(
 ) -> Result<Json<Value>, ApiError> {
     app.linearize(query.consistency).await?;
     let ledger = app.ledger();
-    let branches: Vec<Value> =
-        ledger.branches().filter(|b| caller.may_read_branch(&b.code)).map(views::branch).collect();
-    Ok(Json(json!({ "branches": branches, "index": ledger.applied_index() })))
+    let branches: Vec<Value> = ledger
+        .branches()
+        .filter(|b| caller.may_read_branch(&b.code))
+        .map(views::branch)
+        .collect();
+    Ok(Json(
+        json!({ "branches": branches, "index": ledger.applied_index() }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -100,7 +113,8 @@ pub fn visible_account(
     caller: &Caller,
     id: &AccountId,
 ) -> Result<ledger::Account, ApiError> {
-    let not_found = || ApiError::not_found("account_not_found", format!("account {id} does not exist"));
+    let not_found =
+        || ApiError::not_found("account_not_found", format!("account {id} does not exist"));
     let account = ledger.account(id).ok_or_else(not_found)?;
     if !caller.may_read_branch(&account.branch) {
         return Err(not_found());
@@ -137,20 +151,31 @@ pub async fn list_accounts(
     caller: Caller,
     Query(query): Query<ListAccountsQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let branch: Option<BranchCode> = query.branch.as_deref().map(|b| parse::id("branch", b)).transpose()?;
+    let branch: Option<BranchCode> = query
+        .branch
+        .as_deref()
+        .map(|b| parse::id("branch", b))
+        .transpose()?;
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
     app.linearize(query.consistency).await?;
     let ledger = app.ledger();
     let accounts: Vec<Value> = ledger
         .accounts()
-        .filter(|account| query.after.as_deref().is_none_or(|after| account.id.as_str() > after))
+        .filter(|account| {
+            query
+                .after
+                .as_deref()
+                .is_none_or(|after| account.id.as_str() > after)
+        })
         .filter(|account| branch.as_ref().is_none_or(|b| &account.branch == b))
         .filter(|account| caller.may_read_branch(&account.branch))
         .take(limit)
         .map(views::account)
         .collect();
     let next = (accounts.len() == limit).then(|| accounts.last().map(|a| a["id"].clone()));
-    Ok(Json(json!({ "accounts": accounts, "next_after": next.flatten(), "index": ledger.applied_index() })))
+    Ok(Json(
+        json!({ "accounts": accounts, "next_after": next.flatten(), "index": ledger.applied_index() }),
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -168,14 +193,23 @@ pub async fn get_balance(
     Query(query): Query<BalanceQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let id: AccountId = parse::id("id", &id)?;
-    let as_of = query.as_of.as_deref().map(|at| parse::timestamp("as_of", at)).transpose()?;
+    let as_of = query
+        .as_of
+        .as_deref()
+        .map(|at| parse::timestamp("as_of", at))
+        .transpose()?;
     if as_of.is_some() && query.index.is_some() {
-        return Err(ApiError::bad_request("invalid_query", "give as_of or index, not both"));
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "give as_of or index, not both",
+        ));
     }
     app.linearize(query.consistency).await?;
     let ledger = app.ledger();
     let account = visible_account(&ledger, &caller, &id)?;
-    let point_error = |error: ledger::PointInTimeError| ApiError::invalid("point_in_time_unavailable", error.to_string());
+    let point_error = |error: ledger::PointInTimeError| {
+        ApiError::invalid("point_in_time_unavailable", error.to_string())
+    };
     let index = match (as_of, query.index) {
         (Some(at), _) => ledger.index_at_time(at).map_err(point_error)?,
         (None, Some(index)) => index,
@@ -197,7 +231,15 @@ pub async fn freeze_account(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let account = parse::id("id", &id)?;
-    write(&app, &caller, CommandKind::SetAccountFrozen { account, frozen: true }).await
+    write(
+        &app,
+        &caller,
+        CommandKind::SetAccountFrozen {
+            account,
+            frozen: true,
+        },
+    )
+    .await
 }
 
 pub async fn unfreeze_account(
@@ -206,7 +248,15 @@ pub async fn unfreeze_account(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let account = parse::id("id", &id)?;
-    write(&app, &caller, CommandKind::SetAccountFrozen { account, frozen: false }).await
+    write(
+        &app,
+        &caller,
+        CommandKind::SetAccountFrozen {
+            account,
+            frozen: false,
+        },
+    )
+    .await
 }
 
 pub async fn close_account(
@@ -239,7 +289,10 @@ pub async fn create_principal(
     let generated = body.key.is_none();
     let key = match body.key {
         Some(key) if key.len() < 16 => {
-            return Err(ApiError::invalid("key_too_short", "an API key must be at least 16 characters"));
+            return Err(ApiError::invalid(
+                "key_too_short",
+                "an API key must be at least 16 characters",
+            ));
         }
         Some(key) => key,
         None => generate_key(),
@@ -251,7 +304,9 @@ pub async fn create_principal(
         key_hash: hash_key(&key),
         key_id: key_id(&key),
     };
-    let mut value = write(&app, &caller, CommandKind::CreatePrincipal(new)).await?.0;
+    let mut value = write(&app, &caller, CommandKind::CreatePrincipal(new))
+        .await?
+        .0;
     value["key"] = json!(key);
     value["key_generated"] = json!(generated);
     Ok(Json(value))
@@ -299,9 +354,12 @@ pub async fn set_policy(
     let policy = ApprovalPolicy {
         branch: parse::id("branch", &body.branch)?,
         currency,
-        threshold: body.threshold.as_deref().map(|t| parse::positive_amount("threshold", t, currency)).transpose()?,
+        threshold: body
+            .threshold
+            .as_deref()
+            .map(|t| parse::positive_amount("threshold", t, currency))
+            .transpose()?,
         tiers,
     };
     write(&app, &caller, CommandKind::SetApprovalPolicy(policy)).await
 }
-

@@ -66,13 +66,17 @@ pub fn status(status: &EntryStatus) -> (&'static str, Option<String>, Option<Str
     match status {
         EntryStatus::Posted => ("posted", None, None),
         EntryStatus::Pending => ("pending", None, None),
-        EntryStatus::Voided { reason: VoidReason::Expired } => ("voided", Some("expired".into()), None),
-        EntryStatus::Voided { reason: VoidReason::RejectedByApprover } => {
-            ("voided", Some("rejected_by_approver".into()), None)
-        }
-        EntryStatus::Rejected { rejection } => {
-            ("rejected", Some(rejection.code()), Some(rejection.to_string()))
-        }
+        EntryStatus::Voided {
+            reason: VoidReason::Expired,
+        } => ("voided", Some("expired".into()), None),
+        EntryStatus::Voided {
+            reason: VoidReason::RejectedByApprover,
+        } => ("voided", Some("rejected_by_approver".into()), None),
+        EntryStatus::Rejected { rejection } => (
+            "rejected",
+            Some(rejection.code()),
+            Some(rejection.to_string()),
+        ),
     }
 }
 
@@ -193,7 +197,9 @@ pub fn receipt(applied: &Applied, receipt: &Receipt) -> Value {
         Receipt::Principal(principal_value) => principal(principal_value),
         Receipt::Branch(branch_value) => branch(branch_value),
         Receipt::Account(account_value) => account(account_value),
-        Receipt::Entries(outcomes) => json!({ "results": outcomes.iter().map(entry_outcome).collect::<Vec<_>>() }),
+        Receipt::Entries(outcomes) => {
+            json!({ "results": outcomes.iter().map(entry_outcome).collect::<Vec<_>>() })
+        }
         Receipt::Entry(entry_value) => entry(entry_value),
         Receipt::Policy(policy) => json!({
             "branch": policy.branch,
@@ -205,6 +211,7 @@ pub fn receipt(applied: &Applied, receipt: &Receipt) -> Value {
             })).collect::<Vec<_>>(),
         }),
         Receipt::Window(window_value) => window(window_value),
+        Receipt::Ticked => json!({}),
     };
     value["index"] = json!(applied.position.index);
     value["booked_at"] = Value::String(applied.at.to_string());

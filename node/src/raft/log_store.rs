@@ -47,18 +47,32 @@ impl LogStore {
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
-        self.db.cf_handle(name).expect("column families are created at open")
+        self.db
+            .cf_handle(name)
+            .expect("column families are created at open")
     }
 
-    fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StorageError> {
+    fn get_meta<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &[u8],
+    ) -> Result<Option<T>, StorageError> {
         match self.db.get_cf(self.cf(CF_RAFT), key).map_err(read_error)? {
             Some(bytes) => codec::decode(&bytes).map(Some).map_err(read_error),
             None => Ok(None),
         }
     }
 
-    fn put_meta<T: serde::Serialize>(&self, key: &[u8], value: &T, sync: bool) -> Result<(), StorageError> {
-        let options = if sync { synced() } else { WriteOptions::default() };
+    fn put_meta<T: serde::Serialize>(
+        &self,
+        key: &[u8],
+        value: &T,
+        sync: bool,
+    ) -> Result<(), StorageError> {
+        let options = if sync {
+            synced()
+        } else {
+            WriteOptions::default()
+        };
         self.db
             .put_cf_opt(self.cf(CF_RAFT), key, codec::encode(value), &options)
             .map_err(write_error)
@@ -76,14 +90,17 @@ impl RaftLogReader<TypeConfig> for LogStore {
             Bound::Unbounded => 0,
         };
         let mut entries = Vec::new();
-        let iterator = self
-            .db
-            .iterator_cf(self.cf(CF_LOG), IteratorMode::From(&start.to_be_bytes(), Direction::Forward));
+        let iterator = self.db.iterator_cf(
+            self.cf(CF_LOG),
+            IteratorMode::From(&start.to_be_bytes(), Direction::Forward),
+        );
         for item in iterator {
             let (key, value) = item.map_err(read_error)?;
-            let index = u64::from_be_bytes(key.as_ref().try_into().map_err(|_| {
-                read_error(std::io::Error::other("log key is not 8 bytes"))
-            })?);
+            let index = u64::from_be_bytes(
+                key.as_ref()
+                    .try_into()
+                    .map_err(|_| read_error(std::io::Error::other("log key is not 8 bytes")))?,
+            );
             if !range.contains(&index) {
                 break;
             }
@@ -98,16 +115,23 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
         let last_purged_log_id: Option<LogId> = self.get_meta(KEY_LAST_PURGED)?;
-        let last = self.db.iterator_cf(self.cf(CF_LOG), IteratorMode::End).next();
+        let last = self
+            .db
+            .iterator_cf(self.cf(CF_LOG), IteratorMode::End)
+            .next();
         let last_log_id = match last {
             Some(item) => {
                 let (_, value) = item.map_err(read_error)?;
-                let entry: openraft::Entry<TypeConfig> = codec::decode(&value).map_err(read_error)?;
+                let entry: openraft::Entry<TypeConfig> =
+                    codec::decode(&value).map_err(read_error)?;
                 Some(entry.log_id)
             }
             None => last_purged_log_id,
         };
-        Ok(LogState { last_purged_log_id, last_log_id })
+        Ok(LogState {
+            last_purged_log_id,
+            last_log_id,
+        })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
@@ -132,7 +156,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Ok(self.get_meta::<Option<LogId>>(KEY_COMMITTED)?.flatten())
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError>
     where
         I: IntoIterator<Item = openraft::Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -157,7 +185,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
         let mut batch = WriteBatch::default();
-        batch.delete_range_cf(self.cf(CF_LOG), log_id.index.to_be_bytes(), u64::MAX.to_be_bytes());
+        batch.delete_range_cf(
+            self.cf(CF_LOG),
+            log_id.index.to_be_bytes(),
+            u64::MAX.to_be_bytes(),
+        );
         batch.delete_cf(self.cf(CF_LOG), u64::MAX.to_be_bytes());
         self.db.write_opt(batch, &synced()).map_err(write_error)
     }
@@ -165,7 +197,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_RAFT), KEY_LAST_PURGED, codec::encode(&log_id));
-        batch.delete_range_cf(self.cf(CF_LOG), 0u64.to_be_bytes(), (log_id.index + 1).to_be_bytes());
+        batch.delete_range_cf(
+            self.cf(CF_LOG),
+            0u64.to_be_bytes(),
+            (log_id.index + 1).to_be_bytes(),
+        );
         self.db.write_opt(batch, &synced()).map_err(write_error)
     }
 }

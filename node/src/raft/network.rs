@@ -1,6 +1,7 @@
 //! Raft RPC between nodes: HTTP POSTs to internal routes with bodies in the
 //! node's versioned codec.
 
+use openraft::BasicNode;
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
 };
@@ -9,7 +10,6 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
-use openraft::BasicNode;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -44,7 +44,11 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = Connection;
 
     async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> Connection {
-        Connection { network: self.clone(), target, addr: node.addr.clone() }
+        Connection {
+            network: self.clone(),
+            target,
+            addr: node.addr.clone(),
+        }
     }
 }
 
@@ -61,8 +65,12 @@ impl Connection {
         Error: std::error::Error + DeserializeOwned,
     {
         let url = format!("http://{}/internal/raft/{route}", self.addr);
-        let mut builder =
-            self.network.client.post(url).timeout(option.hard_ttl()).body(codec::encode(request));
+        let mut builder = self
+            .network
+            .client
+            .post(url)
+            .timeout(option.hard_ttl())
+            .body(codec::encode(request));
         if let Some(secret) = &self.network.secret {
             builder = builder.header(CLUSTER_SECRET_HEADER, secret);
         }
@@ -77,7 +85,10 @@ impl Connection {
             let error = std::io::Error::other(format!("peer answered {}", response.status()));
             return Err(RPCError::Network(NetworkError::new(&error)));
         }
-        let bytes = response.bytes().await.map_err(|error| RPCError::Network(NetworkError::new(&error)))?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|error| RPCError::Network(NetworkError::new(&error)))?;
         let result: Result<Response, RaftError<NodeId, Error>> =
             codec::decode(&bytes).map_err(|error| RPCError::Network(NetworkError::new(&error)))?;
         result.map_err(|error| RPCError::RemoteError(RemoteError::new(self.target, error)))
@@ -112,4 +123,3 @@ impl RaftNetwork<TypeConfig> for Connection {
         self.send("vote", &request, &option).await
     }
 }
-

@@ -66,7 +66,9 @@ impl StateMachine {
         let mut records = Vec::new();
         for item in db.iterator_cf(cf_state, IteratorMode::Start) {
             let (key, value) = item.map_err(sm_read_error)?;
-            let (&table, key) = key.split_first().ok_or_else(|| sm_read_error("empty state key"))?;
+            let (&table, key) = key
+                .split_first()
+                .ok_or_else(|| sm_read_error("empty state key"))?;
             let value = match value.split_first() {
                 Some((&codec::FORMAT, rest)) => rest.to_vec(),
                 Some((&found, _)) => {
@@ -74,7 +76,11 @@ impl StateMachine {
                 }
                 None => return Err(sm_read_error("empty state value")),
             };
-            records.push(Record { table, key: key.to_vec(), value: Some(value) });
+            records.push(Record {
+                table,
+                key: key.to_vec(),
+                value: Some(value),
+            });
         }
         let ledger = if records.is_empty() {
             Ledger::with_change_tracking()
@@ -96,7 +102,12 @@ impl StateMachine {
             ledger.applied_index(),
             "the ledger and its applied log id are written in one batch"
         );
-        Ok(StateMachine { db, ledger: Arc::new(RwLock::new(ledger)), last_applied, membership })
+        Ok(StateMachine {
+            db,
+            ledger: Arc::new(RwLock::new(ledger)),
+            last_applied,
+            membership,
+        })
     }
 
     /// The ledger, for reads.
@@ -145,7 +156,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I::IntoIter: openraft::OptionalSend,
     {
         let mut outcomes = Vec::new();
-        let mut ledger = self.ledger.write().expect("a panic while applying stops the node");
+        let mut ledger = self
+            .ledger
+            .write()
+            .expect("a panic while applying stops the node");
         let mut membership_changed = false;
         for entry in entries {
             let index = entry.log_id.index;
@@ -160,7 +174,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             };
             // Index 0 is the initial membership: it carries no commands, and the
             // ledger counts log positions from 1.
-            let applied = if index == 0 { Vec::new() } else { ledger.apply(index, commands) };
+            let applied = if index == 0 {
+                Vec::new()
+            } else {
+                ledger.apply(index, commands)
+            };
             outcomes.push(BatchOutcome { applied });
             self.last_applied = Some(entry.log_id);
         }
@@ -177,7 +195,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
-        let ledger = self.ledger.read().expect("a panic while applying stops the node");
+        let ledger = self
+            .ledger
+            .read()
+            .expect("a panic while applying stops the node");
         SnapshotBuilder {
             db: self.db.clone(),
             data: ledger.to_snapshot(),
@@ -197,7 +218,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     ) -> Result<(), StorageError> {
         let data = snapshot.into_inner();
         let restored = Ledger::from_snapshot(&data, true).map_err(|error| {
-            StorageIOError::read_snapshot(Some(meta.signature()), AnyError::error(error.to_string()))
+            StorageIOError::read_snapshot(
+                Some(meta.signature()),
+                AnyError::error(error.to_string()),
+            )
         })?;
         assert_eq!(
             restored.applied_index(),
@@ -210,7 +234,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             (KEY_SNAPSHOT, codec::encode(&(meta.clone(), data))),
         ];
         self.write_changes(restored.records(), &extra, true, true)?;
-        *self.ledger.write().expect("a panic while applying stops the node") = restored;
+        *self
+            .ledger
+            .write()
+            .expect("a panic while applying stops the node") = restored;
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
         Ok(())
@@ -222,7 +249,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             return Ok(None);
         };
         let (meta, data): (Meta, Vec<u8>) = codec::decode(&bytes).map_err(sm_read_error)?;
-        Ok(Some(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) }))
+        Ok(Some(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        }))
     }
 }
 
@@ -251,10 +281,21 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         let mut options = WriteOptions::default();
         options.set_sync(true);
         self.db
-            .put_cf_opt(cf_sm, KEY_SNAPSHOT, codec::encode(&(meta.clone(), &data)), &options)
+            .put_cf_opt(
+                cf_sm,
+                KEY_SNAPSHOT,
+                codec::encode(&(meta.clone(), &data)),
+                &options,
+            )
             .map_err(|error| {
-                StorageIOError::write_snapshot(Some(meta.signature()), AnyError::error(error.to_string()))
+                StorageIOError::write_snapshot(
+                    Some(meta.signature()),
+                    AnyError::error(error.to_string()),
+                )
             })?;
-        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        })
     }
 }

@@ -1,7 +1,6 @@
 //! Test support: real `clearledger-node` processes on ephemeral loopback
 //! ports with data in temp dirs, stopped by pid when the test ends.
 
-
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -19,13 +18,20 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Opt
         if let Some(value) = check() {
             return value;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind :0").local_addr().expect("addr").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind :0")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// Extra TOML appended to every node's configuration.
@@ -81,10 +87,6 @@ impl Node {
     pub fn is_running(&self) -> bool {
         self.child.is_some()
     }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("node.log")).unwrap_or_default()
-    }
 }
 
 impl Drop for Node {
@@ -110,7 +112,12 @@ impl Cluster {
             std::fs::create_dir_all(&dir).expect("dir");
             let peers: String = (1..=size)
                 .filter(|peer| *peer != id)
-                .map(|peer| format!("[[peers]]\nid = {peer}\naddr = \"127.0.0.1:{}\"\n", ports[peer as usize - 1]))
+                .map(|peer| {
+                    format!(
+                        "[[peers]]\nid = {peer}\naddr = \"127.0.0.1:{}\"\n",
+                        ports[peer as usize - 1]
+                    )
+                })
                 .collect();
             let config = format!(
                 "node_id = {id}\nlisten = \"127.0.0.1:{}\"\ndata_dir = {:?}\nadmin_key = {ADMIN_KEY:?}\nbootstrap = {}\n{}\n{peers}",
@@ -121,7 +128,13 @@ impl Cluster {
             );
             let config_path = dir.join("node.toml");
             std::fs::write(&config_path, config).expect("config");
-            let mut node = Node { id, port: ports[id as usize - 1], dir, config: config_path, child: None };
+            let mut node = Node {
+                id,
+                port: ports[id as usize - 1],
+                dir,
+                config: config_path,
+                child: None,
+            };
             node.start();
             nodes.push(node);
         }
@@ -129,7 +142,11 @@ impl Cluster {
             .timeout(Duration::from_secs(20))
             .build()
             .expect("client");
-        let cluster = Cluster { nodes, http, _root: root };
+        let cluster = Cluster {
+            nodes,
+            http,
+            _root: root,
+        };
         cluster.wait_for_admin();
         cluster
     }
@@ -145,32 +162,52 @@ impl Cluster {
     /// Waits until every running node has a leader and the admin key works.
     pub fn wait_for_admin(&self) {
         for node in self.nodes.iter().filter(|n| n.is_running()) {
-            wait_for(&format!("node {} to serve the admin", node.id), Duration::from_secs(60), || {
-                let response = self.http.get(node.url("/v1/cluster")).bearer_auth(ADMIN_KEY).send().ok()?;
-                response.status().is_success().then_some(())
-            });
+            wait_for(
+                &format!("node {} to serve the admin", node.id),
+                Duration::from_secs(60),
+                || {
+                    let response = self
+                        .http
+                        .get(node.url("/v1/cluster"))
+                        .bearer_auth(ADMIN_KEY)
+                        .send()
+                        .ok()?;
+                    response.status().is_success().then_some(())
+                },
+            );
         }
     }
 
     /// The leader as some running node reports it.
     pub fn leader(&self) -> u64 {
         wait_for("a leader", Duration::from_secs(60), || {
-            self.nodes.iter().filter(|n| n.is_running()).find_map(|node| {
-                let status = self.get(node.id, "/v1/cluster", ADMIN_KEY).ok()?;
-                let leader = status["leader"].as_u64()?;
-                self.node(leader).is_running().then_some(leader)
-            })
+            self.nodes
+                .iter()
+                .filter(|n| n.is_running())
+                .find_map(|node| {
+                    let status = self.get(node.id, "/v1/cluster", ADMIN_KEY).ok()?;
+                    let leader = status["leader"].as_u64()?;
+                    self.node(leader).is_running().then_some(leader)
+                })
         })
     }
 
     pub fn follower(&self) -> u64 {
         let leader = self.leader();
-        self.nodes.iter().find(|n| n.id != leader && n.is_running()).expect("a follower").id
+        self.nodes
+            .iter()
+            .find(|n| n.id != leader && n.is_running())
+            .expect("a follower")
+            .id
     }
 
     /// GET returning (status, body) or a transport error.
     pub fn get_raw(&self, id: u64, path: &str, key: &str) -> Result<(u16, Value), reqwest::Error> {
-        let response = self.http.get(self.node(id).url(path)).bearer_auth(key).send()?;
+        let response = self
+            .http
+            .get(self.node(id).url(path))
+            .bearer_auth(key)
+            .send()?;
         let status = response.status().as_u16();
         Ok((status, response.json().unwrap_or(Value::Null)))
     }
@@ -184,8 +221,19 @@ impl Cluster {
     }
 
     /// POST returning (status, body) or a transport error.
-    pub fn post(&self, id: u64, path: &str, key: &str, body: &Value) -> Result<(u16, Value), reqwest::Error> {
-        let response = self.http.post(self.node(id).url(path)).bearer_auth(key).json(body).send()?;
+    pub fn post(
+        &self,
+        id: u64,
+        path: &str,
+        key: &str,
+        body: &Value,
+    ) -> Result<(u16, Value), reqwest::Error> {
+        let response = self
+            .http
+            .post(self.node(id).url(path))
+            .bearer_auth(key)
+            .json(body)
+            .send()?;
         let status = response.status().as_u16();
         Ok((status, response.json().unwrap_or(Value::Null)))
     }
@@ -206,11 +254,22 @@ impl Cluster {
                 .filter(|n| n.is_running())
                 .map(|node| {
                     let d = self.get(node.id, "/v1/cluster/digest", ADMIN_KEY).ok()?;
-                    Some((node.id, d["index"].as_u64()?, d["digest"].as_str()?.to_string()))
+                    Some((
+                        node.id,
+                        d["index"].as_u64()?,
+                        d["digest"].as_str()?.to_string(),
+                    ))
                 })
                 .collect::<Option<_>>()?;
-            let same = digests.windows(2).all(|w| w[0].1 == w[1].1 && w[0].2 == w[1].2);
-            same.then(|| digests.into_iter().map(|(id, _, digest)| (id, digest)).collect())
+            let same = digests
+                .windows(2)
+                .all(|w| w[0].1 == w[1].1 && w[0].2 == w[1].2);
+            same.then(|| {
+                digests
+                    .into_iter()
+                    .map(|(id, _, digest)| (id, digest))
+                    .collect()
+            })
         })
     }
 
@@ -218,9 +277,19 @@ impl Cluster {
     /// customer per branch, an operator and a teller per branch.
     pub fn seed(&self) {
         let at = self.leader();
-        self.must_post(at, "/v1/branches", ADMIN_KEY, serde_json::json!({"code": "HQ", "name": "HQ"}));
+        self.must_post(
+            at,
+            "/v1/branches",
+            ADMIN_KEY,
+            serde_json::json!({"code": "HQ", "name": "HQ"}),
+        );
         for code in ["SH01", "BJ01"] {
-            self.must_post(at, "/v1/branches", ADMIN_KEY, serde_json::json!({"code": code, "name": code, "parent": "HQ"}));
+            self.must_post(
+                at,
+                "/v1/branches",
+                ADMIN_KEY,
+                serde_json::json!({"code": code, "name": code, "parent": "HQ"}),
+            );
         }
         for (name, role, authority, key) in [
             ("op1", "operator", 3, "test-operator-key-1"),
@@ -229,19 +298,38 @@ impl Cluster {
             ("sh01", "branch:SH01", 0, "test-branch-sh01-key"),
             ("bj01", "branch:BJ01", 0, "test-branch-bj01-key"),
         ] {
-            self.must_post(at, "/v1/principals", ADMIN_KEY,
-                serde_json::json!({"name": name, "role": role, "authority": authority, "key": key}));
+            self.must_post(
+                at,
+                "/v1/principals",
+                ADMIN_KEY,
+                serde_json::json!({"name": name, "role": role, "authority": authority, "key": key}),
+            );
         }
         for branch in ["SH01", "BJ01"] {
             for (suffix, class, purpose, flags) in [
                 ("CLR", "liability", "clearing", serde_json::json!({})),
                 ("CASH", "asset", "internal", serde_json::json!({})),
-                ("A", "liability", "customer", serde_json::json!({"debits_must_not_exceed_credits": true})),
-                ("B", "liability", "customer", serde_json::json!({"debits_must_not_exceed_credits": true})),
+                (
+                    "A",
+                    "liability",
+                    "customer",
+                    serde_json::json!({"debits_must_not_exceed_credits": true}),
+                ),
+                (
+                    "B",
+                    "liability",
+                    "customer",
+                    serde_json::json!({"debits_must_not_exceed_credits": true}),
+                ),
             ] {
-                self.must_post(at, "/v1/accounts", OPERATOR, serde_json::json!({
+                self.must_post(
+                    at,
+                    "/v1/accounts",
+                    OPERATOR,
+                    serde_json::json!({
                     "id": format!("{branch}-{suffix}"), "branch": branch, "currency": "CNY",
-                    "class": class, "purpose": purpose, "flags": flags}));
+                    "class": class, "purpose": purpose, "flags": flags}),
+                );
             }
             self.must_post(at, "/v1/transfers", OPERATOR, serde_json::json!({
                 "id": format!("fund-{branch}"), "debit_account": format!("{branch}-CASH"),

@@ -71,7 +71,13 @@ struct Rejected {
 impl From<BadRow> for Rejected {
     fn from(bad: BadRow) -> Rejected {
         let id = bad.cells.get("id").cloned().unwrap_or_default();
-        Rejected { line: bad.line, id, code: bad.code, detail: bad.detail, cells: bad.cells }
+        Rejected {
+            line: bad.line,
+            id,
+            code: bad.code,
+            detail: bad.detail,
+            cells: bad.cells,
+        }
     }
 }
 
@@ -93,63 +99,113 @@ struct Tally {
 
 /// Runs the import.
 pub fn run(context: &Context, args: &ImportArgs) -> anyhow::Result<View> {
-    let format = args.format.or_else(|| Format::of(&args.file)).ok_or_else(|| {
-        usage(format!("{}: say --format csv or --format jsonl (the extension does not tell)", args.file.display()))
-    })?;
+    let format = args
+        .format
+        .or_else(|| Format::of(&args.file))
+        .ok_or_else(|| {
+            usage(format!(
+                "{}: say --format csv or --format jsonl (the extension does not tell)",
+                args.file.display()
+            ))
+        })?;
     let batch_max = ledger::limits::ENTRIES_PER_BATCH_MAX;
     if !(1..=batch_max).contains(&args.batch_size) {
-        return Err(usage(format!("--batch-size must be between 1 and {batch_max}")));
-    }
-    let rows = rows::read(&args.file, format)?.map_err(|error| {
-        usage(format!("{}:{}: {}; nothing was sent", args.file.display(), error.line, error.detail))
-    })?;
-    let rejects_path = args.rejects.clone().unwrap_or_else(|| default_rejects_path(&args.file));
-    if !rows.bad.is_empty() && !args.continue_on_error {
-        for bad in rows.bad.iter().take(BAD_ROWS_SHOWN_MAX) {
-            eprintln!("{}:{}: {}: {}", args.file.display(), bad.line, bad.code, bad.detail);
-        }
-        if rows.bad.len() > BAD_ROWS_SHOWN_MAX {
-            eprintln!("... and {} more bad rows", rows.bad.len() - BAD_ROWS_SHOWN_MAX);
-        }
         return Err(usage(format!(
-            "{} of {} rows in {} are bad; nothing was sent. Fix them, or pass --continue-on-error \
-             to import the other rows (the bad ones are written to {})",
-            rows.bad.len(),
-            rows.bad.len() + rows.good.len(),
-            args.file.display(),
-            rejects_path.display()
+            "--batch-size must be between 1 and {batch_max}"
         )));
     }
-    let mut tally = Tally { rows: (rows.good.len() + rows.bad.len()) as u64, ..Tally::default() };
+    let rows = rows::read(&args.file, format)?.map_err(|error| {
+        usage(format!(
+            "{}:{}: {}; nothing was sent",
+            args.file.display(),
+            error.line,
+            error.detail
+        ))
+    })?;
+    let rejects_path = args
+        .rejects
+        .clone()
+        .unwrap_or_else(|| default_rejects_path(&args.file));
+    if !rows.bad.is_empty() && !args.continue_on_error {
+        return Err(refuse(&args.file, &rows, &rejects_path));
+    }
+    let mut tally = Tally {
+        rows: (rows.good.len() + rows.bad.len()) as u64,
+        ..Tally::default()
+    };
     for bad in rows.bad {
         *tally.rejected.entry(bad.code.clone()).or_default() += 1;
         tally.rejects.push(bad.into());
     }
     let stop = send(context, args, &rows.good, &mut tally)?;
+    finish(context, &args.file, tally, &rejects_path, stop)
+}
+
+/// Lists the bad rows with their lines and refuses the whole file.
+fn refuse(file: &Path, rows: &rows::Rows, rejects_path: &Path) -> anyhow::Error {
+    for bad in rows.bad.iter().take(BAD_ROWS_SHOWN_MAX) {
+        eprintln!(
+            "{}:{}: {}: {}",
+            file.display(),
+            bad.line,
+            bad.code,
+            bad.detail
+        );
+    }
+    if rows.bad.len() > BAD_ROWS_SHOWN_MAX {
+        eprintln!(
+            "... and {} more bad rows",
+            rows.bad.len() - BAD_ROWS_SHOWN_MAX
+        );
+    }
+    usage(format!(
+        "{} of {} rows in {} are bad; nothing was sent. Fix them, or pass --continue-on-error \
+         to import the other rows (the bad ones are written to {})",
+        rows.bad.len(),
+        rows.bad.len() + rows.good.len(),
+        file.display(),
+        rejects_path.display()
+    ))
+}
+
+/// Writes the rejects file and answers the summary, or prints it and
+/// answers why the import did not fully succeed.
+fn finish(
+    context: &Context,
+    file: &Path,
+    mut tally: Tally,
+    rejects_path: &Path,
+    stop: Option<anyhow::Error>,
+) -> anyhow::Result<View> {
     tally.rejects.sort_by_key(|rejected| rejected.line);
     let written = if tally.rejects.is_empty() {
         None
     } else {
-        write_rejects(&rejects_path, &tally.rejects)?;
+        write_rejects(rejects_path, &tally.rejects)?;
         Some(rejects_path)
     };
-    let view = summary_view(&args.file, &tally, written.as_deref(), stop.as_ref().map(ToString::to_string));
-    match stop {
-        Some(failure) => {
-            context.print(&view);
-            Err(failure)
+    let stopped = stop.as_ref().map(ToString::to_string);
+    let view = summary_view(file, &tally, written, stopped);
+    let rejected: u64 = tally.rejected.values().sum();
+    let failure = match stop {
+        Some(failure) => failure,
+        None if rejected > 0 => {
+            Failure::PartlyRejected(format!("{rejected} of {} rows were rejected", tally.rows))
+                .into()
         }
-        None if tally.rejected.values().sum::<u64>() > 0 => {
-            context.print(&view);
-            let count: u64 = tally.rejected.values().sum();
-            Err(Failure::PartlyRejected(format!("{count} of {} rows were rejected", tally.rows)).into())
-        }
-        None => Ok(view),
-    }
+        None => return Ok(view),
+    };
+    context.print(&view);
+    Err(failure)
 }
 
 /// Sends the good rows in batches; answers why it stopped early, if it did.
-fn send(context: &Context, args: &ImportArgs, good: &[Row], tally: &mut Tally) -> anyhow::Result<Option<anyhow::Error>> {
+fn send(
+    context: &Context,
+    args: &ImportArgs,
+    good: &[Row],
+    tally: &mut Tally,
+) -> anyhow::Result<Option<anyhow::Error>> {
     if good.is_empty() {
         return Ok(None);
     }
@@ -216,9 +272,15 @@ fn send(context: &Context, args: &ImportArgs, good: &[Row], tally: &mut Tally) -
 }
 
 fn progress_bar(rows: u64, quiet: bool) -> ProgressBar {
-    let target = if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
+    let target = if quiet {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    };
     let progress = ProgressBar::with_draw_target(Some(rows), target);
-    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} rows  {per_sec}  eta {eta}") {
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {pos}/{len} rows  {per_sec}  eta {eta}")
+    {
         progress.set_style(style);
     }
     progress
@@ -226,8 +288,17 @@ fn progress_bar(rows: u64, quiet: bool) -> ProgressBar {
 
 /// Counts one batch's results; a result booked at or before `before` was
 /// booked by an earlier run.
-fn count_results(chunk: &[Row], answer: &Value, before: u64, tally: &mut Tally) -> anyhow::Result<()> {
-    let results = answer.get("results").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+fn count_results(
+    chunk: &[Row],
+    answer: &Value,
+    before: u64,
+    tally: &mut Tally,
+) -> anyhow::Result<()> {
+    let results = answer
+        .get("results")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     anyhow::ensure!(
         results.len() == chunk.len(),
         "the node answered {} results for a batch of {} transfers",
@@ -238,7 +309,11 @@ fn count_results(chunk: &[Row], answer: &Value, before: u64, tally: &mut Tally) 
         let status = field(result, "status");
         let index = result.get("index").and_then(Value::as_u64).unwrap_or(0);
         if status == "rejected" || status.is_empty() {
-            let code = result.get("code").and_then(Value::as_str).unwrap_or("rejected").to_string();
+            let code = result
+                .get("code")
+                .and_then(Value::as_str)
+                .unwrap_or("rejected")
+                .to_string();
             *tally.rejected.entry(code.clone()).or_default() += 1;
             tally.rejects.push(Rejected {
                 line: row.line,
@@ -261,27 +336,48 @@ fn count_results(chunk: &[Row], answer: &Value, before: u64, tally: &mut Tally) 
 
 /// `transfers.csv` → `transfers.rejected.csv`, beside it.
 fn default_rejects_path(file: &Path) -> PathBuf {
-    let stem = file.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_else(|| "import".into());
+    let stem = file
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "import".into());
     file.with_file_name(format!("{stem}.rejected.csv"))
 }
 
 /// Writes the rejected rows as CSV: where, which id, why, and the row as given.
 fn write_rejects(path: &Path, rejects: &[Rejected]) -> anyhow::Result<()> {
-    let mut writer = csv::Writer::from_path(path).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut writer =
+        csv::Writer::from_path(path).with_context(|| format!("cannot write {}", path.display()))?;
     let mut header = vec!["line", "id", "code", "detail"];
     header.extend(rows::COLUMNS.iter().skip(1));
     writer.write_record(&header)?;
     for rejected in rejects {
-        let mut record = vec![rejected.line.to_string(), rejected.id.clone(), rejected.code.clone(), rejected.detail.clone()];
-        record.extend(rows::COLUMNS.iter().skip(1).map(|name| rejected.cells.get(*name).cloned().unwrap_or_default()));
+        let mut record = vec![
+            rejected.line.to_string(),
+            rejected.id.clone(),
+            rejected.code.clone(),
+            rejected.detail.clone(),
+        ];
+        record.extend(
+            rows::COLUMNS
+                .iter()
+                .skip(1)
+                .map(|name| rejected.cells.get(*name).cloned().unwrap_or_default()),
+        );
         writer.write_record(&record)?;
     }
-    writer.flush().with_context(|| format!("cannot write {}", path.display()))?;
+    writer
+        .flush()
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 
 /// The summary: rows by outcome, rejections by code, where the rejects went.
-fn summary_view(file: &Path, tally: &Tally, rejects: Option<&Path>, stopped: Option<String>) -> View {
+fn summary_view(
+    file: &Path,
+    tally: &Tally,
+    rejects: Option<&Path>,
+    stopped: Option<String>,
+) -> View {
     let booked = |status: &str| tally.booked.get(status).copied().unwrap_or((0, 0));
     let json = json!({
         "file": file.display().to_string(),
@@ -304,36 +400,89 @@ fn summary_view(file: &Path, tally: &Tally, rejects: Option<&Path>, stopped: Opt
 /// The summary view of a summary's JSON (pure, so it is snapshot-tested).
 fn summary(json: Value) -> View {
     let count = |key: &str| json.get(key).and_then(Value::as_u64).unwrap_or(0);
-    let before = |key: &str| json["booked_before_this_run"].get(key).and_then(Value::as_u64).unwrap_or(0);
-    let mut listing = Listing::new(&[("OUTCOME", Align::Left), ("ROWS", Align::Right), ("BOOKED BEFORE THIS RUN", Align::Right)]);
-    for (label, key) in [("posted", "posted"), ("pending approval", "pending"), ("voided", "voided")] {
+    let mut blocks = vec![
+        Block::Line(format!(
+            "Import of {}: {} rows, {} batch(es) answered.",
+            field(&json, "file"),
+            count("rows"),
+            count("batches")
+        )),
+        Block::Table {
+            caption: None,
+            listing: summary_listing(&json),
+        },
+    ];
+    if let Some(path) = json["rejects_file"].as_str() {
+        blocks.push(Block::Line(format!(
+            "Rejected rows were written to {path}."
+        )));
+    }
+    blocks.push(Block::Line(
+        "Rows are identified by their ids: running the same import again books nothing twice."
+            .to_string(),
+    ));
+    View::new(json, blocks)
+}
+
+/// Rows by outcome, rejections by code.
+fn summary_listing(json: &Value) -> Listing {
+    let count = |key: &str| json.get(key).and_then(Value::as_u64).unwrap_or(0);
+    let before = |key: &str| {
+        json["booked_before_this_run"]
+            .get(key)
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    };
+    let mut listing = Listing::new(&[
+        ("OUTCOME", Align::Left),
+        ("ROWS", Align::Right),
+        ("BOOKED BEFORE THIS RUN", Align::Right),
+    ]);
+    for (label, key) in [
+        ("posted", "posted"),
+        ("pending approval", "pending"),
+        ("voided", "voided"),
+    ] {
         if key == "posted" || count(key) > 0 {
-            listing.push(vec![label.to_string(), count(key).to_string(), before(key).to_string()]);
+            listing.push(vec![
+                label.to_string(),
+                count(key).to_string(),
+                before(key).to_string(),
+            ]);
         }
     }
     let rejected: BTreeMap<String, u64> = json["rejected"]
         .as_object()
-        .map(|codes| codes.iter().map(|(code, n)| (code.clone(), n.as_u64().unwrap_or(0))).collect())
+        .map(|codes| {
+            codes
+                .iter()
+                .map(|(code, n)| (code.clone(), n.as_u64().unwrap_or(0)))
+                .collect()
+        })
         .unwrap_or_default();
-    listing.push(vec!["rejected".to_string(), rejected.values().sum::<u64>().to_string(), String::new()]);
+    let total_rejected: u64 = rejected.values().sum();
+    listing.push(vec![
+        "rejected".to_string(),
+        total_rejected.to_string(),
+        String::new(),
+    ]);
     for (code, n) in &rejected {
         listing.push(vec![format!("  {code}"), n.to_string(), String::new()]);
     }
     if count("unconfirmed") > 0 {
-        listing.push(vec!["not confirmed (re-run)".to_string(), count("unconfirmed").to_string(), String::new()]);
+        let unconfirmed = count("unconfirmed").to_string();
+        listing.push(vec![
+            "not confirmed (re-run)".to_string(),
+            unconfirmed,
+            String::new(),
+        ]);
     }
-    listing.push(vec!["total".to_string(), count("rows").to_string(), String::new()]);
-    let mut blocks = vec![
-        Block::Line(format!("Import of {}: {} rows, {} batch(es) answered.", field(&json, "file"), count("rows"), count("batches"))),
-        Block::Table { caption: None, listing },
-    ];
-    if let Some(path) = json["rejects_file"].as_str() {
-        blocks.push(Block::Line(format!("Rejected rows were written to {path}.")));
-    }
-    blocks.push(Block::Line(
-        "Rows are identified by their ids: running the same import again books nothing twice.".to_string(),
-    ));
-    View::new(json, blocks)
+    listing.push(vec![
+        "total".to_string(),
+        count("rows").to_string(),
+        String::new(),
+    ]);
+    listing
 }
 
 #[cfg(test)]
@@ -354,13 +503,24 @@ mod tests {
 
     #[test]
     fn rejects_file_name_sits_beside_the_input() {
-        assert_eq!(default_rejects_path(Path::new("in/day-1.csv")), PathBuf::from("in/day-1.rejected.csv"));
-        assert_eq!(default_rejects_path(Path::new("day.jsonl")), PathBuf::from("day.rejected.csv"));
+        assert_eq!(
+            default_rejects_path(Path::new("in/day-1.csv")),
+            PathBuf::from("in/day-1.rejected.csv")
+        );
+        assert_eq!(
+            default_rejects_path(Path::new("day.jsonl")),
+            PathBuf::from("day.rejected.csv")
+        );
     }
 
     #[test]
     fn known_ids_count_as_booked_before_this_run() {
-        let row = |line: u64, id: &str| Row { line, id: id.into(), cells: BTreeMap::new(), transfer: json!({}) };
+        let row = |line: u64, id: &str| Row {
+            line,
+            id: id.into(),
+            cells: BTreeMap::new(),
+            transfer: json!({}),
+        };
         let chunk = [row(2, "a"), row(3, "b"), row(4, "c")];
         let answer = json!({"results": [
             {"id": "a", "status": "posted", "index": 10},

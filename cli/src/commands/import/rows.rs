@@ -26,7 +26,13 @@ pub const COLUMNS: [&str; 10] = [
 ];
 
 /// The columns every row must have.
-pub const REQUIRED: [&str; 5] = ["id", "debit_account", "credit_account", "amount", "currency"];
+pub const REQUIRED: [&str; 5] = [
+    "id",
+    "debit_account",
+    "credit_account",
+    "amount",
+    "currency",
+];
 
 /// File formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -104,10 +110,16 @@ pub fn read(path: &Path, format: Format) -> anyhow::Result<Result<Rows, FileErro
 /// Reads CSV: the header must name known columns, each once, and all the
 /// required ones.
 pub fn read_csv(bytes: &[u8]) -> Result<Rows, FileError> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(bytes);
     let headers: Vec<String> = reader
         .headers()
-        .map_err(|error| FileError { line: 1, detail: format!("cannot read the header row: {error}") })?
+        .map_err(|error| FileError {
+            line: 1,
+            detail: format!("cannot read the header row: {error}"),
+        })?
         .iter()
         .map(|name| name.trim().trim_start_matches('\u{feff}').to_string())
         .collect();
@@ -130,19 +142,30 @@ pub fn read_csv(bytes: &[u8]) -> Result<Rows, FileError> {
                     .filter(|(_, cell)| !cell.trim().is_empty())
                     .map(|(name, cell)| (name.clone(), cell.trim().to_string()))
                     .collect();
-                let fields: Map<String, Value> =
-                    cells.iter().map(|(name, cell)| (name.clone(), Value::String(cell.clone()))).collect();
+                let fields: Map<String, Value> = cells
+                    .iter()
+                    .map(|(name, cell)| (name.clone(), Value::String(cell.clone())))
+                    .collect();
                 rows.add(check_row(line, cells, &fields), &mut seen);
             }
             Err(error) => {
-                let line = error.position().map_or(line_before + 1, csv::Position::line);
+                let line = error
+                    .position()
+                    .map_or(line_before + 1, csv::Position::line);
                 let detail = match error.kind() {
-                    csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+                    csv::ErrorKind::UnequalLengths {
+                        expected_len, len, ..
+                    } => {
                         format!("malformed row: {len} fields where the header has {expected_len}")
                     }
                     _ => format!("malformed row: {error}"),
                 };
-                rows.bad.push(BadRow { line, code: "malformed_row".into(), detail, cells: BTreeMap::new() });
+                rows.bad.push(BadRow {
+                    line,
+                    code: "malformed_row".into(),
+                    detail,
+                    cells: BTreeMap::new(),
+                });
             }
         }
     }
@@ -155,17 +178,30 @@ fn check_headers(headers: &[String]) -> Result<(), FileError> {
         if !COLUMNS.contains(&name.as_str()) {
             return Err(FileError {
                 line: 1,
-                detail: format!("unknown column {name:?} (known columns: {})", COLUMNS.join(", ")),
+                detail: format!(
+                    "unknown column {name:?} (known columns: {})",
+                    COLUMNS.join(", ")
+                ),
             });
         }
         if seen.contains(&name.as_str()) {
-            return Err(FileError { line: 1, detail: format!("column {name:?} appears twice") });
+            return Err(FileError {
+                line: 1,
+                detail: format!("column {name:?} appears twice"),
+            });
         }
         seen.push(name);
     }
-    let missing: Vec<&str> = REQUIRED.iter().copied().filter(|name| !seen.contains(name)).collect();
+    let missing: Vec<&str> = REQUIRED
+        .iter()
+        .copied()
+        .filter(|name| !seen.contains(name))
+        .collect();
     if !missing.is_empty() {
-        return Err(FileError { line: 1, detail: format!("missing column(s): {}", missing.join(", ")) });
+        return Err(FileError {
+            line: 1,
+            detail: format!("missing column(s): {}", missing.join(", ")),
+        });
     }
     Ok(())
 }
@@ -176,7 +212,12 @@ pub fn read_jsonl(bytes: &[u8]) -> Rows {
     let mut seen: BTreeMap<String, u64> = BTreeMap::new();
     for (at, line_bytes) in bytes.split(|byte| *byte == b'\n').enumerate() {
         let line = at as u64 + 1;
-        let bad = |detail: String| BadRow { line, code: "malformed_row".into(), detail, cells: BTreeMap::new() };
+        let bad = |detail: String| BadRow {
+            line,
+            code: "malformed_row".into(),
+            detail,
+            cells: BTreeMap::new(),
+        };
         let Ok(text) = std::str::from_utf8(line_bytes) else {
             rows.bad.push(bad("malformed row: not UTF-8".into()));
             continue;
@@ -188,7 +229,8 @@ pub fn read_jsonl(bytes: &[u8]) -> Rows {
         let fields = match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(fields)) => fields,
             Ok(_) => {
-                rows.bad.push(bad("malformed row: not a JSON object".into()));
+                rows.bad
+                    .push(bad("malformed row: not a JSON object".into()));
                 continue;
             }
             Err(error) => {
@@ -198,7 +240,14 @@ pub fn read_jsonl(bytes: &[u8]) -> Rows {
         };
         let cells: BTreeMap<String, String> = fields
             .iter()
-            .map(|(name, value)| (name.clone(), value.as_str().map_or_else(|| value.to_string(), str::to_string)))
+            .map(|(name, value)| {
+                (
+                    name.clone(),
+                    value
+                        .as_str()
+                        .map_or_else(|| value.to_string(), str::to_string),
+                )
+            })
             .collect();
         rows.add(check_row(line, cells, &fields), &mut seen);
     }
@@ -226,60 +275,112 @@ impl Rows {
     }
 }
 
+/// Why a row failed: the code in the API's words, and the detail.
+type RowProblem = (&'static str, String);
+
 /// Checks one row's fields and builds the transfer to send.
-fn check_row(line: u64, cells: BTreeMap<String, String>, fields: &Map<String, Value>) -> Result<Row, BadRow> {
-    let fail = |code: &str, detail: String| BadRow { line, code: code.into(), detail, cells: cells.clone() };
+fn check_row(
+    line: u64,
+    cells: BTreeMap<String, String>,
+    fields: &Map<String, Value>,
+) -> Result<Row, BadRow> {
+    match transfer(fields) {
+        Ok((id, transfer)) => Ok(Row {
+            line,
+            id,
+            cells,
+            transfer,
+        }),
+        Err((code, detail)) => Err(BadRow {
+            line,
+            code: code.into(),
+            detail,
+            cells,
+        }),
+    }
+}
+
+/// The transfer a row describes, with its id, after the ledger's checks of
+/// ids, currency and amount.
+fn transfer(fields: &Map<String, Value>) -> Result<(String, Value), RowProblem> {
     if let Some(unknown) = fields.keys().find(|name| !COLUMNS.contains(&name.as_str())) {
-        return Err(fail("unknown_field", format!("unknown field {unknown:?} (known fields: {})", COLUMNS.join(", "))));
+        let known = COLUMNS.join(", ");
+        return Err((
+            "unknown_field",
+            format!("unknown field {unknown:?} (known fields: {known})"),
+        ));
     }
-    let text = |name: &str| -> Result<Option<String>, BadRow> {
-        match fields.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(text)) if text.trim().is_empty() => Ok(None),
-            Some(Value::String(text)) => Ok(Some(text.trim().to_string())),
-            Some(other) if name == "amount" => Err(fail(
-                "invalid_amount",
-                format!("amount must be a decimal string like \"1250.00\", not {other}"),
-            )),
-            Some(other) => Err(fail("invalid_field", format!("{name} must be a string, not {other}"))),
-        }
-    };
-    let mut required = BTreeMap::new();
-    for name in REQUIRED {
-        let value = text(name)?.ok_or_else(|| fail("missing_field", format!("{name} is missing")))?;
-        required.insert(name, value);
-    }
-    let id = required["id"].clone();
-    ledger::EntryId::new(id.as_str()).map_err(|error| fail("invalid_id", format!("id {id:?}: {error}")))?;
-    for name in ["debit_account", "credit_account"] {
-        ledger::AccountId::new(required[name].as_str())
-            .map_err(|error| fail("invalid_id", format!("{name} {:?}: {error}", required[name])))?;
-    }
-    amounts::check_positive(&required["amount"], &required["currency"])
-        .map_err(|problem| {
-            let column = if problem.code == "unknown_currency" { "currency" } else { "amount" };
-            fail(problem.code, format!("{column}: {}", problem.detail))
-        })?;
     let mut transfer = Map::new();
     for name in REQUIRED {
-        transfer.insert(name.to_string(), Value::String(required[name].clone()));
+        let value =
+            text(fields, name)?.ok_or_else(|| ("missing_field", format!("{name} is missing")))?;
+        transfer.insert(name.to_string(), Value::String(value));
     }
+    let get = |name: &str| transfer[name].as_str().unwrap_or_default().to_string();
+    let id = get("id");
+    ledger::EntryId::new(id.as_str())
+        .map_err(|error| ("invalid_id", format!("id {id:?}: {error}")))?;
+    for name in ["debit_account", "credit_account"] {
+        let account = get(name);
+        ledger::AccountId::new(account.as_str())
+            .map_err(|error| ("invalid_id", format!("{name} {account:?}: {error}")))?;
+    }
+    amounts::check_positive(&get("amount"), &get("currency")).map_err(|problem| {
+        let column = if problem.code == "unknown_currency" {
+            "currency"
+        } else {
+            "amount"
+        };
+        (problem.code, format!("{column}: {}", problem.detail))
+    })?;
+    optional_fields(fields, &mut transfer)?;
+    Ok((id, Value::Object(transfer)))
+}
+
+/// Checks the optional fields and adds those given to `transfer`.
+fn optional_fields(
+    fields: &Map<String, Value>,
+    transfer: &mut Map<String, Value>,
+) -> Result<(), RowProblem> {
     for name in ["memo", "reference"] {
-        if let Some(value) = text(name)? {
+        if let Some(value) = text(fields, name)? {
             transfer.insert(name.to_string(), Value::String(value));
         }
     }
-    if let Some(date) = text("value_date")? {
-        ledger::Date::parse(&date).map_err(|error| fail("invalid_date", format!("value_date {date:?}: {error}")))?;
+    if let Some(date) = text(fields, "value_date")? {
+        ledger::Date::parse(&date)
+            .map_err(|error| ("invalid_date", format!("value_date {date:?}: {error}")))?;
         transfer.insert("value_date".into(), Value::String(date));
     }
-    if let Some(pending) = flag(fields.get("pending")).map_err(|detail| fail("invalid_field", detail))? {
+    if let Some(pending) =
+        flag(fields.get("pending")).map_err(|detail| ("invalid_field", detail))?
+    {
         transfer.insert("pending".into(), Value::Bool(pending));
     }
-    if let Some(seconds) = seconds(fields.get("timeout_seconds")).map_err(|detail| fail("invalid_field", detail))? {
+    let timeout =
+        seconds(fields.get("timeout_seconds")).map_err(|detail| ("invalid_field", detail))?;
+    if let Some(seconds) = timeout {
         transfer.insert("timeout_seconds".into(), Value::from(seconds));
     }
-    Ok(Row { line, id, cells, transfer: Value::Object(transfer) })
+    Ok(())
+}
+
+/// A text field: absent, blank or null is `None`; a non-string is a problem
+/// (an amount above all: a JSON number could have been a float).
+fn text(fields: &Map<String, Value>, name: &str) -> Result<Option<String>, RowProblem> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) if text.trim().is_empty() => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.trim().to_string())),
+        Some(other) if name == "amount" => Err((
+            "invalid_amount",
+            format!("amount must be a decimal string like \"1250.00\", not {other}"),
+        )),
+        Some(other) => Err((
+            "invalid_field",
+            format!("{name} must be a string, not {other}"),
+        )),
+    }
 }
 
 fn flag(value: Option<&Value>) -> Result<Option<bool>, String> {
@@ -299,14 +400,19 @@ fn flag(value: Option<&Value>) -> Result<Option<bool>, String> {
 fn seconds(value: Option<&Value>) -> Result<Option<u64>, String> {
     match value {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(number)) => {
-            number.as_u64().map(Some).ok_or_else(|| format!("timeout_seconds must be a whole number, not {number}"))
-        }
+        Some(Value::Number(number)) => number
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| format!("timeout_seconds must be a whole number, not {number}")),
         Some(Value::String(text)) if text.trim().is_empty() => Ok(None),
-        Some(Value::String(text)) => {
-            text.trim().parse().map(Some).map_err(|_| format!("timeout_seconds must be a whole number, not {text:?}"))
-        }
-        Some(other) => Err(format!("timeout_seconds must be a whole number, not {other}")),
+        Some(Value::String(text)) => text
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("timeout_seconds must be a whole number, not {text:?}")),
+        Some(other) => Err(format!(
+            "timeout_seconds must be a whole number, not {other}"
+        )),
     }
 }
 
@@ -328,7 +434,10 @@ mod tests {
         assert_eq!(rows.good[0].line, 2);
         assert_eq!(rows.good[0].transfer["amount"], "1250.5");
         assert_eq!(rows.good[0].transfer["memo"], "rent");
-        assert!(rows.good[1].transfer.get("memo").is_none(), "an empty cell is no field");
+        assert!(
+            rows.good[1].transfer.get("memo").is_none(),
+            "an empty cell is no field"
+        );
     }
 
     #[test]
@@ -337,24 +446,43 @@ mod tests {
         assert_eq!(rows.good.len(), 1);
         assert_eq!(rows.bad[0].line, 3);
         assert_eq!(rows.bad[0].code, "amount_precision");
-        assert!(rows.bad[0].detail.contains("decimals"), "{}", rows.bad[0].detail);
+        assert!(
+            rows.bad[0].detail.contains("decimals"),
+            "{}",
+            rows.bad[0].detail
+        );
     }
 
     #[test]
     fn a_malformed_csv_row_names_its_line_and_the_rest_are_read() {
-        let rows = csv("t-1,SH01-A,BJ01-A,1.00,CNY,\nt-2,SH01-A,1.00\nt-3,SH01-A,BJ01-A,2.00,CNY,\n");
-        assert_eq!(rows.good.iter().map(|row| row.id.as_str()).collect::<Vec<_>>(), ["t-1", "t-3"]);
+        let rows =
+            csv("t-1,SH01-A,BJ01-A,1.00,CNY,\nt-2,SH01-A,1.00\nt-3,SH01-A,BJ01-A,2.00,CNY,\n");
+        assert_eq!(
+            rows.good
+                .iter()
+                .map(|row| row.id.as_str())
+                .collect::<Vec<_>>(),
+            ["t-1", "t-3"]
+        );
         assert_eq!(rows.bad.len(), 1);
-        assert_eq!((rows.bad[0].line, rows.bad[0].code.as_str()), (3, "malformed_row"));
+        assert_eq!(
+            (rows.bad[0].line, rows.bad[0].code.as_str()),
+            (3, "malformed_row")
+        );
     }
 
     #[test]
     fn an_unknown_column_refuses_the_whole_file() {
-        let error = read_csv(b"id,debit_account,credit_account,amount,currency,amt\n").expect_err("unknown column");
+        let error = read_csv(b"id,debit_account,credit_account,amount,currency,amt\n")
+            .expect_err("unknown column");
         assert_eq!(error.line, 1);
         assert!(error.detail.contains("\"amt\""), "{}", error.detail);
         let missing = read_csv(b"id,debit_account,amount,currency\n").expect_err("missing column");
-        assert!(missing.detail.contains("credit_account"), "{}", missing.detail);
+        assert!(
+            missing.detail.contains("credit_account"),
+            "{}",
+            missing.detail
+        );
     }
 
     #[test]
@@ -368,7 +496,11 @@ mod tests {
             "t-6,SH01-A,BJ01-A,1.00,CNY,\n",
             "t-6,SH01-A,BJ01-A,1.00,CNY,\n",
         ));
-        let codes: Vec<(u64, &str)> = rows.bad.iter().map(|bad| (bad.line, bad.code.as_str())).collect();
+        let codes: Vec<(u64, &str)> = rows
+            .bad
+            .iter()
+            .map(|bad| (bad.line, bad.code.as_str()))
+            .collect();
         assert_eq!(
             codes,
             [
@@ -394,8 +526,19 @@ mod tests {
         let rows = read_jsonl(text.as_bytes());
         assert_eq!(rows.good.len(), 1);
         assert_eq!(rows.good[0].transfer["pending"], true);
-        let codes: Vec<(u64, &str)> = rows.bad.iter().map(|bad| (bad.line, bad.code.as_str())).collect();
-        assert_eq!(codes, [(3, "invalid_amount"), (4, "unknown_field"), (5, "malformed_row")]);
+        let codes: Vec<(u64, &str)> = rows
+            .bad
+            .iter()
+            .map(|bad| (bad.line, bad.code.as_str()))
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                (3, "invalid_amount"),
+                (4, "unknown_field"),
+                (5, "malformed_row")
+            ]
+        );
     }
 
     #[test]

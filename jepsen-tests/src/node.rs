@@ -1,0 +1,273 @@
+//! The node processes: one `clearledger-node` per slot, each started inside
+//! its slot's network namespace (`ip netns exec` replaces itself with the
+//! node, so the child's pid is the node's), killed with SIGKILL, paused with
+//! SIGSTOP, and — for membership changes — wiped and given a new node id.
+//! Node ids are never reused: a wiped node comes back as a new member.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use anyhow::Context;
+
+use crate::cmd;
+use crate::netns::{self, NODE_PORT};
+
+/// The bootstrap admin key every run's cluster is created with.
+pub const ADMIN_KEY: &str = "jepsen-admin-key-0001";
+
+/// How the nodes are started.
+#[derive(Debug, Clone)]
+pub struct NodeSettings {
+    /// The `clearledger-node` binary.
+    pub node_bin: PathBuf,
+    /// `CLEARLEDGER_FAULT` for nodes built with `fault-injection`.
+    pub fault: Option<String>,
+    /// Where node directories go.
+    pub root: PathBuf,
+    /// The run id (names the namespaces).
+    pub run_id: String,
+}
+
+/// One slot: a namespace, an address, and the node currently living there.
+#[derive(Debug)]
+pub struct Slot {
+    /// 1-based.
+    pub slot: usize,
+    /// The node id of the node living here now.
+    pub node_id: u64,
+    child: Option<Child>,
+    /// Whether it is SIGSTOPped.
+    pub paused: bool,
+}
+
+/// Every slot, and the next node id to hand out.
+#[derive(Debug)]
+pub struct Cluster {
+    settings: NodeSettings,
+    /// The slots, slot `n` at index `n - 1`.
+    pub slots: Vec<Slot>,
+    next_node_id: u64,
+}
+
+/// `host:port` of `slot`'s node.
+pub fn addr(slot: usize) -> String {
+    format!("{}:{NODE_PORT}", netns::node_ip(slot))
+}
+
+impl Cluster {
+    /// `size` slots; slot `n` starts with node id `n`, and slot 1 bootstraps
+    /// the cluster with all of them. Nothing is started yet.
+    pub fn new(settings: NodeSettings, size: usize) -> anyhow::Result<Cluster> {
+        let slots = (1..=size)
+            .map(|slot| Slot {
+                slot,
+                node_id: slot as u64,
+                child: None,
+                paused: false,
+            })
+            .collect();
+        let cluster = Cluster {
+            settings,
+            slots,
+            next_node_id: size as u64 + 1,
+        };
+        for slot in 1..=size {
+            let peers: Vec<(u64, String)> = if slot == 1 {
+                (2..=size).map(|peer| (peer as u64, addr(peer))).collect()
+            } else {
+                Vec::new()
+            };
+            cluster.write_config(slot, slot == 1, &peers)?;
+        }
+        Ok(cluster)
+    }
+
+    /// The run id (names the namespaces).
+    pub fn run_id(&self) -> &str {
+        &self.settings.run_id
+    }
+
+    fn slot(&self, slot: usize) -> &Slot {
+        &self.slots[slot - 1]
+    }
+
+    fn slot_mut(&mut self, slot: usize) -> &mut Slot {
+        &mut self.slots[slot - 1]
+    }
+
+    /// The directory of the node living in `slot` now.
+    pub fn node_dir(&self, slot: usize) -> PathBuf {
+        self.settings
+            .root
+            .join(format!("s{slot}-id{}", self.slot(slot).node_id))
+    }
+
+    /// The slot whose node has `node_id`, if any.
+    pub fn slot_of(&self, node_id: u64) -> Option<usize> {
+        self.slots
+            .iter()
+            .find(|s| s.node_id == node_id)
+            .map(|s| s.slot)
+    }
+
+    /// Whether `slot`'s process is running (possibly paused).
+    pub fn is_running(&self, slot: usize) -> bool {
+        self.slot(slot).child.is_some()
+    }
+
+    fn write_config(
+        &self,
+        slot: usize,
+        bootstrap: bool,
+        peers: &[(u64, String)],
+    ) -> anyhow::Result<()> {
+        let dir = self.node_dir(slot);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let peers: String = peers
+            .iter()
+            .map(|(id, addr)| format!("\n[[peers]]\nid = {id}\naddr = {addr:?}\n"))
+            .collect();
+        // Short write deadlines make unknown outcomes show up within a
+        // fault window; frequent snapshots make lagging and new members
+        // catch up by snapshot, not only by log.
+        let config = format!(
+            "node_id = {id}\nlisten = {addr:?}\nadvertise = {addr:?}\ndata_dir = {data:?}\nadmin_key = {ADMIN_KEY:?}\n\
+             bootstrap = {bootstrap}\n\n[raft]\nheartbeat_interval_ms = 100\nelection_timeout_min_ms = 500\n\
+             election_timeout_max_ms = 1000\nsnapshot_logs_since_last = 300\nlogs_to_keep = 100\n\n\
+             [write]\ndeadline_ms = 3000\n\n[log]\nlevel = \"info,openraft=warn\"\n{peers}",
+            id = self.slot(slot).node_id,
+            addr = addr(slot),
+            data = dir.join("data").display().to_string(),
+        );
+        std::fs::write(dir.join("node.toml"), config).context("cannot write a node configuration")
+    }
+
+    /// Starts `slot`'s node (it must not be running).
+    pub fn start(&mut self, slot: usize) -> anyhow::Result<()> {
+        anyhow::ensure!(!self.is_running(slot), "slot {slot} is running already");
+        let dir = self.node_dir(slot);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("node.log"))
+            .context("cannot open the node's log")?;
+        let mut command = Command::new("ip");
+        command
+            .args([
+                "netns",
+                "exec",
+                &netns::node_name(&self.settings.run_id, slot),
+            ])
+            .arg(&self.settings.node_bin)
+            .args(["run", "--config"])
+            .arg(dir.join("node.toml"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().context("cannot share the node's log")?)
+            .stderr(log);
+        for name in [
+            "CLEARLEDGER_ADMIN_KEY",
+            "CLEARLEDGER_CLUSTER_SECRET",
+            "CLEARLEDGER_DATA_DIR",
+            "CLEARLEDGER_LISTEN",
+        ] {
+            command.env_remove(name);
+        }
+        command.env("CLEARLEDGER_LOG", "info,openraft=warn");
+        match &self.settings.fault {
+            Some(fault) => command.env("CLEARLEDGER_FAULT", fault),
+            None => command.env_remove("CLEARLEDGER_FAULT"),
+        };
+        // Its own process group: a Ctrl-C at the terminal reaches the
+        // harness, which stops the nodes itself.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let child = command.spawn().context("cannot start clearledger-node")?;
+        let entry = self.slot_mut(slot);
+        entry.child = Some(child);
+        entry.paused = false;
+        Ok(())
+    }
+
+    /// kill -9 `slot`'s node and reaps it.
+    pub fn kill(&mut self, slot: usize) {
+        if let Some(mut child) = self.slot_mut(slot).child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.slot_mut(slot).paused = false;
+    }
+
+    /// Whether the process died on its own (and reaps it if so).
+    pub fn exited(&mut self, slot: usize) -> Option<std::process::ExitStatus> {
+        let entry = self.slot_mut(slot);
+        let status = entry
+            .child
+            .as_mut()
+            .and_then(|child| child.try_wait().ok().flatten());
+        if status.is_some() {
+            entry.child = None;
+            entry.paused = false;
+        }
+        status
+    }
+
+    /// SIGSTOP (`pause = true`) or SIGCONT `slot`'s node.
+    pub async fn set_paused(&mut self, slot: usize, pause: bool) -> anyhow::Result<()> {
+        let Some(pid) = self.slot(slot).child.as_ref().map(Child::id) else {
+            return Ok(());
+        };
+        cmd::signal(pid, if pause { "STOP" } else { "CONT" }).await?;
+        self.slot_mut(slot).paused = pause;
+        Ok(())
+    }
+
+    /// Kills `slot`'s node, deletes its data, and gives the slot a new node
+    /// id with a fresh configuration (not bootstrapping). Returns the new id.
+    pub fn wipe_and_renumber(&mut self, slot: usize) -> anyhow::Result<u64> {
+        self.kill(slot);
+        let data = self.node_dir(slot).join("data");
+        if data.exists() {
+            std::fs::remove_dir_all(&data)
+                .with_context(|| format!("cannot wipe {}", data.display()))?;
+        }
+        let id = self.next_node_id;
+        self.next_node_id += 1;
+        self.slot_mut(slot).node_id = id;
+        self.write_config(slot, false, &[])?;
+        Ok(id)
+    }
+
+    /// Stops every node (SIGCONT first if paused, then SIGKILL), by pid.
+    pub fn stop_all(&mut self) {
+        for slot in 1..=self.slots.len() {
+            if let Some(pid) = self.slot(slot).child.as_ref().map(Child::id) {
+                let _ = cmd::run("kill", &["-CONT", &pid.to_string()]);
+            }
+            self.kill(slot);
+        }
+    }
+
+    /// Deletes every node's data directory, keeping configurations and logs.
+    pub fn remove_data(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.settings.root) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let _ = std::fs::remove_dir_all(entry.path().join("data"));
+        }
+    }
+
+    /// The last lines of `slot`'s node log, for error messages.
+    pub fn log_tail(&self, slot: usize) -> String {
+        let text =
+            std::fs::read_to_string(self.node_dir(slot).join("node.log")).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(5)..].join("\n")
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}
