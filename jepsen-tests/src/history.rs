@@ -286,7 +286,6 @@ impl Recorder {
             process: process.to_string(),
             f,
             node,
-            time_ns,
         }
     }
 

@@ -283,6 +283,9 @@ fn worker(run_id: String, args: RunArgs) -> anyhow::Result<u8> {
         "jepsen-tests: seed {}, nemesis {:?}",
         config.seed, args.nemesis
     );
+    // Only needed when cargo unified reqwest's features with the node's TLS
+    // ones; harmless otherwise (the harness speaks plain HTTP).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
     Ok(match runtime.block_on(run::run(config))? {
         run::Verdict::Valid => 0,

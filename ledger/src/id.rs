@@ -5,6 +5,7 @@
 //! once, where the id is constructed, so everything past that point can rely on it.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -50,24 +51,105 @@ pub fn validate_id(text: &str) -> Result<(), IdError> {
     }
 }
 
+/// How many bytes of an id are held inline; a longer id is shared on the heap.
+const INLINE: usize = 22;
+
+/// An id's bytes: inline when short (no allocation to create, clone or
+/// compare), else shared. The same size as a `String`.
+#[derive(Clone)]
+enum Text {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Shared(Arc<str>),
+}
+
+impl Text {
+    /// `text` must be a validated id.
+    fn new(text: String) -> Text {
+        if text.len() <= INLINE {
+            let mut bytes = [0; INLINE];
+            bytes[..text.len()].copy_from_slice(text.as_bytes());
+            Text::Inline {
+                len: text.len() as u8,
+                bytes,
+            }
+        } else {
+            Text::Shared(Arc::from(text))
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Text::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Text::Shared(text) => text.as_bytes(),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Validated ids are ASCII.
+            Text::Inline { .. } => std::str::from_utf8(self.as_bytes()).expect("ids are ASCII"),
+            Text::Shared(text) => text,
+        }
+    }
+}
+
 macro_rules! define_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        #[derive(Clone, Deserialize)]
+        #[serde(try_from = "String")]
+        pub struct $name(Text);
 
         impl $name {
             /// Validates and wraps `text`.
             pub fn new(text: impl Into<String>) -> Result<Self, IdError> {
                 let text = text.into();
                 validate_id(&text)?;
-                Ok(Self(text))
+                Ok(Self(Text::new(text)))
             }
 
             /// The id as text.
             pub fn as_str(&self) -> &str {
-                &self.0
+                self.0.as_str()
+            }
+
+            /// The id's bytes (ASCII).
+            pub(crate) fn as_bytes(&self) -> &[u8] {
+                self.0.as_bytes()
+            }
+        }
+
+        // Compared, ordered and hashed as the text, as a `String` would be.
+        impl PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                self.as_bytes() == other.as_bytes()
+            }
+        }
+
+        impl Eq for $name {}
+
+        impl PartialOrd for $name {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+
+        impl Ord for $name {
+            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+                self.as_bytes().cmp(other.as_bytes())
+            }
+        }
+
+        impl std::hash::Hash for $name {
+            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+                self.as_str().hash(state)
+            }
+        }
+
+        // Serialized as a string, as before.
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
             }
         }
 
@@ -80,19 +162,19 @@ macro_rules! define_id {
 
         impl From<$name> for String {
             fn from(id: $name) -> String {
-                id.0
+                id.as_str().to_string()
             }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                f.write_str(self.as_str())
             }
         }
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}", self.0)
+                write!(f, "{}", self.as_str())
             }
         }
 
@@ -143,5 +225,34 @@ mod tests {
             Err(IdError::TooLong { length: 65 })
         );
         assert!(AccountId::new("x".repeat(64)).is_ok());
+    }
+
+    #[test]
+    fn short_and_long_ids_compare_and_encode_as_their_text() {
+        let texts = [
+            "a".to_string(),
+            "a.b".to_string(),
+            "b".to_string(),
+            "x".repeat(INLINE - 1),
+            "x".repeat(INLINE),
+            "x".repeat(INLINE + 1),
+            "y".repeat(64),
+        ];
+        for a in &texts {
+            let id = EntryId::new(a.clone()).unwrap();
+            assert_eq!(id.as_str(), a);
+            assert_eq!(id.to_string(), *a);
+            assert_eq!(String::from(id.clone()), *a);
+            assert_eq!(crate::codec::encode(&id), crate::codec::encode(a));
+            let back: EntryId = crate::codec::decode(&crate::codec::encode(a)).unwrap();
+            assert_eq!(back, id);
+            for b in &texts {
+                let other = EntryId::new(b.clone()).unwrap();
+                assert_eq!(id.cmp(&other), a.cmp(b), "{a} vs {b}");
+                assert_eq!(id == other, a == b);
+            }
+        }
+        let bad: Result<EntryId, _> = crate::codec::decode(&crate::codec::encode(&"a b"));
+        assert!(bad.is_err());
     }
 }

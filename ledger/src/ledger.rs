@@ -4,7 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::account::{Account, Balance, Purpose};
+use crate::account::{Balance, Purpose};
+use crate::account_table::{AccountNo, AccountTable, BranchNo};
 use crate::amount::Amount;
 use crate::approval::ApprovalPolicy;
 use crate::audit::{AuditEvent, AuditRecord, ChainedRecord, GENESIS_HASH, Hash};
@@ -12,11 +13,11 @@ use crate::branch::Branch;
 use crate::clearing_window::ClearingWindow;
 use crate::command::{Command, CommandKind, Receipt};
 use crate::currency::Currency;
-use crate::id::{AccountId, BranchCode, EntryId, PrincipalName};
-use crate::journal_entry::JournalEntry;
+use crate::entry_table::EntryTable;
+use crate::id::{BranchCode, EntryId, PrincipalName};
 use crate::principal::{Actor, KeyHash, Principal, Role};
 use crate::rejection::Rejection;
-use crate::table::Table;
+use crate::table::{DenseTable, Table};
 use crate::time::Timestamp;
 
 /// A place in the log: the Raft index and the command's ordinal within that
@@ -67,11 +68,28 @@ pub(crate) struct Meta {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Derived {
     pub(crate) key_index: BTreeMap<KeyHash, PrincipalName>,
-    pub(crate) special_accounts: BTreeMap<(BranchCode, Currency, Purpose), AccountId>,
+    /// Branch numbers, in creation order.
+    pub(crate) branch_numbers: BTreeMap<BranchCode, BranchNo>,
+    /// Branch codes by number.
+    pub(crate) branch_codes: Vec<BranchCode>,
+    /// The policies table by branch number.
+    pub(crate) policy_index: BTreeMap<(BranchNo, Currency), ApprovalPolicy>,
+    pub(crate) special_accounts: BTreeMap<(BranchNo, Currency, Purpose), AccountNo>,
     pub(crate) pending_expiry: BTreeSet<(Timestamp, EntryId)>,
     pub(crate) totals: BTreeMap<Currency, Balance>,
     pub(crate) pending_sum: BTreeMap<Currency, Amount>,
     pub(crate) time_index: BTreeMap<Timestamp, u64>,
+}
+
+impl Derived {
+    /// Numbers a new branch.
+    pub(crate) fn add_branch(&mut self, code: BranchCode) {
+        let no =
+            BranchNo(u32::try_from(self.branch_codes.len()).expect("fewer than 2^32 branches"));
+        let previous = self.branch_numbers.insert(code.clone(), no);
+        assert!(previous.is_none(), "a branch is created once");
+        self.branch_codes.push(code);
+    }
 }
 
 /// What the handlers of one command share.
@@ -80,6 +98,8 @@ pub(crate) struct Context {
     pub(crate) at: Timestamp,
     pub(crate) actor: Actor,
     pub(crate) role: Role,
+    /// The number of the branch a branch role acts for.
+    pub(crate) own_branch: Option<BranchNo>,
 }
 
 /// The deterministic double-entry state machine.
@@ -91,15 +111,14 @@ pub struct Ledger {
     pub(crate) meta: Meta,
     pub(crate) principals: Table<PrincipalName, Principal>,
     pub(crate) branches: Table<BranchCode, Branch>,
-    pub(crate) accounts: Table<AccountId, Account>,
-    pub(crate) entries: Table<EntryId, JournalEntry>,
+    pub(crate) accounts: AccountTable,
+    pub(crate) entries: EntryTable,
     pub(crate) policies: Table<(BranchCode, Currency), ApprovalPolicy>,
     pub(crate) windows: Table<u64, ClearingWindow>,
-    pub(crate) history: Table<(AccountId, Position), Balance>,
     pub(crate) index_times: Table<u64, Timestamp>,
-    pub(crate) audit: Table<u64, ChainedRecord>,
+    pub(crate) audit: DenseTable<ChainedRecord>,
     pub(crate) derived: Derived,
-    pub(crate) touched: Vec<AccountId>,
+    pub(crate) touched: Vec<AccountNo>,
 }
 
 impl Default for Ledger {
@@ -132,13 +151,12 @@ impl Ledger {
             },
             principals: Table::new(tracking),
             branches: Table::new(tracking),
-            accounts: Table::new(tracking),
-            entries: Table::new(tracking),
+            accounts: AccountTable::new(tracking),
+            entries: EntryTable::new(tracking),
             policies: Table::new(tracking),
             windows: Table::new(tracking),
-            history: Table::new(tracking),
             index_times: Table::new(tracking),
-            audit: Table::new(tracking),
+            audit: DenseTable::new(1, tracking),
             derived: Derived::default(),
             touched: Vec::new(),
         }
@@ -172,11 +190,16 @@ impl Ledger {
         self.expire_pending(position, at);
         let outcome = match self.role_of(&command.actor) {
             Ok(role) => {
+                let own_branch = match &role {
+                    Role::Branch(code) => self.derived.branch_numbers.get(code).copied(),
+                    _ => None,
+                };
                 let context = Context {
                     position,
                     at,
                     actor: command.actor,
                     role,
+                    own_branch,
                 };
                 self.dispatch(&context, command.kind)
             }
@@ -258,20 +281,15 @@ impl Ledger {
 
     /// Replaces an account's balance, keeping the totals and the balance
     /// history in step. Every balance change goes through here.
-    pub(crate) fn set_balance(&mut self, context: &Context, id: &AccountId, balance: Balance) {
-        let account = self
-            .accounts
-            .get_mut(id)
-            .expect("validated before mutating");
-        let old = std::mem::replace(&mut account.balance, balance);
-        let totals = self.derived.totals.entry(account.currency).or_default();
+    pub(crate) fn set_balance(&mut self, context: &Context, no: AccountNo, balance: Balance) {
+        let (currency, old) = self.accounts.set_balance(no, context.position, balance);
+        let totals = self.derived.totals.entry(currency).or_default();
         totals.debits_posted = totals.debits_posted - old.debits_posted + balance.debits_posted;
         totals.credits_posted = totals.credits_posted - old.credits_posted + balance.credits_posted;
         totals.debits_pending = totals.debits_pending - old.debits_pending + balance.debits_pending;
         totals.credits_pending =
             totals.credits_pending - old.credits_pending + balance.credits_pending;
-        self.history.insert((id.clone(), context.position), balance);
-        self.touched.push(id.clone());
+        self.touched.push(no);
     }
 
     /// Per currency, debits equal credits (posted and pending), pending totals
@@ -299,11 +317,12 @@ impl Ledger {
                 "{currency} pending != open pending entries"
             );
         }
-        for id in self.touched.drain(..) {
-            let account = self.accounts.get(&id).expect("touched accounts exist");
+        for no in self.touched.drain(..) {
+            let account = self.accounts.at(no);
             assert!(
                 account.balance.within_limits(&account.flags),
-                "account {id} beyond its limits"
+                "account {} beyond its limits",
+                account.id
             );
         }
     }

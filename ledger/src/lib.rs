@@ -70,6 +70,7 @@
 #![deny(missing_docs)]
 
 mod account;
+mod account_table;
 mod amount;
 mod approval;
 pub mod audit;
@@ -78,7 +79,9 @@ mod clearing_window;
 pub mod codec;
 mod command;
 mod currency;
+mod entry_table;
 mod id;
+mod id_index;
 mod journal_entry;
 mod ledger;
 pub mod limits;

@@ -5,10 +5,11 @@
 use std::collections::BTreeMap;
 
 use crate::account::{Balance, Purpose};
+use crate::account_table::{AccountNo, BranchNo};
 use crate::amount::Amount;
 use crate::audit::AuditEvent;
 use crate::command::Receipt;
-use crate::id::{AccountId, BranchCode, EntryId};
+use crate::id::{BranchCode, EntryId};
 use crate::journal_entry::{
     ApprovalReason, Decision, EntryField, EntryOutcome, EntryStatus, JournalEntry, NewEntry,
     Posting, Side, VoidReason,
@@ -24,12 +25,20 @@ use crate::setup::check_text;
 use crate::time::Timestamp;
 
 /// Balances as a batch would leave them, before anything is written.
-type Overlay = BTreeMap<AccountId, Balance>;
+type Overlay = BTreeMap<AccountNo, Balance>;
+
+/// A posting with its account's number.
+struct Line {
+    account: AccountNo,
+    side: Side,
+    amount: Amount,
+}
 
 /// Everything a commit needs; computing it is where an entry can be rejected.
 struct EntryPlan {
-    /// The request's postings plus the clearing postings.
-    postings: Vec<Posting>,
+    /// The clearing postings the ledger adds to the request's (none unless
+    /// the entry crosses branches).
+    clearing: Vec<Posting>,
     /// Per branch, net paid out (positive) or received (negative); empty
     /// unless the entry crosses branches.
     legs: Vec<(BranchCode, Amount)>,
@@ -37,7 +46,7 @@ struct EntryPlan {
     approval_reasons: Vec<ApprovalReason>,
     required_authority: u8,
     /// Account balances after the entry.
-    balances: Vec<(AccountId, Balance)>,
+    balances: Vec<(AccountNo, Balance)>,
 }
 
 /// Adds `posting` to `balance`, as pending or posted. `None` on overflow.
@@ -194,7 +203,7 @@ impl Ledger {
             match planned {
                 Ok(plan) => {
                     if let Some(plan) = &plan {
-                        overlay.extend(plan.balances.iter().cloned());
+                        overlay.extend(plan.balances.iter().copied());
                     }
                     in_batch.entry(&entry.id).or_insert(entry);
                     plans.push(plan);
@@ -245,18 +254,22 @@ impl Ledger {
         skip_approval: bool,
     ) -> Result<EntryPlan, Rejection> {
         let currency = entry.currency;
-        let mut nets: BTreeMap<&BranchCode, Amount> = BTreeMap::new();
+        // Each account is looked up by id once; its number is used from here on.
+        let mut lines: Vec<Line> = Vec::with_capacity(entry.postings.len() + 2);
+        // Per branch, in order of first appearance.
+        let mut nets: Vec<(BranchNo, Amount)> = Vec::new();
         let mut approval_reasons = Vec::new();
         if entry.pending {
             approval_reasons.push(ApprovalReason::Requested);
         }
         for posting in &entry.postings {
-            let account =
-                self.accounts
-                    .get(&posting.account)
-                    .ok_or_else(|| Rejection::AccountNotFound {
-                        account: posting.account.clone(),
-                    })?;
+            let no = self.accounts.number(&posting.account).ok_or_else(|| {
+                Rejection::AccountNotFound {
+                    account: posting.account.clone(),
+                }
+            })?;
+            let account = self.accounts.at(no);
+            let branch = self.accounts.branch_of(no);
             if account.currency != currency {
                 return Err(Rejection::AccountCurrencyMismatch {
                     account: account.id.clone(),
@@ -267,7 +280,7 @@ impl Ledger {
             if let Role::Branch(own) = &context.role {
                 let foreign_credit_to_customer =
                     posting.side == Side::Credit && account.purpose == Purpose::Customer;
-                if account.branch != *own && !foreign_credit_to_customer {
+                if context.own_branch != Some(branch) && !foreign_credit_to_customer {
                     return Err(Rejection::Forbidden {
                         reason: format!(
                             "branch {own} may only credit customer accounts of branch {}",
@@ -282,41 +295,53 @@ impl Ledger {
             {
                 approval_reasons.push(ApprovalReason::InternalAccountOutbound);
             }
-            let net = nets.entry(&account.branch).or_default();
-            *net = match posting.side {
-                Side::Debit => *net + posting.amount,
-                Side::Credit => *net - posting.amount,
+            let signed = match posting.side {
+                Side::Debit => posting.amount,
+                Side::Credit => posting.amount.negated(),
             };
+            match nets.iter_mut().find(|(b, _)| *b == branch) {
+                Some((_, net)) => *net += signed,
+                None => nets.push((branch, signed)),
+            }
+            lines.push(Line {
+                account: no,
+                side: posting.side,
+                amount: posting.amount,
+            });
         }
-        let amount = entry.debit_total();
         let mut required_authority = crate::approval::AUTHORITY_DEFAULT;
-        for branch in nets.keys() {
-            if let Some(policy) = self.policies.get(&((*branch).clone(), currency)) {
-                if policy.requires_approval(amount)
-                    && !approval_reasons.contains(&ApprovalReason::AboveThreshold)
-                {
-                    approval_reasons.push(ApprovalReason::AboveThreshold);
+        if !self.derived.policy_index.is_empty() {
+            let amount = entry.debit_total();
+            for (branch, _) in &nets {
+                if let Some(policy) = self.derived.policy_index.get(&(*branch, currency)) {
+                    if policy.requires_approval(amount)
+                        && !approval_reasons.contains(&ApprovalReason::AboveThreshold)
+                    {
+                        approval_reasons.push(ApprovalReason::AboveThreshold);
+                    }
+                    required_authority = required_authority.max(policy.authority_for(amount));
                 }
-                required_authority = required_authority.max(policy.authority_for(amount));
             }
         }
         if skip_approval {
             approval_reasons.clear();
         }
         approval_reasons.sort_unstable();
-        let legs: Vec<(BranchCode, Amount)> = nets
-            .into_iter()
-            .filter(|(_, net)| !net.is_zero())
-            .map(|(branch, net)| (branch.clone(), net))
-            .collect();
-        let mut postings = entry.postings.clone();
-        for (branch, net_out) in &legs {
-            let clearing = self
+        // The legs, in branch-code order.
+        let codes = &self.derived.branch_codes;
+        let mut nonzero: Vec<(BranchNo, Amount)> =
+            nets.into_iter().filter(|(_, net)| !net.is_zero()).collect();
+        nonzero.sort_unstable_by(|(a, _), (b, _)| codes[a.index()].cmp(&codes[b.index()]));
+        let mut legs = Vec::with_capacity(nonzero.len());
+        let mut clearing = Vec::with_capacity(nonzero.len());
+        for (branch, net_out) in nonzero {
+            let code = &codes[branch.index()];
+            let no = *self
                 .derived
                 .special_accounts
-                .get(&(branch.clone(), currency, Purpose::Clearing))
+                .get(&(branch, currency, Purpose::Clearing))
                 .ok_or_else(|| Rejection::ClearingAccountMissing {
-                    branch: branch.clone(),
+                    branch: code.clone(),
                     currency,
                 })?;
             // The payer branch owes the center: credit its clearing account.
@@ -326,22 +351,28 @@ impl Ledger {
                 Side::Debit
             };
             let amount = if net_out.is_positive() {
-                *net_out
+                net_out
             } else {
                 net_out.negated()
             };
-            postings.push(Posting {
-                account: clearing.clone(),
+            lines.push(Line {
+                account: no,
                 side,
                 amount,
             });
+            clearing.push(Posting {
+                account: self.accounts.at(no).id.clone(),
+                side,
+                amount,
+            });
+            legs.push((code.clone(), net_out));
         }
         let pending = !approval_reasons.is_empty();
-        let balances = self.plan_balances(&postings, overlay, |balance, posting| {
-            add_posting(balance, posting.side, posting.amount, pending)
+        let balances = self.plan_balances(&lines, overlay, |balance, side, amount| {
+            add_posting(balance, side, amount, pending)
         })?;
         Ok(EntryPlan {
-            postings,
+            clearing,
             legs,
             approval_reasons,
             required_authority,
@@ -349,22 +380,32 @@ impl Ledger {
         })
     }
 
-    /// Applies `change` for every posting to the accounts' balances (as
+    /// The lines of booked postings, whose accounts exist.
+    fn lines_of(&self, postings: &[Posting]) -> Vec<Line> {
+        postings
+            .iter()
+            .map(|posting| Line {
+                account: self
+                    .accounts
+                    .number(&posting.account)
+                    .expect("booked accounts exist"),
+                side: posting.side,
+                amount: posting.amount,
+            })
+            .collect()
+    }
+
+    /// Applies `change` for every line to the accounts' balances (as
     /// `overlay` has them) and checks flags and limits on the result.
     fn plan_balances(
         &self,
-        postings: &[Posting],
+        lines: &[Line],
         overlay: &Overlay,
-        change: impl Fn(&mut Balance, &Posting) -> Option<()>,
-    ) -> Result<Vec<(AccountId, Balance)>, Rejection> {
-        let mut balances: Vec<(AccountId, Balance)> = Vec::with_capacity(postings.len());
-        for posting in postings {
-            let account =
-                self.accounts
-                    .get(&posting.account)
-                    .ok_or_else(|| Rejection::AccountNotFound {
-                        account: posting.account.clone(),
-                    })?;
+        change: impl Fn(&mut Balance, Side, Amount) -> Option<()>,
+    ) -> Result<Vec<(AccountNo, Balance)>, Rejection> {
+        let mut balances: Vec<(AccountNo, Balance)> = Vec::with_capacity(lines.len());
+        for line in lines {
+            let account = self.accounts.at(line.account);
             if account.flags.closed {
                 return Err(Rejection::AccountClosed {
                     account: account.id.clone(),
@@ -375,35 +416,38 @@ impl Ledger {
                     account: account.id.clone(),
                 });
             }
-            let at = match balances.iter().position(|(id, _)| *id == posting.account) {
+            let at = match balances.iter().position(|(no, _)| *no == line.account) {
                 Some(at) => at,
                 None => {
                     let current = overlay
-                        .get(&posting.account)
+                        .get(&line.account)
                         .copied()
                         .unwrap_or(account.balance);
-                    balances.push((posting.account.clone(), current));
+                    balances.push((line.account, current));
                     balances.len() - 1
                 }
             };
-            change(&mut balances[at].1, posting).ok_or_else(|| Rejection::BalanceOverflow {
-                account: account.id.clone(),
+            change(&mut balances[at].1, line.side, line.amount).ok_or_else(|| {
+                Rejection::BalanceOverflow {
+                    account: account.id.clone(),
+                }
             })?;
         }
-        for (id, balance) in &balances {
-            let flags = &self.accounts.get(id).expect("looked up above").flags;
+        for (no, balance) in &balances {
+            let account = self.accounts.at(*no);
+            let flags = &account.flags;
             if flags.debits_must_not_exceed_credits
                 && balance.debits_posted + balance.debits_pending > balance.credits_posted
             {
                 return Err(Rejection::InsufficientFunds {
-                    account: id.clone(),
+                    account: account.id.clone(),
                 });
             }
             if flags.credits_must_not_exceed_debits
                 && balance.credits_posted + balance.credits_pending > balance.debits_posted
             {
                 return Err(Rejection::CreditsExceedDebits {
-                    account: id.clone(),
+                    account: account.id.clone(),
                 });
             }
         }
@@ -418,9 +462,12 @@ impl Ledger {
         plan: EntryPlan,
         reverses: Option<(EntryId, String)>,
     ) -> EntryOutcome {
-        for (id, balance) in &plan.balances {
-            self.set_balance(context, id, *balance);
+        for (no, balance) in &plan.balances {
+            self.set_balance(context, *no, *balance);
         }
+        let mut postings = Vec::with_capacity(request.postings.len() + plan.clearing.len());
+        postings.extend_from_slice(&request.postings);
+        postings.extend(plan.clearing);
         let pending = !plan.approval_reasons.is_empty();
         let currency = request.currency;
         let mut window = None;
@@ -432,7 +479,7 @@ impl Ledger {
             self.derived
                 .pending_expiry
                 .insert((expires_at, request.id.clone()));
-            *self.derived.pending_sum.entry(currency).or_default() += debit_total(&plan.postings);
+            *self.derived.pending_sum.entry(currency).or_default() += debit_total(&postings);
             Some(expires_at)
         } else {
             if !plan.legs.is_empty() {
@@ -450,7 +497,7 @@ impl Ledger {
             AuditEvent::EntryBooked {
                 id: request.id.clone(),
                 currency,
-                postings: plan.postings.clone(),
+                postings: postings.clone(),
                 status: if pending {
                     "pending".into()
                 } else {
@@ -464,7 +511,7 @@ impl Ledger {
             None => (None, None),
         };
         let entry = JournalEntry {
-            postings: plan.postings,
+            postings,
             status,
             booked: context.position,
             booked_at: context.at,
@@ -480,7 +527,7 @@ impl Ledger {
             request,
         };
         let outcome = EntryOutcome::of(&entry);
-        self.entries.insert(entry.request.id.clone(), entry);
+        self.entries.insert(entry);
         outcome
     }
 
@@ -536,7 +583,7 @@ impl Ledger {
             request,
         };
         let outcome = EntryOutcome::of(&entry);
-        self.entries.insert(entry.request.id.clone(), entry);
+        self.entries.insert(entry);
         outcome
     }
 
@@ -596,21 +643,19 @@ impl Ledger {
                 held,
             });
         }
-        let balances =
-            self.plan_balances(&entry.postings, &Overlay::new(), |balance, posting| {
-                // Moving a reservation to posted keeps every limit sum unchanged.
-                match posting.side {
-                    Side::Debit => {
-                        balance.debits_pending =
-                            balance.debits_pending.checked_sub(posting.amount)?
-                    }
-                    Side::Credit => {
-                        balance.credits_pending =
-                            balance.credits_pending.checked_sub(posting.amount)?
-                    }
+        let lines = self.lines_of(&entry.postings);
+        let balances = self.plan_balances(&lines, &Overlay::new(), |balance, side, amount| {
+            // Moving a reservation to posted keeps every limit sum unchanged.
+            match side {
+                Side::Debit => {
+                    balance.debits_pending = balance.debits_pending.checked_sub(amount)?
                 }
-                add_posting(balance, posting.side, posting.amount, false)
-            })?;
+                Side::Credit => {
+                    balance.credits_pending = balance.credits_pending.checked_sub(amount)?
+                }
+            }
+            add_posting(balance, side, amount, false)
+        })?;
         // From here on, approving cannot fail.
         let legs = self.legs_of(&id);
         let window = (!legs.is_empty()).then(|| {
@@ -672,6 +717,7 @@ impl Ledger {
                 at,
                 actor: Actor::system(),
                 role: Role::Admin,
+                own_branch: None,
             };
             let balances = self.release_balances(&id);
             let expired = EntryStatus::Voided {
@@ -689,28 +735,22 @@ impl Ledger {
     }
 
     /// Balances with a pending entry's reservations released.
-    fn release_balances(&self, id: &EntryId) -> Vec<(AccountId, Balance)> {
+    fn release_balances(&self, id: &EntryId) -> Vec<(AccountNo, Balance)> {
         let entry = self.entries.get(id).expect("pending entries exist");
-        let mut balances: Vec<(AccountId, Balance)> = Vec::new();
-        for posting in &entry.postings {
-            let at = match balances
-                .iter()
-                .position(|(account, _)| *account == posting.account)
-            {
+        let mut balances: Vec<(AccountNo, Balance)> = Vec::new();
+        for line in self.lines_of(&entry.postings) {
+            let at = match balances.iter().position(|(no, _)| *no == line.account) {
                 Some(at) => at,
                 None => {
-                    let account = self
-                        .accounts
-                        .get(&posting.account)
-                        .expect("booked accounts exist");
-                    balances.push((posting.account.clone(), account.balance));
+                    let balance = self.accounts.at(line.account).balance;
+                    balances.push((line.account, balance));
                     balances.len() - 1
                 }
             };
             let balance = &mut balances[at].1;
-            match posting.side {
-                Side::Debit => balance.debits_pending -= posting.amount,
-                Side::Credit => balance.credits_pending -= posting.amount,
+            match line.side {
+                Side::Debit => balance.debits_pending -= line.amount,
+                Side::Credit => balance.credits_pending -= line.amount,
             }
         }
         balances
@@ -743,13 +783,13 @@ impl Ledger {
         &mut self,
         context: &Context,
         id: &EntryId,
-        balances: Vec<(AccountId, Balance)>,
+        balances: Vec<(AccountNo, Balance)>,
         status: EntryStatus,
         reason: Option<String>,
         window: Option<u64>,
     ) {
-        for (account, balance) in &balances {
-            self.set_balance(context, account, *balance);
+        for (no, balance) in &balances {
+            self.set_balance(context, *no, *balance);
         }
         let entry = self.entries.get_mut(id).expect("pending entries exist");
         let expires_at = entry.expires_at.expect("pending entries expire");

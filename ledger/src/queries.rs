@@ -149,16 +149,17 @@ impl Ledger {
     /// Audit records with sequence numbers in `from..=to`.
     pub fn audit_records(&self, from: u64, to: u64) -> impl Iterator<Item = &ChainedRecord> {
         self.audit
-            .range(from..=to.max(from))
+            .range(from, to.max(from))
             .map(|(_, record)| record)
     }
 
     /// The balance of `id` as of the end of log index `index`.
     pub fn balance_at(&self, id: &AccountId, index: u64) -> Result<Balance, PointInTimeError> {
-        let account = self
+        let no = self
             .accounts
-            .get(id)
+            .number(id)
             .ok_or_else(|| PointInTimeError::AccountNotFound(id.clone()))?;
+        let account = self.accounts.at(no);
         if index > self.meta.applied_index {
             return Err(PointInTimeError::InTheFuture {
                 asked: index,
@@ -172,13 +173,9 @@ impl Ledger {
                 asked: index,
             });
         }
-        let start = (id.clone(), Position::default());
-        let end = (id.clone(), Position::end_of(index));
         Ok(self
-            .history
-            .range(start..=end)
-            .next_back()
-            .map(|(_, b)| *b)
+            .accounts
+            .balance_at(no, Position::end_of(index))
             .unwrap_or_default())
     }
 

@@ -2,6 +2,7 @@
 //! branches, accounts, approval policy and opening clearing windows.
 
 use crate::account::{Account, NewAccount, Purpose};
+use crate::account_table::AccountNo;
 use crate::approval::ApprovalPolicy;
 use crate::audit::AuditEvent;
 use crate::branch::{Branch, NewBranch};
@@ -120,6 +121,7 @@ impl Ledger {
             created_by: context.actor.principal.clone(),
         };
         self.branches.insert(new.code.clone(), branch.clone());
+        self.derived.add_branch(new.code.clone());
         self.record(context, AuditEvent::BranchCreated(new));
         Ok(Receipt::Branch(branch))
     }
@@ -172,21 +174,17 @@ impl Ledger {
                 }),
             };
         }
-        if !self.branches.contains_key(&new.branch) {
+        let Some(&branch_no) = self.derived.branch_numbers.get(&new.branch) else {
             return Err(Rejection::BranchNotFound { branch: new.branch });
-        }
-        let special_key = (new.branch.clone(), new.currency, new.purpose);
-        if matches!(new.purpose, Purpose::Clearing | Purpose::SettlementReserve) {
-            if let Some(account) = self.derived.special_accounts.get(&special_key) {
-                return Err(Rejection::ClearingAccountExists {
-                    branch: new.branch,
-                    currency: new.currency,
-                    account: account.clone(),
-                });
-            }
-            self.derived
-                .special_accounts
-                .insert(special_key, new.id.clone());
+        };
+        let special_key = (branch_no, new.currency, new.purpose);
+        let special = matches!(new.purpose, Purpose::Clearing | Purpose::SettlementReserve);
+        if special && let Some(&account) = self.derived.special_accounts.get(&special_key) {
+            return Err(Rejection::ClearingAccountExists {
+                branch: new.branch,
+                currency: new.currency,
+                account: self.accounts.at(account).id.clone(),
+            });
         }
         let account = Account {
             id: new.id.clone(),
@@ -200,24 +198,32 @@ impl Ledger {
             opened_at: context.position,
             opened_by: context.actor.principal.clone(),
         };
-        self.accounts.insert(new.id.clone(), account.clone());
+        let no = self.accounts.open(account.clone(), branch_no);
+        if special {
+            self.derived.special_accounts.insert(special_key, no);
+        }
         self.record(context, AuditEvent::AccountOpened(new));
         Ok(Receipt::Account(Box::new(account)))
     }
 
-    /// The account, if `context`'s role may manage it.
-    fn managed_account(&self, context: &Context, id: &AccountId) -> Result<&Account, Rejection> {
+    /// The account and its number, if `context`'s role may manage it.
+    fn managed_account(
+        &self,
+        context: &Context,
+        id: &AccountId,
+    ) -> Result<(AccountNo, &Account), Rejection> {
         Self::require(
             &context.role,
             &["admin", "operator", "branch"],
             "manage accounts",
         )?;
-        let account = self
+        let no = self
             .accounts
-            .get(id)
+            .number(id)
             .ok_or_else(|| Rejection::AccountNotFound {
                 account: id.clone(),
             })?;
+        let account = self.accounts.at(no);
         if let Role::Branch(own) = &context.role
             && *own != account.branch
         {
@@ -225,7 +231,7 @@ impl Ledger {
                 reason: format!("account {id} belongs to branch {}", account.branch),
             });
         }
-        Ok(account)
+        Ok((no, account))
     }
 
     pub(crate) fn set_account_frozen(
@@ -234,14 +240,14 @@ impl Ledger {
         id: AccountId,
         frozen: bool,
     ) -> Result<Receipt, Rejection> {
-        let account = self.managed_account(context, &id)?;
+        let (no, account) = self.managed_account(context, &id)?;
         if account.flags.closed {
             return Err(Rejection::AccountClosed { account: id });
         }
         if account.flags.frozen == frozen {
             return Ok(Receipt::Account(Box::new(account.clone())));
         }
-        let account = self.accounts.get_mut(&id).expect("checked above");
+        let account = self.accounts.at_mut(no);
         account.flags.frozen = frozen;
         let receipt = Receipt::Account(Box::new(account.clone()));
         self.record(
@@ -259,14 +265,14 @@ impl Ledger {
         context: &Context,
         id: AccountId,
     ) -> Result<Receipt, Rejection> {
-        let account = self.managed_account(context, &id)?;
+        let (no, account) = self.managed_account(context, &id)?;
         if account.flags.closed {
             return Ok(Receipt::Account(Box::new(account.clone())));
         }
         if !account.balance.is_settled() {
             return Err(Rejection::AccountBalanceNotZero { account: id });
         }
-        let account = self.accounts.get_mut(&id).expect("checked above");
+        let account = self.accounts.at_mut(no);
         account.flags.closed = true;
         let receipt = Receipt::Account(Box::new(account.clone()));
         self.record(context, AuditEvent::AccountClosed { account: id });
@@ -285,6 +291,10 @@ impl Ledger {
                 branch: policy.branch,
             });
         }
+        let branch_no = self.derived.branch_numbers[&policy.branch];
+        self.derived
+            .policy_index
+            .insert((branch_no, policy.currency), policy.clone());
         self.policies
             .insert((policy.branch.clone(), policy.currency), policy.clone());
         self.record(context, AuditEvent::PolicySet(policy.clone()));

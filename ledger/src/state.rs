@@ -8,16 +8,18 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::account::Purpose;
-use crate::audit::Hash;
+use crate::account::{Account, Balance, Purpose};
+use crate::account_table::{AccountNo, AccountTable};
+use crate::audit::{ChainedRecord, Hash};
 use crate::codec::{self, DecodeError};
-use crate::journal_entry::EntryStatus;
-use crate::ledger::{Derived, Ledger, Meta};
+use crate::entry_table::EntryTable;
+use crate::journal_entry::{EntryStatus, JournalEntry};
+use crate::ledger::{Derived, Ledger, Meta, Position};
 use crate::posting::debit_total;
-use crate::table::Table;
+use crate::table::{DenseTable, Table};
 
 /// The snapshot format version: the first byte of every snapshot.
-pub const SNAPSHOT_FORMAT: u8 = 1;
+pub const SNAPSHOT_FORMAT: u8 = 2;
 
 /// One stored record. `value: None` means the key was deleted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,20 +56,37 @@ pub enum RestoreError {
 }
 
 const META: u8 = 0;
+/// Accounts by number.
+const ACCOUNTS: u8 = 3;
+/// Entries by number.
+const ENTRIES: u8 = 4;
+/// Balance history by (account number, position).
+const HISTORY: u8 = 7;
+/// The audit chain by sequence number.
+const AUDIT: u8 = 9;
 
-/// Calls `$visit!(tag, field)` for every table, in tag order.
+/// Calls `$visit!(tag, field)` for every `Table`, in tag order, and
+/// `$other!(tag)` for the tables stored otherwise.
 macro_rules! for_each_table {
-    ($visit:ident) => {
+    ($visit:ident, $other:ident) => {
         $visit!(1, principals);
         $visit!(2, branches);
-        $visit!(3, accounts);
-        $visit!(4, entries);
+        $other!(ACCOUNTS);
+        $other!(ENTRIES);
         $visit!(5, policies);
         $visit!(6, windows);
-        $visit!(7, history);
+        $other!(HISTORY);
         $visit!(8, index_times);
-        $visit!(9, audit);
+        $other!(AUDIT);
     };
+}
+
+fn record<K: Serialize, V: Serialize>(tag: u8, key: &K, value: &V) -> Record {
+    Record {
+        table: tag,
+        key: codec::encode(key),
+        value: Some(codec::encode(value)),
+    }
 }
 
 fn changed_records<K, V>(tag: u8, table: &mut Table<K, V>, out: &mut Vec<Record>)
@@ -91,11 +110,7 @@ where
     V: Serialize,
 {
     for (key, value) in table.iter() {
-        out.push(Record {
-            table: tag,
-            key: codec::encode(key),
-            value: Some(codec::encode(value)),
-        });
+        out.push(record(tag, key, value));
     }
 }
 
@@ -114,6 +129,15 @@ where
     Ok(())
 }
 
+/// The tables that are not a `Table`, as restored records, before they are
+/// rebuilt.
+struct Restored {
+    accounts: Table<AccountNo, Account>,
+    entries: Table<u64, JournalEntry>,
+    history: Table<(AccountNo, Position), Balance>,
+    audit: Table<u64, ChainedRecord>,
+}
+
 impl Ledger {
     /// The records changed since the last call, with the meta record last.
     /// The node writes them and the applied log id in one WriteBatch.
@@ -124,7 +148,31 @@ impl Ledger {
                 changed_records($tag, &mut self.$field, &mut out)
             };
         }
-        for_each_table!(visit);
+        macro_rules! other {
+            (ACCOUNTS) => {
+                for no in self.accounts.take_changed() {
+                    out.push(record(ACCOUNTS, &no, self.accounts.at(no)));
+                }
+            };
+            (ENTRIES) => {
+                for no in self.entries.take_changed() {
+                    let entry = self.entries.at(no).expect("changed entries exist");
+                    out.push(record(ENTRIES, &no, entry));
+                }
+            };
+            (HISTORY) => {
+                for (key, balance) in self.accounts.take_history_changed() {
+                    out.push(record(HISTORY, &key, &balance));
+                }
+            };
+            (AUDIT) => {
+                for seq in self.audit.take_changed() {
+                    let chained = self.audit.get(&seq).expect("changed records exist");
+                    out.push(record(AUDIT, &seq, chained));
+                }
+            };
+        }
+        for_each_table!(visit, other);
         out.push(self.meta_record());
         out
     }
@@ -145,7 +193,29 @@ impl Ledger {
                 all_records($tag, &self.$field, &mut out)
             };
         }
-        for_each_table!(visit);
+        macro_rules! other {
+            (ACCOUNTS) => {
+                for (no, account) in self.accounts.numbered() {
+                    out.push(record(ACCOUNTS, &no, account));
+                }
+            };
+            (ENTRIES) => {
+                for (no, entry) in self.entries.iter() {
+                    out.push(record(ENTRIES, &no, entry));
+                }
+            };
+            (HISTORY) => {
+                for (key, balance) in self.accounts.history() {
+                    out.push(record(HISTORY, &key, balance));
+                }
+            };
+            (AUDIT) => {
+                for (seq, chained) in self.audit.iter() {
+                    out.push(record(AUDIT, &seq, chained));
+                }
+            };
+        }
+        for_each_table!(visit, other);
         out
     }
 
@@ -190,6 +260,12 @@ impl Ledger {
     ) -> Result<Ledger, RestoreError> {
         let mut ledger = Ledger::with_tracking(tracking);
         let mut meta: Option<Meta> = None;
+        let mut restored = Restored {
+            accounts: Table::new(false),
+            entries: Table::new(false),
+            history: Table::new(false),
+            audit: Table::new(false),
+        };
         for record in records {
             macro_rules! visit {
                 ($tag:expr, $field:ident) => {
@@ -199,37 +275,99 @@ impl Ledger {
                     }
                 };
             }
+            macro_rules! other {
+                (ACCOUNTS) => {
+                    if record.table == ACCOUNTS {
+                        restore_record(&mut restored.accounts, &record)?;
+                        continue;
+                    }
+                };
+                (ENTRIES) => {
+                    if record.table == ENTRIES {
+                        restore_record(&mut restored.entries, &record)?;
+                        continue;
+                    }
+                };
+                (HISTORY) => {
+                    if record.table == HISTORY {
+                        restore_record(&mut restored.history, &record)?;
+                        continue;
+                    }
+                };
+                (AUDIT) => {
+                    if record.table == AUDIT {
+                        restore_record(&mut restored.audit, &record)?;
+                        continue;
+                    }
+                };
+            }
             if record.table == META {
                 let value = record.value.as_deref().ok_or(RestoreError::MissingMeta)?;
                 meta = Some(codec::decode(value)?);
                 continue;
             }
-            for_each_table!(visit);
+            for_each_table!(visit, other);
             return Err(RestoreError::UnknownTable(record.table));
         }
         ledger.meta = meta.ok_or(RestoreError::MissingMeta)?;
-        ledger.derived = ledger.derive();
+        ledger.derived = ledger.derive_branches();
+        let branch_numbers = &ledger.derived.branch_numbers;
+        ledger.accounts = AccountTable::restore(
+            restored.accounts.into_records(),
+            restored.history.into_records(),
+            |account| branch_numbers.get(&account.branch).copied(),
+            tracking,
+        )
+        .map_err(RestoreError::Inconsistent)?;
+        ledger.entries = EntryTable::restore(restored.entries.into_records(), tracking)
+            .map_err(RestoreError::Inconsistent)?;
+        ledger.audit = DenseTable::restore(1, restored.audit.into_records(), tracking)
+            .map_err(|error| RestoreError::Inconsistent(format!("audit chain: {error}")))?;
+        ledger.derive();
         ledger
             .check_invariants()
             .map_err(RestoreError::Inconsistent)?;
         Ok(ledger)
     }
 
-    fn derive(&self) -> Derived {
+    /// The branch numbers, by creation position as when the branches were
+    /// created; the rest of [`Derived`] is left empty for [`Ledger::derive`].
+    fn derive_branches(&self) -> Derived {
         let mut derived = Derived::default();
+        let mut branches: Vec<_> = self.branches.values().collect();
+        branches.sort_by_key(|branch| branch.created_at);
+        for branch in branches {
+            derived.add_branch(branch.code.clone());
+        }
+        derived
+    }
+
+    /// Fills in the rest of [`Derived`] from the tables.
+    fn derive(&mut self) {
+        let mut derived = std::mem::take(&mut self.derived);
         for principal in self.principals.values() {
             derived
                 .key_index
                 .insert(principal.key_hash, principal.name.clone());
         }
-        for account in self.accounts.values() {
+        for ((branch, currency), policy) in self.policies.iter() {
+            // A policy of a missing branch could apply to no account.
+            if let Some(&no) = derived.branch_numbers.get(branch) {
+                derived.policy_index.insert((no, *currency), policy.clone());
+            }
+        }
+        for (no, account) in self.accounts.numbered() {
             if matches!(
                 account.purpose,
                 Purpose::Clearing | Purpose::SettlementReserve
             ) {
                 derived.special_accounts.insert(
-                    (account.branch.clone(), account.currency, account.purpose),
-                    account.id.clone(),
+                    (
+                        self.accounts.branch_of(no),
+                        account.currency,
+                        account.purpose,
+                    ),
+                    no,
                 );
             }
             let totals = derived.totals.entry(account.currency).or_default();
@@ -253,6 +391,6 @@ impl Ledger {
         for (index, at) in self.index_times.iter() {
             derived.time_index.insert(*at, *index);
         }
-        derived
+        self.derived = derived;
     }
 }

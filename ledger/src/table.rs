@@ -7,7 +7,6 @@
 
 use std::borrow::Borrow;
 use std::collections::BTreeMap;
-use std::ops::RangeBounds;
 
 /// An ordered map with change tracking.
 #[derive(Debug, Clone)]
@@ -66,17 +65,6 @@ impl<K: Ord + Clone, V> Table<K, V> {
         self.map.values()
     }
 
-    pub(crate) fn range<R: RangeBounds<K>>(
-        &self,
-        range: R,
-    ) -> impl DoubleEndedIterator<Item = (&K, &V)> {
-        self.map.range(range)
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.map.len()
-    }
-
     /// The keys changed since the last call, sorted and without repeats.
     pub(crate) fn take_changed(&mut self) -> Vec<K> {
         let mut changed = std::mem::take(&mut self.changed);
@@ -88,6 +76,133 @@ impl<K: Ord + Clone, V> Table<K, V> {
     /// Inserts a restored record without counting it as a change.
     pub(crate) fn restore(&mut self, key: K, value: V) {
         self.map.insert(key, value);
+    }
+
+    /// The records, in key order.
+    pub(crate) fn into_records(self) -> impl Iterator<Item = (K, V)> {
+        self.map.into_iter()
+    }
+}
+
+/// How many values a [`DenseTable`] chunk holds: appending never moves more.
+const CHUNK: usize = 4096;
+
+/// An append-only table keyed by consecutive numbers from `first`, with the
+/// change tracking of [`Table`]. Values live in fixed-size chunks, so an
+/// append costs no search and never moves the values before it.
+#[derive(Debug, Clone)]
+pub(crate) struct DenseTable<V> {
+    first: u64,
+    chunks: Vec<Vec<V>>,
+    len: usize,
+    changed: Vec<u64>,
+    tracking: bool,
+}
+
+impl<V> DenseTable<V> {
+    /// An empty table whose first key will be `first`.
+    pub(crate) fn new(first: u64, tracking: bool) -> Self {
+        DenseTable {
+            first,
+            chunks: Vec::new(),
+            len: 0,
+            changed: Vec::new(),
+            tracking,
+        }
+    }
+
+    /// Where `key` is, if it is in the table.
+    fn place(&self, key: u64) -> Option<(usize, usize)> {
+        let at = usize::try_from(key.checked_sub(self.first)?).ok()?;
+        (at < self.len).then_some((at / CHUNK, at % CHUNK))
+    }
+
+    /// The key the next value will get.
+    pub(crate) fn next_key(&self) -> u64 {
+        self.first + self.len as u64
+    }
+
+    pub(crate) fn get(&self, key: &u64) -> Option<&V> {
+        let (chunk, at) = self.place(*key)?;
+        Some(&self.chunks[chunk][at])
+    }
+
+    /// A mutable reference; the key counts as changed.
+    pub(crate) fn get_mut(&mut self, key: &u64) -> Option<&mut V> {
+        let (chunk, at) = self.place(*key)?;
+        if self.tracking {
+            self.changed.push(*key);
+        }
+        Some(&mut self.chunks[chunk][at])
+    }
+
+    /// Appends `value` at `key`, which must be [`DenseTable::next_key`].
+    pub(crate) fn insert(&mut self, key: u64, value: V) {
+        assert_eq!(key, self.next_key(), "a dense table only grows at its end");
+        if self.tracking {
+            self.changed.push(key);
+        }
+        match self.chunks.last_mut() {
+            Some(chunk) if chunk.len() < CHUNK => chunk.push(value),
+            _ => {
+                let mut chunk = Vec::with_capacity(CHUNK);
+                chunk.push(value);
+                self.chunks.push(chunk);
+            }
+        }
+        self.len += 1;
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, &V)> {
+        let first = self.first;
+        self.chunks
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(move |(at, value)| (first + at as u64, value))
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
+        self.chunks.iter().flatten()
+    }
+
+    /// The values with keys in `from..=to`.
+    pub(crate) fn range(&self, from: u64, to: u64) -> impl Iterator<Item = (u64, &V)> {
+        (from.max(self.first)..=to.min(self.next_key().saturating_sub(1)))
+            .filter_map(move |key| self.get(&key).map(|value| (key, value)))
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The keys changed since the last call, sorted and without repeats.
+    pub(crate) fn take_changed(&mut self) -> Vec<u64> {
+        let mut changed = std::mem::take(&mut self.changed);
+        changed.sort_unstable();
+        changed.dedup();
+        changed
+    }
+
+    /// A table of restored records, in key order; the keys must run from
+    /// `first` without gaps.
+    pub(crate) fn restore(
+        first: u64,
+        records: impl IntoIterator<Item = (u64, V)>,
+        tracking: bool,
+    ) -> Result<Self, String> {
+        let mut table = DenseTable::new(first, false);
+        for (key, value) in records {
+            if key != table.next_key() {
+                return Err(format!(
+                    "record {key} is out of sequence (expected {})",
+                    table.next_key()
+                ));
+            }
+            table.insert(key, value);
+        }
+        table.tracking = tracking;
+        Ok(table)
     }
 }
 
@@ -106,6 +221,38 @@ mod tests {
         assert!(table.take_changed().is_empty());
         table.restore(5, "e");
         assert!(table.take_changed().is_empty(), "restoring is not a change");
+    }
+
+    #[test]
+    fn dense_tables_grow_at_the_end_across_chunks() {
+        let mut table = DenseTable::new(1, true);
+        let count = 2 * CHUNK as u64 + 3;
+        for key in 1..=count {
+            table.insert(key, key * 10);
+        }
+        assert_eq!(table.len() as u64, count);
+        assert_eq!(table.get(&0), None);
+        assert_eq!(table.get(&1), Some(&10));
+        assert_eq!(table.get(&count), Some(&(count * 10)));
+        assert_eq!(table.get(&(count + 1)), None);
+        *table.get_mut(&5).unwrap() = 5;
+        let changed = table.take_changed();
+        assert_eq!(changed.len() as u64, count, "each key once");
+        assert!(table.take_changed().is_empty());
+        let keys: Vec<u64> = table.range(count - 1, count + 5).map(|(k, _)| k).collect();
+        assert_eq!(keys, vec![count - 1, count]);
+        assert_eq!(table.range(0, 2).count(), 2);
+        assert!(
+            table
+                .iter()
+                .all(|(key, value)| (key == 5 && *value == 5) || *value == key * 10)
+        );
+        let copy = DenseTable::restore(1, table.iter().map(|(k, v)| (k, *v)), true).unwrap();
+        assert_eq!(
+            copy.iter().collect::<Vec<_>>(),
+            table.iter().collect::<Vec<_>>()
+        );
+        assert!(DenseTable::restore(1, [(1, 0), (3, 0)], false).is_err());
     }
 
     #[test]

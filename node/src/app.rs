@@ -171,6 +171,10 @@ impl App {
         if consistency == Consistency::Stale {
             return Ok(());
         }
+        #[cfg(feature = "fault-injection")]
+        if crate::faults::is(crate::faults::Fault::SkipLinearizableRead) {
+            return Ok(());
+        }
         match tokio::time::timeout(self.deadline(), self.raft.ensure_linearizable()).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(error)) => Err(ApiError::unavailable(
@@ -197,7 +201,13 @@ impl App {
             kind,
         };
         self.metrics.proposed();
+        #[cfg(feature = "fault-injection")]
+        let early = crate::faults::early_answer(self, &command);
         let outcome = self.proposer.propose(command)?;
+        #[cfg(feature = "fault-injection")]
+        if let Some(early) = early {
+            return Ok(early);
+        }
         match tokio::time::timeout(self.deadline(), outcome).await {
             Ok(Ok(result)) => result.map_err(ApiError::from),
             Ok(Err(_)) => Err(ApiError::unavailable(

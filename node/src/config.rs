@@ -36,6 +36,20 @@ pub struct Config {
     pub write: WriteSettings,
     /// Logging.
     pub log: LogSettings,
+    /// Serve HTTPS (and talk HTTPS to peers) when set.
+    pub tls: Option<TlsSettings>,
+}
+
+/// TLS via rustls. The same certificate serves clients and peers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// PEM certificate chain of this node.
+    pub cert_file: PathBuf,
+    /// PEM private key of this node.
+    pub key_file: PathBuf,
+    /// PEM certificate(s) of the authority that signed the peers' certificates.
+    pub ca_file: PathBuf,
 }
 
 /// A peer at bootstrap.
@@ -137,6 +151,7 @@ impl Default for Config {
             raft: RaftSettings::default(),
             write: WriteSettings::default(),
             log: LogSettings::default(),
+            tls: None,
         }
     }
 }
@@ -233,10 +248,22 @@ impl Config {
         if self.admin_key.as_deref().is_some_and(|key| key.len() < 8) {
             return invalid("the admin key must be at least 8 characters");
         }
+        if let Some(tls) = &self.tls {
+            for file in [&tls.cert_file, &tls.key_file, &tls.ca_file] {
+                if !file.is_file() {
+                    return Err(ConfigError::Invalid(format!("tls: {} is not a readable file", file.display())));
+                }
+            }
+        }
         if self.peers.iter().any(|peer| peer.id == self.node_id) {
             return invalid("peers must not include this node's own id");
         }
         Ok(())
+    }
+
+    /// `https` when TLS is on, else `http`: the scheme for peers and forwarding.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
     }
 
     /// The address peers use for this node.

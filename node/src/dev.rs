@@ -291,7 +291,6 @@ async fn load_demo(client: &reqwest::Client, base: &str, admin: &str) -> anyhow:
     ] {
         call(client, base, operator, "/v1/accounts", json!({"id": id, "branch": branch, "currency": "CNY", "class": "liability", "purpose": "customer", "flags": no_overdraft, "name": name})).await?;
     }
-    call(client, base, admin, "/v1/policies", json!({"branch": "SH01", "currency": "CNY", "threshold": "500000.00", "tiers": [{"at_least": "0.00", "authority": 1}, {"at_least": "1000000.00", "authority": 3}]})).await?;
     // Opening deposits: cash in, customer credited (operator-posted cash entries).
     let deposits: Vec<Value> = [
         ("demo-dep-1", "SH01-CASH-CNY", "SH01-C001", "2500000.00"),
@@ -311,6 +310,8 @@ async fn load_demo(client: &reqwest::Client, base: &str, admin: &str) -> anyhow:
         json!({"transfers": deposits, "atomic": true}),
     )
     .await?;
+    // Large-value policy for SH01 (after the opening deposits, which are larger).
+    call(client, base, admin, "/v1/policies", json!({"branch": "SH01", "currency": "CNY", "threshold": "500000.00", "tiers": [{"at_least": "0.00", "authority": 1}, {"at_least": "1000000.00", "authority": 3}]})).await?;
     let sh01 = DEV_PRINCIPALS[3].3;
     let bj01 = DEV_PRINCIPALS[4].3;
     for (key, id, debit, credit, amount, memo) in [

@@ -13,6 +13,8 @@ pub mod app;
 pub mod codec;
 pub mod config;
 pub mod dev;
+#[cfg(feature = "fault-injection")]
+pub mod faults;
 pub mod http;
 pub mod metrics;
 pub mod proposer;
@@ -45,6 +47,12 @@ use crate::raft::types::Raft;
 
 /// The name under which the bootstrap admin key is registered.
 pub const BOOTSTRAP_ADMIN: &str = "admin";
+
+/// Installs rustls's ring provider for this process; every HTTP client needs
+/// it. Installing twice is harmless.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
 
 /// Sets up logging as configured. Call once per process.
 pub fn init_logging(config: &Config) {
@@ -83,6 +91,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     config.validate()?;
+    #[cfg(feature = "fault-injection")]
+    faults::init()?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     let db = storage::open(&config.data_dir.join("db"))
@@ -90,12 +100,8 @@ pub async fn run(
     let log_store = LogStore::new(db.clone());
     let state_machine = StateMachine::open(db.clone()).context("cannot load the ledger state")?;
     let ledger = state_machine.ledger();
-    let client = reqwest::Client::builder()
-        .pool_idle_timeout(Duration::from_secs(30))
-        .tcp_nodelay(true)
-        .build()
-        .context("cannot build the HTTP client")?;
-    let network = Network::new(client.clone(), config.cluster_secret.clone());
+    let client = http_client(&config)?;
+    let network = Network::new(client.clone(), config.scheme(), config.cluster_secret.clone());
     let raft = Raft::new(
         config.node_id,
         Arc::new(raft_config(&config)?),
@@ -124,16 +130,48 @@ pub async fn run(
     if app.config.admin_key.is_some() {
         tokio::spawn(register_admin(app.clone()));
     }
-    axum::serve(
-        listener,
-        http::router(app.clone()).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .context("HTTP server failed")?;
+    tokio::spawn(expire_pending_entries(app.clone()));
+    let service = http::router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    match &app.config.tls {
+        None => axum::serve(listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("HTTP server failed")?,
+        Some(tls) => {
+            let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert_file, &tls.key_file)
+                .await
+                .context("cannot load the TLS certificate and key")?;
+            let handle = axum_server::Handle::new();
+            let stopping = handle.clone();
+            tokio::spawn(async move {
+                shutdown.await;
+                stopping.graceful_shutdown(Some(Duration::from_secs(10)));
+            });
+            axum_server::from_tcp_rustls(listener.into_std()?, rustls)?
+                .handle(handle)
+                .serve(service)
+                .await
+                .context("HTTPS server failed")?;
+        }
+    }
     raft.shutdown().await.ok();
     tracing::info!(node = app.config.node_id, "node stopped");
     Ok(())
+}
+
+/// The client for peers and forwarding: HTTPS trusting only the configured
+/// authority when TLS is on.
+fn http_client(config: &Config) -> anyhow::Result<reqwest::Client> {
+    install_crypto_provider();
+    let mut builder = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(30)).tcp_nodelay(true);
+    if let Some(tls) = &config.tls {
+        let pem = std::fs::read(&tls.ca_file).with_context(|| format!("cannot read {}", tls.ca_file.display()))?;
+        for certificate in reqwest::Certificate::from_pem_bundle(&pem).context("tls.ca_file holds no PEM certificate")? {
+            builder = builder.add_root_certificate(certificate);
+        }
+        builder = builder.use_rustls_tls();
+    }
+    builder.build().context("cannot build the HTTP client")
 }
 
 /// Initializes a new cluster of this node and its peers, unless it has been already.
@@ -161,6 +199,25 @@ async fn initialize(app: &App) -> anyhow::Result<()> {
         Err(error) => tracing::info!(%error, "cluster not initialized here"),
     }
     Ok(())
+}
+
+/// While this node leads, proposes a `Tick` whenever a pending entry's
+/// timeout has passed, so that expiry (and the release of its reservation)
+/// never waits for other traffic. The ledger itself decides what expires.
+async fn expire_pending_entries(app: Arc<App>) {
+    let mut interval = tokio::time::interval(Duration::from_secs(1));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let is_leader = app.raft.metrics().borrow().current_leader == Some(app.config.node_id);
+        let due = app.ledger().next_expiry().is_some_and(|at| at <= proposer::now());
+        if is_leader && due {
+            let tick = Command { at: Timestamp::default(), actor: Actor::system(), kind: CommandKind::Tick };
+            if let Ok(outcome) = app.proposer.propose(tick) {
+                let _ = outcome.await;
+            }
+        }
+    }
 }
 
 /// While this node leads, registers the bootstrap admin key if no principal holds it.

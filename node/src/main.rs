@@ -48,6 +48,7 @@ fn main() -> ExitCode {
         std::process::abort();
     }));
     let cli = Cli::parse();
+    clearledger_node::install_crypto_provider();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {

@@ -46,7 +46,7 @@ pub struct Proposer {
 }
 
 /// The leader's clock, read once per Raft entry.
-fn now() -> Timestamp {
+pub fn now() -> Timestamp {
     let micros = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros());

@@ -96,6 +96,7 @@ fn killing_the_leader_loses_no_acknowledged_write() {
 fn node_restarted_after_purge_catches_up_by_snapshot() {
     let settings = Settings {
         extra_toml: "[raft]\nsnapshot_logs_since_last = 20\nlogs_to_keep = 0\n".into(),
+        https_ca_pem: None,
     };
     let mut cluster = Cluster::start(3, settings);
     cluster.seed();
@@ -423,4 +424,64 @@ fn pending_transfer_needs_a_second_person_to_approve() {
         .unwrap();
     assert_eq!(positions["bilateral"][0]["payer"], "BJ01");
     assert_eq!(positions["bilateral"][0]["amount"], "5000.00");
+}
+
+/// A pending entry expires on an idle ledger: the leader proposes a tick once
+/// its timeout has passed, the reservation is released and the entry voided.
+#[test]
+fn pending_entry_expires_without_other_traffic() {
+    let cluster = Cluster::start(1, Settings::default());
+    cluster.seed();
+    let mut body = transfer("t-expiring", "SH01-A", "SH01-B", "7.00");
+    body["pending"] = json!(true);
+    body["timeout_seconds"] = json!(1);
+    cluster.must_post(1, "/v1/transfers", SH01, body);
+    let entry = wait_for("the pending entry to expire", Duration::from_secs(30), || {
+        let entry = cluster.get(1, "/v1/entries/t-expiring", OPERATOR).ok()?;
+        (entry["status"] == "voided").then_some(entry)
+    });
+    assert_eq!(entry["code"], "expired");
+    let account = cluster.get(1, "/v1/accounts/SH01-A", OPERATOR).unwrap();
+    assert_eq!(account["balance"]["available"], "1000000.00");
+}
+
+/// Makes a throw-away authority and a certificate for 127.0.0.1 with openssl.
+fn make_certificates(dir: &std::path::Path) -> Vec<u8> {
+    let run = |args: &[&str]| {
+        let status = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("openssl runs");
+        assert!(status.success(), "openssl {args:?}");
+    };
+    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=ClearLedger test CA"]);
+    run(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "node.key", "-out", "node.csr", "-subj", "/CN=127.0.0.1"]);
+    std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").unwrap();
+    run(&["x509", "-req", "-in", "node.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "node.pem", "-days", "1", "-extfile", "ext.cnf"]);
+    std::fs::read(dir.join("ca.pem")).unwrap()
+}
+
+/// With `[tls]` set, clients and peers speak HTTPS (rustls): the cluster
+/// elects a leader, replicates and forwards over TLS, and plain HTTP is refused.
+#[test]
+fn tls_switch_serves_clients_and_peers_over_https() {
+    let certificates = tempfile::tempdir().unwrap();
+    let ca = make_certificates(certificates.path());
+    let path = |name: &str| certificates.path().join(name).display().to_string();
+    let settings = Settings {
+        extra_toml: format!(
+            "[tls]\ncert_file = {:?}\nkey_file = {:?}\nca_file = {:?}\n",
+            path("node.pem"), path("node.key"), path("ca.pem")
+        ),
+        https_ca_pem: Some(ca),
+    };
+    let cluster = Cluster::start(3, settings);
+    cluster.seed();
+    let reply = cluster.must_post(cluster.follower(), "/v1/transfers", SH01, transfer("t-tls", "SH01-A", "SH01-B", "3.00"));
+    assert_eq!(reply["results"][0]["status"], "posted");
+    assert_eq!(cluster.converged_digests().len(), 3);
+    let plain = reqwest::blocking::get(format!("http://{}/healthz", cluster.node(1).addr()));
+    assert!(plain.is_err() || !plain.unwrap().status().is_success(), "plain HTTP must not be served");
 }

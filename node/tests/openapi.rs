@@ -535,6 +535,8 @@ impl Node {
             .stderr(log)
             .spawn()
             .expect("start clearledger-node");
+        // reqwest is built with rustls but no default crypto provider.
+        clearledger_node::install_crypto_provider();
         let http = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()

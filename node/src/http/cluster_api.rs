@@ -28,7 +28,13 @@ pub fn cluster_view(app: &AppState) -> Value {
         .collect();
     json!({
         "node_id": app.config.node_id,
-        "state": format!("{:?}", metrics.state),
+        "state": match metrics.state {
+            openraft::ServerState::Leader => "leader",
+            openraft::ServerState::Follower => "follower",
+            openraft::ServerState::Candidate => "candidate",
+            openraft::ServerState::Learner => "learner",
+            openraft::ServerState::Shutdown => "shutdown",
+        },
         "leader": metrics.current_leader,
         "term": metrics.current_term,
         "last_log_index": metrics.last_log_index,
@@ -115,9 +121,12 @@ pub async fn promote(
 pub async fn remove(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<NodeId>,
+    Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(&["admin"], "change cluster membership")?;
+    let id: NodeId = id
+        .parse()
+        .map_err(|_| ApiError::invalid("invalid_id", format!("node id {id:?} is not a number")))?;
     let metrics = app.raft.metrics().borrow().clone();
     let is_voter = metrics
         .membership_config

@@ -91,6 +91,8 @@ async fn post(
         return Err(ApiError::invalid("batch_empty", "the batch holds no items"));
     }
     let parsed: Vec<Result<NewEntry, ApiError>> = items.iter().cloned().map(parse_item).collect();
+    #[cfg(feature = "fault-injection")]
+    let parsed = crate::faults::forget_ids(app, parsed);
     if single {
         let entry = parsed.into_iter().next().expect("one item")?;
         return post_single(app, caller, entry).await;
@@ -322,7 +324,8 @@ pub async fn approval_queue(
 ) -> Result<Json<Value>, ApiError> {
     app.linearize(query.consistency).await?;
     let ledger = app.ledger();
-    let now = ledger.applied_at();
+    // Waiting time runs on the wall clock: an idle ledger's applied time stands still.
+    let now = crate::proposer::now().max(ledger.applied_at());
     let queue: Vec<Value> = ledger
         .pending_entries()
         .into_iter()
@@ -416,9 +419,10 @@ pub async fn open_window(
 
 pub async fn list_windows(
     State(app): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Query(query): Query<ReadQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    caller.require(&["operator", "auditor", "admin"], "read clearing windows")?;
     app.linearize(query.consistency).await?;
     let ledger = app.ledger();
     let windows: Vec<Value> = ledger.windows().map(views::window).collect();
@@ -434,10 +438,11 @@ fn window_id(text: &str) -> Result<u64, ApiError> {
 
 pub async fn get_window(
     State(app): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(id): Path<String>,
     Query(query): Query<ReadQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    caller.require(&["operator", "auditor", "admin"], "read clearing windows")?;
     let id = window_id(&id)?;
     app.linearize(query.consistency).await?;
     let ledger = app.ledger();
@@ -454,10 +459,11 @@ pub async fn get_window(
 
 pub async fn window_positions(
     State(app): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(id): Path<String>,
     Query(query): Query<ReadQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    caller.require(&["operator", "auditor", "admin"], "read clearing windows")?;
     let id = window_id(&id)?;
     app.linearize(query.consistency).await?;
     let ledger = app.ledger();

@@ -27,6 +27,10 @@ fn needs_leader(request: &Request) -> bool {
     if request.method() != Method::GET {
         return true;
     }
+    #[cfg(feature = "fault-injection")]
+    if crate::faults::is(crate::faults::Fault::SkipLinearizableRead) {
+        return false;
+    }
     let stale = request
         .uri()
         .query()
@@ -84,7 +88,7 @@ async fn forward(
         .unwrap_or_default();
     let mut builder = app
         .client
-        .request(method.clone(), format!("http://{leader_addr}{path}"))
+        .request(method.clone(), format!("{}://{leader_addr}{path}", app.config.scheme()))
         .timeout(Duration::from_millis(app.config.write.deadline_ms + 2_000))
         .header(FORWARDED_HEADER, app.config.node_id.to_string())
         .header(FORWARDED_FOR_HEADER, peer);

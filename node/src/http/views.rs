@@ -131,7 +131,7 @@ pub fn entry(entry: &JournalEntry) -> Value {
         "booked_at": entry.booked_at.to_string(),
         "posted_by": entry.posted_by,
         "approval_reasons": entry.approval_reasons,
-        "required_authority": entry.required_authority,
+        "required_authority": (!entry.approval_reasons.is_empty()).then_some(entry.required_authority),
         "expires_at": entry.expires_at.map(|at| at.to_string()),
         "decision": entry.decision.as_ref().map(|decision| json!({
             "by": decision.by,
@@ -214,6 +214,9 @@ pub fn receipt(applied: &Applied, receipt: &Receipt) -> Value {
         Receipt::Ticked => json!({}),
     };
     value["index"] = json!(applied.position.index);
-    value["booked_at"] = Value::String(applied.at.to_string());
+    // An entry keeps its own booking time; the decision's time is in `decision`.
+    if value.get("booked_at").is_none() {
+        value["booked_at"] = Value::String(applied.at.to_string());
+    }
     value
 }

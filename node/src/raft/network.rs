@@ -23,13 +23,14 @@ pub const CLUSTER_SECRET_HEADER: &str = "x-clearledger-cluster-secret";
 #[derive(Clone)]
 pub struct Network {
     client: reqwest::Client,
+    scheme: &'static str,
     secret: Option<String>,
 }
 
 impl Network {
-    /// A network whose requests carry `secret` when set.
-    pub fn new(client: reqwest::Client, secret: Option<String>) -> Network {
-        Network { client, secret }
+    /// A network that speaks `scheme` to peers, with `secret` on every request when set.
+    pub fn new(client: reqwest::Client, scheme: &'static str, secret: Option<String>) -> Network {
+        Network { client, scheme, secret }
     }
 }
 
@@ -64,7 +65,7 @@ impl Connection {
         Response: DeserializeOwned,
         Error: std::error::Error + DeserializeOwned,
     {
-        let url = format!("http://{}/internal/raft/{route}", self.addr);
+        let url = format!("{}://{}/internal/raft/{route}", self.network.scheme, self.addr);
         let mut builder = self
             .network
             .client

@@ -147,6 +147,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     type SnapshotBuilder = SnapshotBuilder;
 
     async fn applied_state(&mut self) -> Result<(Option<LogId>, Membership), StorageError> {
+        #[cfg(feature = "fault-injection")]
+        if crate::faults::replay_on_start(self.last_applied.is_some()) {
+            let snapshot = self.get_current_snapshot().await?.and_then(|s| s.meta.last_log_id);
+            return Ok((snapshot, self.membership.clone()));
+        }
         Ok((self.last_applied, self.membership.clone()))
     }
 
@@ -162,6 +167,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .expect("a panic while applying stops the node");
         let mut membership_changed = false;
         for entry in entries {
+            #[cfg(feature = "fault-injection")]
+            let Some((entry, replayed)) = crate::faults::replay_into(ledger.applied_index(), entry) else {
+                outcomes.push(BatchOutcome::default());
+                continue;
+            };
             let index = entry.log_id.index;
             let commands = match entry.payload {
                 EntryPayload::Normal(batch) => batch.commands,
@@ -179,6 +189,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             } else {
                 ledger.apply(index, commands)
             };
+            #[cfg(feature = "fault-injection")]
+            let applied = crate::faults::own_outcomes(applied, replayed);
             outcomes.push(BatchOutcome { applied });
             self.last_applied = Some(entry.log_id);
         }

@@ -34,15 +34,18 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Extra TOML appended to every node's configuration.
+/// Extra TOML appended to every node's configuration, and the PEM of the
+/// authority to trust when the nodes serve HTTPS.
 #[derive(Clone, Default)]
 pub struct Settings {
     pub extra_toml: String,
+    pub https_ca_pem: Option<Vec<u8>>,
 }
 
 pub struct Node {
     pub id: u64,
     pub port: u16,
+    pub scheme: &'static str,
     pub dir: PathBuf,
     config: PathBuf,
     child: Option<Child>,
@@ -54,7 +57,7 @@ impl Node {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        format!("{}://127.0.0.1:{}{path}", self.scheme, self.port)
     }
 
     pub fn start(&mut self) {
@@ -128,9 +131,11 @@ impl Cluster {
             );
             let config_path = dir.join("node.toml");
             std::fs::write(&config_path, config).expect("config");
+            let scheme = if settings.https_ca_pem.is_some() { "https" } else { "http" };
             let mut node = Node {
                 id,
                 port: ports[id as usize - 1],
+                scheme,
                 dir,
                 config: config_path,
                 child: None,
@@ -138,10 +143,13 @@ impl Cluster {
             node.start();
             nodes.push(node);
         }
-        let http = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(20))
-            .build()
-            .expect("client");
+        clearledger_node::install_crypto_provider();
+        let mut builder = reqwest::blocking::Client::builder().timeout(Duration::from_secs(20));
+        if let Some(pem) = &settings.https_ca_pem {
+            let ca = reqwest::Certificate::from_pem(pem).expect("CA certificate");
+            builder = builder.add_root_certificate(ca).use_rustls_tls();
+        }
+        let http = builder.build().expect("client");
         let cluster = Cluster {
             nodes,
             http,

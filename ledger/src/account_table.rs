@@ -1,0 +1,277 @@
+//! Accounts by dense internal number, with each account's balance history.
+//!
+//! An account gets the next number when it is opened, so numbers follow open
+//! order on every replica. The number is the account record's key and the
+//! first half of each balance-history record's key, so a restore finds every
+//! account at the number it had. Posting looks each account up by id once and
+//! carries the number from there on: indexing a `Vec` instead of comparing
+//! strings in a large map.
+//!
+//! Change tracking works as in [`crate::table::Table`]: the numbers (and the
+//! history keys) changed since the last call are handed out sorted and
+//! without repeats.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::account::{Account, Balance};
+use crate::currency::Currency;
+use crate::id::AccountId;
+use crate::id_index::IdIndex;
+use crate::ledger::Position;
+
+/// An account's dense internal number: its place in open order, from 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub(crate) struct AccountNo(u32);
+
+/// A branch's dense internal number: its place in creation order, from 0.
+/// Never stored: a restore numbers the branches again by creation position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct BranchNo(pub(crate) u32);
+
+impl AccountNo {
+    pub(crate) fn new(n: u32) -> Self {
+        AccountNo(n)
+    }
+
+    pub(crate) fn get(self) -> u32 {
+        self.0
+    }
+
+    fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl BranchNo {
+    /// The number as an index into a `Vec` by branch number.
+    pub(crate) fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// One account with what posting needs next to it.
+#[derive(Debug, Clone)]
+struct Slot {
+    account: Account,
+    branch: BranchNo,
+    /// Balances after each change, by position (ascending, one per position).
+    history: Vec<(Position, Balance)>,
+}
+
+/// Every account, by number, with an index by id.
+#[derive(Debug, Clone)]
+pub(crate) struct AccountTable {
+    slots: Vec<Slot>,
+    /// For iterating by id.
+    by_id: BTreeMap<AccountId, AccountNo>,
+    /// For looking up by id.
+    index: IdIndex<AccountId, AccountNo>,
+    changed: Vec<AccountNo>,
+    history_changed: Vec<(AccountNo, Position)>,
+    tracking: bool,
+}
+
+impl AccountTable {
+    /// An empty table; `tracking` says whether changes are remembered.
+    pub(crate) fn new(tracking: bool) -> Self {
+        AccountTable {
+            slots: Vec::new(),
+            by_id: BTreeMap::new(),
+            index: IdIndex::default(),
+            changed: Vec::new(),
+            history_changed: Vec::new(),
+            tracking,
+        }
+    }
+
+    /// The number of the account `id`.
+    pub(crate) fn number(&self, id: &AccountId) -> Option<AccountNo> {
+        self.index.get(id, |no| &self.at(no).id)
+    }
+
+    /// The account `id`.
+    pub(crate) fn get(&self, id: &AccountId) -> Option<&Account> {
+        self.number(id).map(|no| self.at(no))
+    }
+
+    /// The account numbered `no`.
+    pub(crate) fn at(&self, no: AccountNo) -> &Account {
+        &self.slots[no.index()].account
+    }
+
+    /// The owning branch of account `no`.
+    pub(crate) fn branch_of(&self, no: AccountNo) -> BranchNo {
+        self.slots[no.index()].branch
+    }
+
+    /// A mutable reference to account `no`, which counts as changed. Balances
+    /// change through [`AccountTable::set_balance`] only.
+    pub(crate) fn at_mut(&mut self, no: AccountNo) -> &mut Account {
+        if self.tracking {
+            self.changed.push(no);
+        }
+        &mut self.slots[no.index()].account
+    }
+
+    /// Adds a newly opened account (whose id is not in use) and returns its number.
+    pub(crate) fn open(&mut self, account: Account, branch: BranchNo) -> AccountNo {
+        let no = AccountNo(u32::try_from(self.slots.len()).expect("fewer than 2^32 accounts"));
+        let previous = self.by_id.insert(account.id.clone(), no);
+        assert!(previous.is_none(), "an account id is opened once");
+        self.slots.push(Slot {
+            account,
+            branch,
+            history: Vec::new(),
+        });
+        let AccountTable { slots, index, .. } = self;
+        let id = &slots[no.index()].account.id;
+        index.insert(id, no, |no| &slots[no.index()].account.id);
+        if self.tracking {
+            self.changed.push(no);
+        }
+        no
+    }
+
+    /// Replaces the balance of account `no` at `position`, recording it in the
+    /// history; returns the account's currency and its previous balance.
+    pub(crate) fn set_balance(
+        &mut self,
+        no: AccountNo,
+        position: Position,
+        balance: Balance,
+    ) -> (Currency, Balance) {
+        let slot = &mut self.slots[no.index()];
+        let old = std::mem::replace(&mut slot.account.balance, balance);
+        match slot.history.last_mut() {
+            Some((last, row)) if *last == position => *row = balance,
+            last => {
+                assert!(
+                    last.is_none_or(|(last, _)| *last < position),
+                    "balance history only grows"
+                );
+                slot.history.push((position, balance));
+            }
+        }
+        if self.tracking {
+            self.changed.push(no);
+            self.history_changed.push((no, position));
+        }
+        (slot.account.currency, old)
+    }
+
+    /// The balance of account `no` after the last change at or before `end`.
+    pub(crate) fn balance_at(&self, no: AccountNo, end: Position) -> Option<Balance> {
+        let history = &self.slots[no.index()].history;
+        let after = history.partition_point(|(position, _)| *position <= end);
+        after.checked_sub(1).map(|at| history[at].1)
+    }
+
+    /// All accounts, by id.
+    pub(crate) fn values(&self) -> impl Iterator<Item = &Account> {
+        self.by_id.values().map(|no| self.at(*no))
+    }
+
+    /// All accounts, by number.
+    pub(crate) fn numbered(&self) -> impl Iterator<Item = (AccountNo, &Account)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .map(|(n, slot)| (AccountNo(n as u32), &slot.account))
+    }
+
+    /// Every balance-history row, in key order.
+    pub(crate) fn history(&self) -> impl Iterator<Item = ((AccountNo, Position), &Balance)> {
+        self.numbered_slots().flat_map(|(no, slot)| {
+            slot.history
+                .iter()
+                .map(move |(position, balance)| ((no, *position), balance))
+        })
+    }
+
+    fn numbered_slots(&self) -> impl Iterator<Item = (AccountNo, &Slot)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .map(|(n, slot)| (AccountNo(n as u32), slot))
+    }
+
+    /// The accounts changed since the last call, sorted and without repeats.
+    pub(crate) fn take_changed(&mut self) -> Vec<AccountNo> {
+        let mut changed = std::mem::take(&mut self.changed);
+        changed.sort_unstable();
+        changed.dedup();
+        changed
+    }
+
+    /// The history rows added or replaced since the last call, with their
+    /// balances, sorted by key and without repeats.
+    pub(crate) fn take_history_changed(&mut self) -> Vec<((AccountNo, Position), Balance)> {
+        let mut changed = std::mem::take(&mut self.history_changed);
+        changed.sort_unstable();
+        changed.dedup();
+        changed
+            .into_iter()
+            .map(|(no, position)| {
+                let history = &self.slots[no.index()].history;
+                let at = history
+                    .binary_search_by_key(&position, |(position, _)| *position)
+                    .expect("a changed history row exists");
+                ((no, position), history[at].1)
+            })
+            .collect()
+    }
+
+    /// Rebuilds the table from restored records: accounts by number (which
+    /// must run from 0 without gaps) and history rows by key. `branch` gives
+    /// an account's branch number.
+    pub(crate) fn restore(
+        accounts: impl IntoIterator<Item = (AccountNo, Account)>,
+        history: impl IntoIterator<Item = ((AccountNo, Position), Balance)>,
+        branch: impl Fn(&Account) -> Option<BranchNo>,
+        tracking: bool,
+    ) -> Result<AccountTable, String> {
+        let mut table = AccountTable::new(tracking);
+        for (no, account) in accounts {
+            if no.index() != table.slots.len() {
+                return Err(format!("account number {} is out of sequence", no.0));
+            }
+            let Some(branch_no) = branch(&account) else {
+                return Err(format!(
+                    "account {} names a missing branch {}",
+                    account.id, account.branch
+                ));
+            };
+            if table.by_id.insert(account.id.clone(), no).is_some() {
+                return Err(format!("account {} has two numbers", account.id));
+            }
+            table.slots.push(Slot {
+                account,
+                branch: branch_no,
+                history: Vec::new(),
+            });
+            let AccountTable { slots, index, .. } = &mut table;
+            let id = &slots[no.index()].account.id;
+            index.insert(id, no, |no| &slots[no.index()].account.id);
+        }
+        for ((no, position), balance) in history {
+            let slot = table
+                .slots
+                .get_mut(no.index())
+                .ok_or_else(|| format!("balance history names a missing account {}", no.0))?;
+            if slot
+                .history
+                .last()
+                .is_some_and(|(last, _)| *last >= position)
+            {
+                return Err(format!(
+                    "balance history of account {} is out of order",
+                    no.0
+                ));
+            }
+            slot.history.push((position, balance));
+        }
+        Ok(table)
+    }
+}

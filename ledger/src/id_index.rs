@@ -1,0 +1,285 @@
+//! An index from client-chosen ids to dense numbers: a table of slots in a
+//! `Vec`, addressed by a fixed hash of the id.
+//!
+//! A `BTreeMap` keyed by the id string compares strings on every step down
+//! the tree, and each comparison follows a pointer to the heap; even keyed by
+//! a hash, every level of the tree is another wait for memory once the ledger
+//! outgrows the caches. Here a lookup reads one slot (or a few neighbours),
+//! and one string comparison confirms a match.
+//!
+//! Determinism: the hash is a fixed function of the id's bytes (no random
+//! seed), the slots are filled in apply order, and the index is never
+//! iterated, stored or shown — it only answers "which number has this id",
+//! which has one right answer. So it cannot make two replicas differ, and a
+//! restore may rebuild it in any order.
+//!
+//! Growth: at half full, the slots double. The old slots are moved a few per
+//! insert rather than all at once, so no single apply pays for a whole
+//! rehash. An id that finds no free slot near its home slot (a run of
+//! colliding ids) goes to a `BTreeMap` keyed by the id itself, so crafted
+//! collisions cost a tree lookup, never a long scan.
+
+use std::collections::BTreeMap;
+
+use crate::account_table::AccountNo;
+use crate::id::{AccountId, EntryId};
+
+/// An id as text.
+pub(crate) trait IdText {
+    fn text(&self) -> &str;
+}
+
+impl IdText for AccountId {
+    fn text(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl IdText for EntryId {
+    fn text(&self) -> &str {
+        self.as_str()
+    }
+}
+
+/// A dense number that fits a slot.
+pub(crate) trait Number: Copy {
+    fn to_u64(self) -> u64;
+    fn from_u64(n: u64) -> Self;
+}
+
+impl Number for u64 {
+    fn to_u64(self) -> u64 {
+        self
+    }
+    fn from_u64(n: u64) -> Self {
+        n
+    }
+}
+
+impl Number for AccountNo {
+    fn to_u64(self) -> u64 {
+        u64::from(self.get())
+    }
+    fn from_u64(n: u64) -> Self {
+        AccountNo::new(u32::try_from(n).expect("account numbers fit 32 bits"))
+    }
+}
+
+/// A fixed 64-bit hash of an id's bytes: eight bytes at a time, then
+/// MurmurHash3's finalizer so that the low bits (the slot) depend on every byte.
+pub(crate) fn id_hash(text: &str) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut hash = (text.len() as u64).wrapping_mul(K);
+    for chunk in text.as_bytes().chunks(8) {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        hash = (hash.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+    }
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    hash ^ (hash >> 33)
+}
+
+/// Marks an empty slot.
+const EMPTY: u64 = u64::MAX;
+/// How far from its home slot an id may be placed.
+const PROBES_MAX: usize = 16;
+/// The first table's size.
+const SLOTS_MIN: usize = 16;
+/// How many old slots each insert moves while the table grows.
+const MOVES_PER_INSERT: usize = 4;
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    hash: u64,
+    no: u64,
+}
+
+const FREE: Slot = Slot { hash: 0, no: EMPTY };
+
+/// Looks `hash` up in `slots`; `matches` confirms a candidate number.
+fn find(slots: &[Slot], hash: u64, matches: impl Fn(u64) -> bool) -> Option<u64> {
+    if slots.is_empty() {
+        return None;
+    }
+    let mask = slots.len() - 1;
+    let mut at = hash as usize & mask;
+    for _ in 0..PROBES_MAX.min(slots.len()) {
+        let slot = slots[at];
+        if slot.no == EMPTY {
+            return None;
+        }
+        if slot.hash == hash && matches(slot.no) {
+            return Some(slot.no);
+        }
+        at = (at + 1) & mask;
+    }
+    None
+}
+
+/// Puts `(hash, no)` in a free slot near its home; false if there is none.
+fn place(slots: &mut [Slot], hash: u64, no: u64) -> bool {
+    let mask = slots.len() - 1;
+    let mut at = hash as usize & mask;
+    for _ in 0..PROBES_MAX.min(slots.len()) {
+        if slots[at].no == EMPTY {
+            slots[at] = Slot { hash, no };
+            return true;
+        }
+        at = (at + 1) & mask;
+    }
+    false
+}
+
+/// Ids to numbers. The caller keeps the id of each number and passes a way
+/// to read it back.
+#[derive(Debug, Clone)]
+pub(crate) struct IdIndex<Id, No> {
+    /// A power-of-two number of slots (or none yet).
+    slots: Vec<Slot>,
+    /// Occupied slots in `slots`.
+    used: usize,
+    /// The slots before the last growth; `old[..moved]` are in `slots` now.
+    old: Vec<Slot>,
+    moved: usize,
+    /// Ids that found no slot near home (almost always empty).
+    overflow: BTreeMap<Id, No>,
+}
+
+impl<Id, No> Default for IdIndex<Id, No> {
+    fn default() -> Self {
+        IdIndex {
+            slots: Vec::new(),
+            used: 0,
+            old: Vec::new(),
+            moved: 0,
+            overflow: BTreeMap::new(),
+        }
+    }
+}
+
+impl<Id: Ord + Clone + IdText, No: Number> IdIndex<Id, No> {
+    /// The number of `id`; `id_of` gives the id of a number.
+    pub(crate) fn get<'a>(&self, id: &Id, id_of: impl Fn(No) -> &'a Id) -> Option<No>
+    where
+        Id: 'a,
+    {
+        let hash = id_hash(id.text());
+        let matches = |no: u64| id_of(No::from_u64(no)) == id;
+        if let Some(no) = find(&self.slots, hash, matches) {
+            return Some(No::from_u64(no));
+        }
+        if self.moved < self.old.len()
+            && let Some(no) = find(&self.old, hash, matches)
+        {
+            return Some(No::from_u64(no));
+        }
+        if self.overflow.is_empty() {
+            return None;
+        }
+        self.overflow.get(id).copied()
+    }
+
+    /// Adds `id`, which is not in the index yet, as number `no`.
+    pub(crate) fn insert<'a>(&mut self, id: &Id, no: No, id_of: impl Fn(No) -> &'a Id)
+    where
+        Id: 'a,
+    {
+        self.move_old(MOVES_PER_INSERT, &id_of);
+        if 2 * (self.used + 1) > self.slots.len() {
+            self.grow(&id_of);
+        }
+        self.add(id_hash(id.text()), no.to_u64(), || id.clone());
+    }
+
+    fn add(&mut self, hash: u64, no: u64, id: impl FnOnce() -> Id) {
+        if place(&mut self.slots, hash, no) {
+            self.used += 1;
+        } else {
+            let previous = self.overflow.insert(id(), No::from_u64(no));
+            assert!(previous.is_none(), "an id is indexed once");
+        }
+    }
+
+    /// Doubles the slots; the old ones move over the next inserts.
+    fn grow<'a>(&mut self, id_of: &impl Fn(No) -> &'a Id)
+    where
+        Id: 'a,
+    {
+        self.move_old(usize::MAX, id_of);
+        let size = (2 * self.slots.len()).max(SLOTS_MIN);
+        self.old = std::mem::replace(&mut self.slots, vec![FREE; size]);
+        self.moved = 0;
+        self.used = 0;
+    }
+
+    /// Moves up to `count` old slots into the current ones.
+    fn move_old<'a>(&mut self, count: usize, id_of: &impl Fn(No) -> &'a Id)
+    where
+        Id: 'a,
+    {
+        let end = self.old.len().min(self.moved.saturating_add(count));
+        while self.moved < end {
+            let slot = self.old[self.moved];
+            self.moved += 1;
+            if slot.no != EMPTY {
+                self.add(slot.hash, slot.no, || id_of(No::from_u64(slot.no)).clone());
+            }
+        }
+        if self.moved == self.old.len() && !self.old.is_empty() {
+            self.old = Vec::new();
+            self.moved = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    impl IdText for String {
+        fn text(&self) -> &str {
+            self
+        }
+    }
+
+    #[test]
+    fn ids_are_found_by_number_while_the_index_grows() {
+        let ids: Vec<String> = (0..5000).map(|n| format!("acct-{n:06}")).collect();
+        let id_of = |no: u64| &ids[no as usize];
+        let mut index = IdIndex::default();
+        for (no, id) in ids.iter().enumerate() {
+            index.insert(id, no as u64, id_of);
+            // Everything inserted so far is found, mid-growth too.
+            for probe in [0, no / 2, no] {
+                assert_eq!(index.get(&ids[probe], id_of), Some(probe as u64));
+            }
+            assert_eq!(index.get(&"nope".to_string(), id_of), None);
+        }
+        for (no, id) in ids.iter().enumerate() {
+            assert_eq!(index.get(id, id_of), Some(no as u64));
+        }
+        assert!(2 * index.used <= index.slots.len());
+    }
+
+    #[test]
+    fn ids_that_find_no_slot_go_to_the_overflow_map() {
+        let ids: Vec<String> = (0..100).map(|n| format!("id-{n}")).collect();
+        let id_of = |no: u64| &ids[no as usize];
+        // Every slot holds an unrelated id's hash, so that nothing fits.
+        let mut index: IdIndex<String, u64> = IdIndex {
+            slots: vec![Slot { hash: 1, no: 0 }; 256],
+            ..IdIndex::default()
+        };
+        for (no, id) in ids.iter().enumerate().skip(1) {
+            index.add(id_hash(id), no as u64, || id.clone());
+        }
+        assert_eq!(index.overflow.len(), 99);
+        for (no, id) in ids.iter().enumerate().skip(1) {
+            assert_eq!(index.get(id, id_of), Some(no as u64));
+        }
+        assert_eq!(index.get(&"id-100".to_string(), id_of), None);
+    }
+}
