@@ -91,6 +91,29 @@ impl AccountTable {
         self.index.get(id, |no| &self.at(no).id)
     }
 
+    /// Reads where a lookup of `id` starts (see `crate::warm`).
+    pub(crate) fn warm_index(&self, id: &AccountId) -> u64 {
+        self.index.warm(id)
+    }
+
+    /// Reads what posting to account `no` reads and writes first: its
+    /// balance, flags and history's end (see `crate::warm`).
+    pub(crate) fn warm(&self, no: AccountNo) -> u64 {
+        let slot = &self.slots[no.index()];
+        let balance = &slot.account.balance;
+        (balance.debits_posted.minor() ^ balance.credits_pending.minor()) as u64
+            ^ u64::from(slot.account.flags.closed)
+            ^ slot.history.len() as u64
+    }
+
+    /// Reads the last row of account `no`'s history (see `crate::warm`).
+    pub(crate) fn warm_history(&self, no: AccountNo) -> u64 {
+        let slot = &self.slots[no.index()];
+        slot.history
+            .last()
+            .map_or(0, |(position, _)| position.index)
+    }
+
     /// The account `id`.
     pub(crate) fn get(&self, id: &AccountId) -> Option<&Account> {
         self.number(id).map(|no| self.at(no))

@@ -31,6 +31,11 @@ impl EntryTable {
         })
     }
 
+    /// Reads where a lookup of `id` starts (see `crate::warm`).
+    pub(crate) fn warm_index(&self, id: &EntryId) -> u64 {
+        self.index.warm(id)
+    }
+
     pub(crate) fn get(&self, id: &EntryId) -> Option<&JournalEntry> {
         self.entries.get(&self.number(id)?)
     }

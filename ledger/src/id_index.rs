@@ -24,20 +24,20 @@ use std::collections::BTreeMap;
 use crate::account_table::AccountNo;
 use crate::id::{AccountId, EntryId};
 
-/// An id as text.
+/// An id's bytes.
 pub(crate) trait IdText {
-    fn text(&self) -> &str;
+    fn bytes(&self) -> &[u8];
 }
 
 impl IdText for AccountId {
-    fn text(&self) -> &str {
-        self.as_str()
+    fn bytes(&self) -> &[u8] {
+        self.as_bytes()
     }
 }
 
 impl IdText for EntryId {
-    fn text(&self) -> &str {
-        self.as_str()
+    fn bytes(&self) -> &[u8] {
+        self.as_bytes()
     }
 }
 
@@ -67,10 +67,10 @@ impl Number for AccountNo {
 
 /// A fixed 64-bit hash of an id's bytes: eight bytes at a time, then
 /// MurmurHash3's finalizer so that the low bits (the slot) depend on every byte.
-pub(crate) fn id_hash(text: &str) -> u64 {
+pub(crate) fn id_hash(bytes: &[u8]) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut hash = (text.len() as u64).wrapping_mul(K);
-    for chunk in text.as_bytes().chunks(8) {
+    let mut hash = (bytes.len() as u64).wrapping_mul(K);
+    for chunk in bytes.chunks(8) {
         let mut word = [0u8; 8];
         word[..chunk.len()].copy_from_slice(chunk);
         hash = (hash.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
@@ -166,7 +166,7 @@ impl<Id: Ord + Clone + IdText, No: Number> IdIndex<Id, No> {
     where
         Id: 'a,
     {
-        let hash = id_hash(id.text());
+        let hash = id_hash(id.bytes());
         let matches = |no: u64| id_of(No::from_u64(no)) == id;
         if let Some(no) = find(&self.slots, hash, matches) {
             return Some(No::from_u64(no));
@@ -182,6 +182,16 @@ impl<Id: Ord + Clone + IdText, No: Number> IdIndex<Id, No> {
         self.overflow.get(id).copied()
     }
 
+    /// Reads the slot where a lookup of `id` starts, so that it is in the
+    /// cache for the lookup (see `crate::warm`); the value means nothing.
+    pub(crate) fn warm(&self, id: &Id) -> u64 {
+        if self.slots.is_empty() {
+            return 0;
+        }
+        let hash = id_hash(id.bytes());
+        self.slots[hash as usize & (self.slots.len() - 1)].no
+    }
+
     /// Adds `id`, which is not in the index yet, as number `no`.
     pub(crate) fn insert<'a>(&mut self, id: &Id, no: No, id_of: impl Fn(No) -> &'a Id)
     where
@@ -191,7 +201,7 @@ impl<Id: Ord + Clone + IdText, No: Number> IdIndex<Id, No> {
         if 2 * (self.used + 1) > self.slots.len() {
             self.grow(&id_of);
         }
-        self.add(id_hash(id.text()), no.to_u64(), || id.clone());
+        self.add(id_hash(id.bytes()), no.to_u64(), || id.clone());
     }
 
     fn add(&mut self, hash: u64, no: u64, id: impl FnOnce() -> Id) {
@@ -240,8 +250,8 @@ mod tests {
     use super::*;
 
     impl IdText for String {
-        fn text(&self) -> &str {
-            self
+        fn bytes(&self) -> &[u8] {
+            self.as_bytes()
         }
     }
 
@@ -274,7 +284,7 @@ mod tests {
             ..IdIndex::default()
         };
         for (no, id) in ids.iter().enumerate().skip(1) {
-            index.add(id_hash(id), no as u64, || id.clone());
+            index.add(id_hash(id.as_bytes()), no as u64, || id.clone());
         }
         assert_eq!(index.overflow.len(), 99);
         for (no, id) in ids.iter().enumerate().skip(1) {

@@ -19,6 +19,7 @@ use crate::principal::{Actor, KeyHash, Principal, Role};
 use crate::rejection::Rejection;
 use crate::table::{DenseTable, Table};
 use crate::time::Timestamp;
+use crate::warm::WARM_ENTRIES;
 
 /// A place in the log: the Raft index and the command's ordinal within that
 /// log entry (group commit puts many commands in one entry).
@@ -171,9 +172,21 @@ impl Ledger {
             self.meta.applied_index
         );
         let mut applied = Vec::with_capacity(commands.len());
-        for (seq, command) in commands.into_iter().enumerate() {
-            let seq = u32::try_from(seq).expect("fewer than 2^32 commands per log entry");
-            applied.push(self.apply_command(Position { index, seq }, command));
+        let mut rest = commands.into_iter();
+        let mut seq: u32 = 0;
+        while rest.len() > 0 {
+            // Group commit: many commands of one entry each; read ahead for
+            // a run of them (a command of many entries reads ahead itself).
+            let ahead = WARM_ENTRIES.min(rest.len());
+            if ahead > 1 {
+                self.warm_commands(&rest.as_slice()[..ahead]);
+            }
+            for command in rest.by_ref().take(ahead) {
+                applied.push(self.apply_command(Position { index, seq }, command));
+                seq = seq
+                    .checked_add(1)
+                    .expect("fewer than 2^32 commands per log entry");
+            }
         }
         self.meta.applied_index = index;
         if let Some(last) = applied.last() {

@@ -93,6 +93,7 @@ mod setup;
 mod state;
 mod table;
 mod time;
+mod warm;
 
 pub use account::{Account, AccountClass, AccountFlags, Balance, NewAccount, Purpose};
 pub use amount::{Amount, AmountError};

@@ -23,6 +23,7 @@ use crate::principal::{Actor, Role};
 use crate::rejection::Rejection;
 use crate::setup::check_text;
 use crate::time::Timestamp;
+use crate::warm::WARM_ENTRIES;
 
 /// Balances as a batch would leave them, before anything is written.
 type Overlay = BTreeMap<AccountNo, Balance>;
@@ -124,10 +125,16 @@ impl Ledger {
         let outcomes = if atomic {
             self.post_atomic(context, entries)
         } else {
-            entries
-                .into_iter()
-                .map(|entry| self.post_one(context, entry))
-                .collect()
+            let mut outcomes = Vec::with_capacity(entries.len());
+            let mut rest = entries.into_iter();
+            while rest.len() > 0 {
+                let ahead = WARM_ENTRIES.min(rest.len());
+                self.warm_entries(rest.as_slice()[..ahead].iter());
+                for entry in rest.by_ref().take(ahead) {
+                    outcomes.push(self.post_one(context, entry));
+                }
+            }
+            outcomes
         };
         Ok(Receipt::Entries(outcomes))
     }
