@@ -251,7 +251,10 @@ impl Config {
         if let Some(tls) = &self.tls {
             for file in [&tls.cert_file, &tls.key_file, &tls.ca_file] {
                 if !file.is_file() {
-                    return Err(ConfigError::Invalid(format!("tls: {} is not a readable file", file.display())));
+                    return Err(ConfigError::Invalid(format!(
+                        "tls: {} is not a readable file",
+                        file.display()
+                    )));
                 }
             }
         }

@@ -21,7 +21,9 @@ use std::sync::Mutex;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use ledger::{Applied, Command, CommandKind, EntryId, EntryOutcome, EntryStatus, NewEntry, Position, Receipt};
+use ledger::{
+    Applied, Command, CommandKind, EntryId, EntryOutcome, EntryStatus, NewEntry, Position, Receipt,
+};
 use openraft::EntryPayload;
 
 use crate::app::App;
@@ -54,7 +56,10 @@ pub fn init() -> anyhow::Result<()> {
         Some(other) => anyhow::bail!("unknown CLEARLEDGER_FAULT {other:?}"),
     };
     if let Some(fault) = fault {
-        tracing::warn!(?fault, "FAULT INJECTION ACTIVE: this node is deliberately broken");
+        tracing::warn!(
+            ?fault,
+            "FAULT INJECTION ACTIVE: this node is deliberately broken"
+        );
     }
     let _ = ACTIVE.set(fault);
     Ok(())
@@ -66,7 +71,10 @@ pub fn is(fault: Fault) -> bool {
 }
 
 /// `skip_dedup`: entries whose id the ledger holds get a fresh id.
-pub fn forget_ids(app: &App, parsed: Vec<Result<NewEntry, ApiError>>) -> Vec<Result<NewEntry, ApiError>> {
+pub fn forget_ids(
+    app: &App,
+    parsed: Vec<Result<NewEntry, ApiError>>,
+) -> Vec<Result<NewEntry, ApiError>> {
     if !is(Fault::SkipDedup) {
         return parsed;
     }
@@ -89,23 +97,38 @@ static FRESH: AtomicU64 = AtomicU64::new(0);
 fn fresh_id(id: &EntryId, tag: &str) -> EntryId {
     let suffix = format!(":{tag}{}", FRESH.fetch_add(1, Ordering::Relaxed));
     let keep = id.as_str().len().min(64 - suffix.len());
-    EntryId::new(format!("{}{suffix}", &id.as_str()[..keep])).expect("ids are ASCII; the suffix is valid")
+    EntryId::new(format!("{}{suffix}", &id.as_str()[..keep]))
+        .expect("ids are ASCII; the suffix is valid")
 }
 
 /// `ack_before_commit`: the answer to give now for `command`, if any.
 pub fn early_answer(app: &App, command: &Command) -> Option<Applied> {
-    let CommandKind::PostEntries { entries, .. } = &command.kind else { return None };
+    let CommandKind::PostEntries { entries, .. } = &command.kind else {
+        return None;
+    };
     if !is(Fault::AckBeforeCommit) {
         return None;
     }
     let guess = app.raft.metrics().borrow().last_log_index.unwrap_or(0) + 1;
-    let position = Position { index: guess, seq: 0 };
+    let position = Position {
+        index: guess,
+        seq: 0,
+    };
     let at = app.ledger().applied_at();
     let outcomes = entries
         .iter()
-        .map(|entry| EntryOutcome { id: entry.id.clone(), status: EntryStatus::Posted, position, booked_at: at })
+        .map(|entry| EntryOutcome {
+            id: entry.id.clone(),
+            status: EntryStatus::Posted,
+            position,
+            booked_at: at,
+        })
         .collect();
-    Some(Applied { position, at, outcome: Ok(Receipt::Entries(outcomes)) })
+    Some(Applied {
+        position,
+        at,
+        outcome: Ok(Receipt::Entries(outcomes)),
+    })
 }
 
 static REPLAY_DONE: AtomicBool = AtomicBool::new(false);
@@ -138,10 +161,22 @@ pub fn replay_into(
     entry.payload = match entry.payload {
         EntryPayload::Normal(batch) => {
             kept.extend(batch.commands);
-            EntryPayload::Normal(Batch { commands: std::mem::take(&mut *kept) })
+            EntryPayload::Normal(Batch {
+                commands: std::mem::take(&mut *kept),
+            })
         }
-        EntryPayload::Blank if replayed > 0 => EntryPayload::Normal(Batch { commands: std::mem::take(&mut *kept) }),
-        other => return Some((openraft::Entry { log_id: entry.log_id, payload: other }, 0)),
+        EntryPayload::Blank if replayed > 0 => EntryPayload::Normal(Batch {
+            commands: std::mem::take(&mut *kept),
+        }),
+        other => {
+            return Some((
+                openraft::Entry {
+                    log_id: entry.log_id,
+                    payload: other,
+                },
+                0,
+            ));
+        }
     };
     Some((entry, replayed))
 }

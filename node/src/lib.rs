@@ -101,7 +101,11 @@ pub async fn run(
     let state_machine = StateMachine::open(db.clone()).context("cannot load the ledger state")?;
     let ledger = state_machine.ledger();
     let client = http_client(&config)?;
-    let network = Network::new(client.clone(), config.scheme(), config.cluster_secret.clone());
+    let network = Network::new(
+        client.clone(),
+        config.scheme(),
+        config.cluster_secret.clone(),
+    );
     let raft = Raft::new(
         config.node_id,
         Arc::new(raft_config(&config)?),
@@ -138,9 +142,10 @@ pub async fn run(
             .await
             .context("HTTP server failed")?,
         Some(tls) => {
-            let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert_file, &tls.key_file)
-                .await
-                .context("cannot load the TLS certificate and key")?;
+            let rustls =
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert_file, &tls.key_file)
+                    .await
+                    .context("cannot load the TLS certificate and key")?;
             let handle = axum_server::Handle::new();
             let stopping = handle.clone();
             tokio::spawn(async move {
@@ -163,10 +168,15 @@ pub async fn run(
 /// authority when TLS is on.
 fn http_client(config: &Config) -> anyhow::Result<reqwest::Client> {
     install_crypto_provider();
-    let mut builder = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(30)).tcp_nodelay(true);
+    let mut builder = reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(30))
+        .tcp_nodelay(true);
     if let Some(tls) = &config.tls {
-        let pem = std::fs::read(&tls.ca_file).with_context(|| format!("cannot read {}", tls.ca_file.display()))?;
-        for certificate in reqwest::Certificate::from_pem_bundle(&pem).context("tls.ca_file holds no PEM certificate")? {
+        let pem = std::fs::read(&tls.ca_file)
+            .with_context(|| format!("cannot read {}", tls.ca_file.display()))?;
+        for certificate in reqwest::Certificate::from_pem_bundle(&pem)
+            .context("tls.ca_file holds no PEM certificate")?
+        {
             builder = builder.add_root_certificate(certificate);
         }
         builder = builder.use_rustls_tls();
@@ -210,9 +220,16 @@ async fn expire_pending_entries(app: Arc<App>) {
     loop {
         interval.tick().await;
         let is_leader = app.raft.metrics().borrow().current_leader == Some(app.config.node_id);
-        let due = app.ledger().next_expiry().is_some_and(|at| at <= proposer::now());
+        let due = app
+            .ledger()
+            .next_expiry()
+            .is_some_and(|at| at <= proposer::now());
         if is_leader && due {
-            let tick = Command { at: Timestamp::default(), actor: Actor::system(), kind: CommandKind::Tick };
+            let tick = Command {
+                at: Timestamp::default(),
+                actor: Actor::system(),
+                kind: CommandKind::Tick,
+            };
             if let Ok(outcome) = app.proposer.propose(tick) {
                 let _ = outcome.await;
             }

@@ -436,10 +436,14 @@ fn pending_entry_expires_without_other_traffic() {
     body["pending"] = json!(true);
     body["timeout_seconds"] = json!(1);
     cluster.must_post(1, "/v1/transfers", SH01, body);
-    let entry = wait_for("the pending entry to expire", Duration::from_secs(30), || {
-        let entry = cluster.get(1, "/v1/entries/t-expiring", OPERATOR).ok()?;
-        (entry["status"] == "voided").then_some(entry)
-    });
+    let entry = wait_for(
+        "the pending entry to expire",
+        Duration::from_secs(30),
+        || {
+            let entry = cluster.get(1, "/v1/entries/t-expiring", OPERATOR).ok()?;
+            (entry["status"] == "voided").then_some(entry)
+        },
+    );
     assert_eq!(entry["code"], "expired");
     let account = cluster.get(1, "/v1/accounts/SH01-A", OPERATOR).unwrap();
     assert_eq!(account["balance"]["available"], "1000000.00");
@@ -456,10 +460,55 @@ fn make_certificates(dir: &std::path::Path) -> Vec<u8> {
             .expect("openssl runs");
         assert!(status.success(), "openssl {args:?}");
     };
-    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=ClearLedger test CA"]);
-    run(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "node.key", "-out", "node.csr", "-subj", "/CN=127.0.0.1"]);
-    std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").unwrap();
-    run(&["x509", "-req", "-in", "node.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "node.pem", "-days", "1", "-extfile", "ext.cnf"]);
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=ClearLedger test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "node.key",
+        "-out",
+        "node.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "node.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "node.pem",
+        "-days",
+        "1",
+        "-extfile",
+        "ext.cnf",
+    ]);
     std::fs::read(dir.join("ca.pem")).unwrap()
 }
 
@@ -473,15 +522,25 @@ fn tls_switch_serves_clients_and_peers_over_https() {
     let settings = Settings {
         extra_toml: format!(
             "[tls]\ncert_file = {:?}\nkey_file = {:?}\nca_file = {:?}\n",
-            path("node.pem"), path("node.key"), path("ca.pem")
+            path("node.pem"),
+            path("node.key"),
+            path("ca.pem")
         ),
         https_ca_pem: Some(ca),
     };
     let cluster = Cluster::start(3, settings);
     cluster.seed();
-    let reply = cluster.must_post(cluster.follower(), "/v1/transfers", SH01, transfer("t-tls", "SH01-A", "SH01-B", "3.00"));
+    let reply = cluster.must_post(
+        cluster.follower(),
+        "/v1/transfers",
+        SH01,
+        transfer("t-tls", "SH01-A", "SH01-B", "3.00"),
+    );
     assert_eq!(reply["results"][0]["status"], "posted");
     assert_eq!(cluster.converged_digests().len(), 3);
     let plain = reqwest::blocking::get(format!("http://{}/healthz", cluster.node(1).addr()));
-    assert!(plain.is_err() || !plain.unwrap().status().is_success(), "plain HTTP must not be served");
+    assert!(
+        plain.is_err() || !plain.unwrap().status().is_success(),
+        "plain HTTP must not be served"
+    );
 }

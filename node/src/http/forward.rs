@@ -88,7 +88,10 @@ async fn forward(
         .unwrap_or_default();
     let mut builder = app
         .client
-        .request(method.clone(), format!("{}://{leader_addr}{path}", app.config.scheme()))
+        .request(
+            method.clone(),
+            format!("{}://{leader_addr}{path}", app.config.scheme()),
+        )
         .timeout(Duration::from_millis(app.config.write.deadline_ms + 2_000))
         .header(FORWARDED_HEADER, app.config.node_id.to_string())
         .header(FORWARDED_FOR_HEADER, peer);

@@ -213,7 +213,9 @@ pub async fn get_balance(
     let index = match (as_of, query.index) {
         // Nothing was applied between the last command and now: the current
         // state is the state as of any moment in between.
-        (Some(at), _) if at > ledger.applied_at() && at <= crate::proposer::now() => ledger.applied_index(),
+        (Some(at), _) if at > ledger.applied_at() && at <= crate::proposer::now() => {
+            ledger.applied_index()
+        }
         (Some(at), _) => ledger.index_at_time(at).map_err(point_error)?,
         (None, Some(index)) => index,
         (None, None) => ledger.applied_index(),

@@ -30,7 +30,11 @@ pub struct Network {
 impl Network {
     /// A network that speaks `scheme` to peers, with `secret` on every request when set.
     pub fn new(client: reqwest::Client, scheme: &'static str, secret: Option<String>) -> Network {
-        Network { client, scheme, secret }
+        Network {
+            client,
+            scheme,
+            secret,
+        }
     }
 }
 
@@ -65,7 +69,10 @@ impl Connection {
         Response: DeserializeOwned,
         Error: std::error::Error + DeserializeOwned,
     {
-        let url = format!("{}://{}/internal/raft/{route}", self.network.scheme, self.addr);
+        let url = format!(
+            "{}://{}/internal/raft/{route}",
+            self.network.scheme, self.addr
+        );
         let mut builder = self
             .network
             .client

@@ -149,7 +149,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     async fn applied_state(&mut self) -> Result<(Option<LogId>, Membership), StorageError> {
         #[cfg(feature = "fault-injection")]
         if crate::faults::replay_on_start(self.last_applied.is_some()) {
-            let snapshot = self.get_current_snapshot().await?.and_then(|s| s.meta.last_log_id);
+            let snapshot = self
+                .get_current_snapshot()
+                .await?
+                .and_then(|s| s.meta.last_log_id);
             return Ok((snapshot, self.membership.clone()));
         }
         Ok((self.last_applied, self.membership.clone()))
@@ -168,7 +171,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let mut membership_changed = false;
         for entry in entries {
             #[cfg(feature = "fault-injection")]
-            let Some((entry, replayed)) = crate::faults::replay_into(ledger.applied_index(), entry) else {
+            let Some((entry, replayed)) = crate::faults::replay_into(ledger.applied_index(), entry)
+            else {
                 outcomes.push(BatchOutcome::default());
                 continue;
             };

@@ -131,7 +131,11 @@ impl Cluster {
             );
             let config_path = dir.join("node.toml");
             std::fs::write(&config_path, config).expect("config");
-            let scheme = if settings.https_ca_pem.is_some() { "https" } else { "http" };
+            let scheme = if settings.https_ca_pem.is_some() {
+                "https"
+            } else {
+                "http"
+            };
             let mut node = Node {
                 id,
                 port: ports[id as usize - 1],
