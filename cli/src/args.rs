@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Deserialize;
 
-use crate::commands::{account, approval, branch, cluster, entry, principal, transfer, window};
+use crate::commands::{
+    account, approval, bench, branch, cluster, entry, principal, transfer, window,
+};
 
 /// The help heading of the flags every command takes.
 const GLOBAL: &str = "Global options";
@@ -20,6 +22,7 @@ Examples (against `clearledger-node dev`):
   clearledger --key dev-operator-key-1 approvals queue
   clearledger --key dev-operator-key-1 approvals approve demo-t-5 --reason 'checked by phone'
   clearledger --profile ops -o json accounts balance SH01-C001 --as-of 2026-11-22T09:30:00Z
+  clearledger --key dev-admin-key bench --clients 64 --duration 30 --warmup 5
   clearledger completions bash > /etc/bash_completion.d/clearledger
 
 Key and servers: --key, else CLEARLEDGER_KEY, else the profile's key in
@@ -113,6 +116,9 @@ pub enum Command {
     /// Clearing windows (清算场次) and their positions.
     #[command(subcommand, alias = "window")]
     Windows(window::WindowCommand),
+    /// Measure the cluster: post transfers at a concurrency and batch size,
+    /// report committed transfers/s and latency percentiles.
+    Bench(bench::BenchArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Example:\n  clearledger completions bash > ~/.local/share/bash-completion/completions/clearledger"

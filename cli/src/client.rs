@@ -217,6 +217,11 @@ impl Client {
         })
     }
 
+    /// Where and how this client connects.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     /// `GET path?query`.
     pub fn get(&self, path: &str, query: &[(&str, String)]) -> Answer {
         self.call(Method::GET, path, query, None, Retry::Read)

@@ -48,6 +48,9 @@ pub fn main() -> ExitCode {
             "clearledger: internal error ({message}); this is a bug: please report it with the command you ran"
         );
     }));
+    // Only needed when cargo unified reqwest's features with the node's TLS
+    // ones (a workspace build); harmless otherwise: the CLI speaks plain HTTP.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
@@ -70,7 +73,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         write_stdout(&out);
         return Ok(());
     }
-    let resolved = config::resolve(&cli.global)?;
+    let mut resolved = config::resolve(&cli.global)?;
+    if resolved.settings.is_none() && matches!(cli.command, Command::Bench(_)) {
+        // The bench's documented default: the dev cluster's admin key.
+        let mut global = cli.global.clone();
+        global.key = Some(commands::bench::DEV_ADMIN_KEY.to_string());
+        resolved = config::resolve(&global)?;
+    }
     let client = resolved.settings.map(Client::new).transpose()?;
     let context = Context::new(
         client,

@@ -97,6 +97,36 @@ pub struct Event {
     pub error: Option<String>,
 }
 
+impl Kind {
+    /// Its name in the history.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Invoke => "invoke",
+            Kind::Ok => "ok",
+            Kind::Fail => "fail",
+            Kind::Info => "info",
+        }
+    }
+}
+
+impl F {
+    /// Its name in the history.
+    pub fn name(self) -> &'static str {
+        match self {
+            F::Transfer => "transfer",
+            F::Read => "read",
+            F::ReadAll => "read_all",
+            F::Initial => "initial",
+            F::Resolve => "resolve",
+            F::FinalRead => "final_read",
+            F::Digest => "digest",
+            F::FaultStart => "fault_start",
+            F::FaultStop => "fault_stop",
+            F::NodeExit => "node_exit",
+        }
+    }
+}
+
 /// Posted debits and credits of one account, minor units.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bal {

@@ -132,7 +132,7 @@ impl Nemesis {
             cluster,
             api,
             recorder,
-            rng: StdRng::seed_from_u64(seed ^ 0x6e65_6d65_7369_73),
+            rng: StdRng::seed_from_u64(seed ^ 0x006e_656d_6573_6973),
             faults,
             slots,
         }

@@ -160,8 +160,13 @@ fn supervisor_alive(run_id: &str) -> bool {
     let Ok(pid) = std::fs::read_to_string(state_dir().join(run_id)) else {
         return false;
     };
-    let comm = std::fs::read_to_string(format!("/proc/{}/comm", pid.trim())).unwrap_or_default();
-    comm.trim() == "jepsen-tests"
+    // `/proc/<pid>/stat` is "pid (comm) state ...": alive if the command is
+    // ours and it is not a zombie.
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
+    match stat.rsplit_once(") ") {
+        Some((head, tail)) => head.ends_with("(jepsen-tests") && !tail.starts_with('Z'),
+        None => false,
+    }
 }
 
 /// Removes the namespaces of every run whose supervisor is gone (or of

@@ -257,10 +257,14 @@ impl Cluster {
         }
     }
 
+    /// `slot`'s node log.
+    pub fn log(&self, slot: usize) -> String {
+        std::fs::read_to_string(self.node_dir(slot).join("node.log")).unwrap_or_default()
+    }
+
     /// The last lines of `slot`'s node log, for error messages.
     pub fn log_tail(&self, slot: usize) -> String {
-        let text =
-            std::fs::read_to_string(self.node_dir(slot).join("node.log")).unwrap_or_default();
+        let text = self.log(slot);
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(5)..].join("\n")
     }

@@ -111,7 +111,7 @@ fn percentile(sorted: &[u64], per_mille: usize) -> u64 {
 fn latencies(done: &[Completed]) -> Value {
     let mut groups: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for op in done {
-        let key = format!("{:?}:{:?}", op.f, op.kind).to_lowercase();
+        let key = format!("{}:{}", op.f.name(), op.kind.name());
         groups.entry(key).or_default().push(op.latency_ns / 1_000);
     }
     let mut out = serde_json::Map::new();

@@ -56,7 +56,20 @@ pub enum Verdict {
 /// How long healing, resolving and the final reads may take, each.
 const SETTLE_LIMIT: Duration = Duration::from_secs(90);
 
-/// Polls `check` every 200 ms until it answers `Some`, for up to `limit`.
+/// An error that polling must not retry.
+#[derive(Debug)]
+struct Fatal(String);
+
+impl std::fmt::Display for Fatal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Fatal {}
+
+/// Polls `check` every 200 ms until it succeeds, for up to `limit` (a
+/// [`Fatal`] error ends it at once).
 async fn poll<T, Fut>(
     what: &str,
     limit: Duration,
@@ -69,6 +82,9 @@ where
     loop {
         let error = match check().await {
             Ok(value) => return Ok(value),
+            Err(error) if error.downcast_ref::<Fatal>().is_some() => {
+                return Err(error.context(what.to_string()));
+            }
             Err(error) => error,
         };
         if tokio::time::Instant::now() > deadline {
@@ -143,6 +159,16 @@ async fn test(
         }
     }
     wait_for_cluster(&api, cluster, config.nodes).await?;
+    if let Some(fault) = &config.fault {
+        let nodes = cluster.lock().await;
+        for slot in 1..=config.nodes {
+            if !nodes.log(slot).contains("FAULT INJECTION ACTIVE") {
+                bail!(
+                    "the node in slot {slot} does not inject {fault}: build it with --features fault-injection"
+                );
+            }
+        }
+    }
     let bank = Arc::new(Bank::new());
     workload::setup(&api, &bank, recorder).await?;
     eprintln!(
@@ -231,6 +257,14 @@ async fn wait_for_cluster(api: &Api, cluster: &SharedCluster, slots: usize) -> a
         || async {
             let mut leaders = Vec::new();
             for slot in 1..=slots {
+                let exited = cluster.lock().await.exited(slot);
+                if let Some(status) = exited {
+                    let log = cluster.lock().await.log_tail(slot);
+                    return Err(Fatal(format!(
+                        "the node in slot {slot} exited ({status}):\n{log}"
+                    ))
+                    .into());
+                }
                 let view = api.cluster(slot).await?;
                 leaders.push(
                     view["leader"]

@@ -7,6 +7,10 @@
 //! carries the number from there on: indexing a `Vec` instead of comparing
 //! strings in a large map.
 //!
+//! The balance history is one log of rows in the order they were written
+//! (appending never moves a row), and each account keeps the positions of
+//! its rows with their place in the log.
+//!
 //! Change tracking works as in [`crate::table::Table`]: the numbers (and the
 //! history keys) changed since the last call are handed out sorted and
 //! without repeats.
@@ -20,14 +24,15 @@ use crate::currency::Currency;
 use crate::id::AccountId;
 use crate::id_index::IdIndex;
 use crate::ledger::Position;
+use crate::table::DenseTable;
 
 /// An account's dense internal number: its place in open order, from 0.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub(crate) struct AccountNo(u32);
 
 /// A branch's dense internal number: its place in creation order, from 0.
 /// Never stored: a restore numbers the branches again by creation position.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct BranchNo(pub(crate) u32);
 
 impl AccountNo {
@@ -56,8 +61,17 @@ impl BranchNo {
 struct Slot {
     account: Account,
     branch: BranchNo,
-    /// Balances after each change, by position (ascending, one per position).
-    history: Vec<(Position, Balance)>,
+    /// The account's history rows: position (ascending, one row per
+    /// position) and place in the log.
+    history: Vec<(Position, u64)>,
+}
+
+/// One balance-history row: an account's balance after a change at a position.
+#[derive(Debug, Clone)]
+struct Row {
+    account: AccountNo,
+    position: Position,
+    balance: Balance,
 }
 
 /// Every account, by number, with an index by id.
@@ -68,8 +82,11 @@ pub(crate) struct AccountTable {
     by_id: BTreeMap<AccountId, AccountNo>,
     /// For looking up by id.
     index: IdIndex<AccountId, AccountNo>,
+    /// Every history row, in the order written.
+    rows: DenseTable<Row>,
     changed: Vec<AccountNo>,
-    history_changed: Vec<(AccountNo, Position)>,
+    /// Rows written since the last call (by place in the log).
+    history_changed: Vec<u64>,
     tracking: bool,
 }
 
@@ -80,6 +97,7 @@ impl AccountTable {
             slots: Vec::new(),
             by_id: BTreeMap::new(),
             index: IdIndex::default(),
+            rows: DenseTable::new(0, false),
             changed: Vec::new(),
             history_changed: Vec::new(),
             tracking,
@@ -96,22 +114,28 @@ impl AccountTable {
         self.index.warm(id)
     }
 
-    /// Reads what posting to account `no` reads and writes first: its
-    /// balance, flags and history's end (see `crate::warm`).
+    /// The number a lookup of `id` would most likely answer (see `crate::warm`).
+    pub(crate) fn guess(&self, id: &AccountId) -> Option<AccountNo> {
+        self.index
+            .guess(id)
+            .filter(|no| no.index() < self.slots.len())
+    }
+
+    /// Reads what looking up and posting to account `no` reads first: its
+    /// id, balance, flags and history's end (see `crate::warm`).
     pub(crate) fn warm(&self, no: AccountNo) -> u64 {
         let slot = &self.slots[no.index()];
         let balance = &slot.account.balance;
         (balance.debits_posted.minor() ^ balance.credits_pending.minor()) as u64
+            ^ u64::from(slot.account.id.as_bytes()[0])
             ^ u64::from(slot.account.flags.closed)
             ^ slot.history.len() as u64
     }
 
-    /// Reads the last row of account `no`'s history (see `crate::warm`).
+    /// Reads the end of account `no`'s history (see `crate::warm`).
     pub(crate) fn warm_history(&self, no: AccountNo) -> u64 {
         let slot = &self.slots[no.index()];
-        slot.history
-            .last()
-            .map_or(0, |(position, _)| position.index)
+        slot.history.last().map_or(0, |(_, row)| *row)
     }
 
     /// The account `id`.
@@ -167,19 +191,32 @@ impl AccountTable {
     ) -> (Currency, Balance) {
         let slot = &mut self.slots[no.index()];
         let old = std::mem::replace(&mut slot.account.balance, balance);
-        match slot.history.last_mut() {
-            Some((last, row)) if *last == position => *row = balance,
+        let row = match slot.history.last() {
+            Some(&(last, row)) if last == position => {
+                self.rows.get_mut(&row).expect("rows exist").balance = balance;
+                row
+            }
             last => {
                 assert!(
                     last.is_none_or(|(last, _)| *last < position),
                     "balance history only grows"
                 );
-                slot.history.push((position, balance));
+                let row = self.rows.next_key();
+                self.rows.insert(
+                    row,
+                    Row {
+                        account: no,
+                        position,
+                        balance,
+                    },
+                );
+                slot.history.push((position, row));
+                row
             }
-        }
+        };
         if self.tracking {
             self.changed.push(no);
-            self.history_changed.push((no, position));
+            self.history_changed.push(row);
         }
         (slot.account.currency, old)
     }
@@ -188,7 +225,8 @@ impl AccountTable {
     pub(crate) fn balance_at(&self, no: AccountNo, end: Position) -> Option<Balance> {
         let history = &self.slots[no.index()].history;
         let after = history.partition_point(|(position, _)| *position <= end);
-        after.checked_sub(1).map(|at| history[at].1)
+        let (_, row) = history[..after].last()?;
+        Some(self.rows.get(row).expect("rows exist").balance)
     }
 
     /// All accounts, by id.
@@ -206,10 +244,11 @@ impl AccountTable {
 
     /// Every balance-history row, in key order.
     pub(crate) fn history(&self) -> impl Iterator<Item = ((AccountNo, Position), &Balance)> {
-        self.numbered_slots().flat_map(|(no, slot)| {
-            slot.history
-                .iter()
-                .map(move |(position, balance)| ((no, *position), balance))
+        self.numbered_slots().flat_map(move |(no, slot)| {
+            slot.history.iter().map(move |(position, row)| {
+                let row = self.rows.get(row).expect("rows exist");
+                ((no, *position), &row.balance)
+            })
         })
     }
 
@@ -234,16 +273,15 @@ impl AccountTable {
         let mut changed = std::mem::take(&mut self.history_changed);
         changed.sort_unstable();
         changed.dedup();
-        changed
+        let mut rows: Vec<_> = changed
             .into_iter()
-            .map(|(no, position)| {
-                let history = &self.slots[no.index()].history;
-                let at = history
-                    .binary_search_by_key(&position, |(position, _)| *position)
-                    .expect("a changed history row exists");
-                ((no, position), history[at].1)
+            .map(|row| {
+                let row = self.rows.get(&row).expect("rows exist");
+                ((row.account, row.position), row.balance)
             })
-            .collect()
+            .collect();
+        rows.sort_unstable_by_key(|(key, _)| *key);
+        rows
     }
 
     /// Rebuilds the table from restored records: accounts by number (which
@@ -293,7 +331,16 @@ impl AccountTable {
                     no.0
                 ));
             }
-            slot.history.push((position, balance));
+            let row = table.rows.next_key();
+            table.rows.insert(
+                row,
+                Row {
+                    account: no,
+                    position,
+                    balance,
+                },
+            );
+            slot.history.push((position, row));
         }
         Ok(table)
     }

@@ -107,11 +107,99 @@ pub struct AuditRecord {
 impl AuditRecord {
     /// The chain hash of this record after `previous`.
     pub fn chain_hash(&self, previous: &Hash) -> Hash {
+        self.chain_hash_with(previous, &mut Vec::new())
+    }
+
+    /// [`AuditRecord::chain_hash`], encoding into `buffer` (cleared first),
+    /// which the caller keeps for the next record.
+    pub(crate) fn chain_hash_with(&self, previous: &Hash, buffer: &mut Vec<u8>) -> Hash {
+        buffer.clear();
+        encode_record(self, buffer);
         let mut hasher = Sha256::new();
         hasher.update(previous);
-        hasher.update(codec::encode(self));
+        hasher.update(&buffer);
         hasher.finalize().into()
     }
+}
+
+/// Appends `record` exactly as [`codec::encode`] encodes it (bincode's
+/// standard configuration: little-endian, variable-length integers). The
+/// record every posted entry writes is encoded by hand, which is several
+/// times faster than through serde; the rest go through serde.
+/// `tests::hand_encoding_equals_bincode` holds the two equal.
+fn encode_record(record: &AuditRecord, out: &mut Vec<u8>) {
+    let AuditEvent::EntryBooked {
+        id,
+        currency,
+        postings,
+        status,
+        reverses,
+    } = &record.event
+    else {
+        return codec::encode_into(record, out);
+    };
+    varint(out, u128::from(record.seq));
+    varint(out, u128::from(record.position.index));
+    varint(out, u128::from(record.position.seq));
+    varint(out, zigzag(i128::from(record.at.0)));
+    bytes(out, record.actor.principal.as_bytes());
+    bytes(out, record.actor.key_id.as_bytes());
+    bytes(out, record.actor.client.as_bytes());
+    varint(out, ENTRY_BOOKED);
+    bytes(out, id.as_bytes());
+    bytes(out, currency.code().as_bytes());
+    varint(out, postings.len() as u128);
+    for posting in postings {
+        bytes(out, posting.account.as_bytes());
+        varint(out, posting.side as u128);
+        varint(out, zigzag(posting.amount.minor()));
+    }
+    bytes(out, status.as_bytes());
+    match reverses {
+        None => out.push(0),
+        Some(original) => {
+            out.push(1);
+            bytes(out, original.as_bytes());
+        }
+    }
+}
+
+/// The variant index of [`AuditEvent::EntryBooked`].
+const ENTRY_BOOKED: u128 = 5;
+
+/// bincode's variable-length unsigned integer.
+fn varint(out: &mut Vec<u8>, n: u128) {
+    if n <= 250 {
+        out.push(n as u8);
+    } else if n <= u128::from(u16::MAX) {
+        out.push(251);
+        out.extend_from_slice(&(n as u16).to_le_bytes());
+    } else if n <= u128::from(u32::MAX) {
+        out.push(252);
+        out.extend_from_slice(&(n as u32).to_le_bytes());
+    } else if n <= u128::from(u64::MAX) {
+        out.push(253);
+        out.extend_from_slice(&(n as u64).to_le_bytes());
+    } else {
+        out.push(254);
+        out.extend_from_slice(&n.to_le_bytes());
+    }
+}
+
+/// bincode's zig-zag mapping of a signed integer (of any width up to 128
+/// bits: the result is the same for the narrower types).
+fn zigzag(n: i128) -> u128 {
+    if n < 0 {
+        !(n as u128) * 2 + 1
+    } else {
+        (n as u128) * 2
+    }
+}
+
+/// A string (as its UTF-8 bytes): its length, then its bytes.
+fn bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    varint(out, bytes.len() as u128);
+    out.extend_from_slice(bytes);
 }
 
 /// A record with its chain hash, as stored and exported.
@@ -165,4 +253,87 @@ pub fn verify_chain<'a>(
         head = chained.hash;
     }
     Ok(head)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::amount::Amount;
+    use crate::journal_entry::Side;
+
+    fn booked(postings: Vec<Posting>, reverses: Option<&str>, text_len: usize) -> AuditRecord {
+        AuditRecord {
+            seq: 1 << (text_len % 60),
+            position: Position {
+                index: 300 * text_len as u64,
+                seq: 70_000_u32.wrapping_mul(text_len as u32),
+            },
+            at: crate::time::Timestamp(-5 * text_len as i64 * 1_000_000_007),
+            actor: Actor {
+                principal: PrincipalName::new("p".repeat(1 + text_len % 64)).unwrap(),
+                key_id: "k".repeat(text_len),
+                client: "c".repeat(3 * text_len),
+            },
+            event: AuditEvent::EntryBooked {
+                id: EntryId::new("e".repeat(1 + text_len % 64)).unwrap(),
+                currency: Currency::new("JPY").unwrap(),
+                postings,
+                status: "s".repeat(text_len),
+                reverses: reverses.map(|id| EntryId::new(id).unwrap()),
+            },
+        }
+    }
+
+    #[test]
+    fn hand_encoding_equals_bincode() {
+        let posting = |n: usize, minor: i128| Posting {
+            account: AccountId::new(format!("a{}", "x".repeat(n % 64))).unwrap(),
+            side: if n.is_multiple_of(2) {
+                Side::Debit
+            } else {
+                Side::Credit
+            },
+            amount: Amount::from_minor(minor),
+        };
+        let amounts = [
+            1,
+            -1,
+            125,
+            126,
+            -126,
+            32_767,
+            32_768,
+            1 << 40,
+            -(1 << 40),
+            i128::from(i64::MAX) + 1,
+            crate::limits::AMOUNT_MAX_MINOR,
+            i128::MAX,
+            i128::MIN,
+        ];
+        for text_len in [0, 1, 63, 64, 250, 251, 300, 70_000] {
+            for reverses in [None, Some("orig"), Some("o".repeat(64).as_str())] {
+                let postings = amounts
+                    .iter()
+                    .enumerate()
+                    .map(|(n, minor)| posting(n + text_len, *minor))
+                    .collect();
+                let records = [
+                    booked(postings, reverses, text_len),
+                    booked(Vec::new(), reverses, text_len),
+                    booked((0..300).map(|n| posting(n, 1)).collect(), reverses, 1),
+                ];
+                for record in records {
+                    let mut fast = Vec::new();
+                    encode_record(&record, &mut fast);
+                    assert_eq!(fast, codec::encode(&record));
+                }
+            }
+        }
+        // Other events go through serde.
+        let mut record = booked(Vec::new(), None, 3);
+        record.event = AuditEvent::WindowOpened { window: 7 };
+        let mut out = Vec::new();
+        encode_record(&record, &mut out);
+        assert_eq!(out, codec::encode(&record));
+    }
 }

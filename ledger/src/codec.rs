@@ -11,6 +11,13 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
         .expect("in-memory values always encode")
 }
 
+/// Encodes a value at the end of `bytes` (which can be reused, unlike
+/// [`encode`]'s new vector each time).
+pub(crate) fn encode_into<T: Serialize>(value: &T, bytes: &mut Vec<u8>) {
+    bincode::serde::encode_into_std_write(value, bytes, bincode::config::standard())
+        .expect("in-memory values always encode");
+}
+
 /// Decodes a value that must fill `bytes` exactly.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     let (value, read) = bincode::serde::decode_from_slice(bytes, bincode::config::standard())

@@ -169,9 +169,16 @@ const ISO_4217: &[(&str, u8)] = &[
 ];
 
 /// A currency the ledger knows: an ISO 4217 code from the built-in table.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "String")]
 pub struct Currency([u8; 3]);
+
+/// Serialized as its code, a string (without making a `String` first).
+impl Serialize for Currency {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.code())
+    }
+}
 
 /// The code is not in the ISO 4217 table.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -252,5 +259,15 @@ mod tests {
         assert_eq!(Currency::new("KWD").unwrap().minor_unit(), 3);
         assert_eq!(Currency::new("XYZ"), Err(UnknownCurrency("XYZ".into())));
         assert!(Currency::new("cny").is_err(), "codes are upper case");
+    }
+
+    #[test]
+    fn currencies_encode_as_their_code() {
+        let cny = Currency::new("CNY").unwrap();
+        assert_eq!(crate::codec::encode(&cny), crate::codec::encode(&"CNY"));
+        assert_eq!(
+            crate::codec::decode::<Currency>(&crate::codec::encode(&"CNY")),
+            Ok(cny)
+        );
     }
 }

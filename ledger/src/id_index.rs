@@ -85,7 +85,7 @@ pub(crate) fn id_hash(bytes: &[u8]) -> u64 {
 /// Marks an empty slot.
 const EMPTY: u64 = u64::MAX;
 /// How far from its home slot an id may be placed.
-const PROBES_MAX: usize = 16;
+const PROBES_MAX: usize = 32;
 /// The first table's size.
 const SLOTS_MIN: usize = 16;
 /// How many old slots each insert moves while the table grows.
@@ -99,24 +99,33 @@ struct Slot {
 
 const FREE: Slot = Slot { hash: 0, no: EMPTY };
 
+/// What looking a hash up in the slots found.
+enum Probe {
+    Found(u64),
+    /// A free slot ends the search: the id is not in these slots.
+    Absent,
+    /// Every slot an id with this hash could be in holds another.
+    Full,
+}
+
 /// Looks `hash` up in `slots`; `matches` confirms a candidate number.
-fn find(slots: &[Slot], hash: u64, matches: impl Fn(u64) -> bool) -> Option<u64> {
+fn find(slots: &[Slot], hash: u64, matches: impl Fn(u64) -> bool) -> Probe {
     if slots.is_empty() {
-        return None;
+        return Probe::Absent;
     }
     let mask = slots.len() - 1;
     let mut at = hash as usize & mask;
     for _ in 0..PROBES_MAX.min(slots.len()) {
         let slot = slots[at];
         if slot.no == EMPTY {
-            return None;
+            return Probe::Absent;
         }
         if slot.hash == hash && matches(slot.no) {
-            return Some(slot.no);
+            return Probe::Found(slot.no);
         }
         at = (at + 1) & mask;
     }
-    None
+    Probe::Full
 }
 
 /// Puts `(hash, no)` in a free slot near its home; false if there is none.
@@ -144,7 +153,10 @@ pub(crate) struct IdIndex<Id, No> {
     /// The slots before the last growth; `old[..moved]` are in `slots` now.
     old: Vec<Slot>,
     moved: usize,
-    /// Ids that found no slot near home (almost always empty).
+    /// Ids that found no slot near home (almost always empty). Every slot
+    /// near an overflowed id's home stays taken until the slots double, when
+    /// the overflowed ids are placed again; so a search that meets a free
+    /// slot need not look here.
     overflow: BTreeMap<Id, No>,
 }
 
@@ -168,18 +180,20 @@ impl<Id: Ord + Clone + IdText, No: Number> IdIndex<Id, No> {
     {
         let hash = id_hash(id.bytes());
         let matches = |no: u64| id_of(No::from_u64(no)) == id;
-        if let Some(no) = find(&self.slots, hash, matches) {
-            return Some(No::from_u64(no));
-        }
+        let full = match find(&self.slots, hash, matches) {
+            Probe::Found(no) => return Some(No::from_u64(no)),
+            Probe::Absent => false,
+            Probe::Full => true,
+        };
         if self.moved < self.old.len()
-            && let Some(no) = find(&self.old, hash, matches)
+            && let Probe::Found(no) = find(&self.old, hash, matches)
         {
             return Some(No::from_u64(no));
         }
-        if self.overflow.is_empty() {
-            return None;
+        if full && !self.overflow.is_empty() {
+            return self.overflow.get(id).copied();
         }
-        self.overflow.get(id).copied()
+        None
     }
 
     /// Reads the slot where a lookup of `id` starts, so that it is in the
@@ -190,6 +204,15 @@ impl<Id: Ord + Clone + IdText, No: Number> IdIndex<Id, No> {
         }
         let hash = id_hash(id.bytes());
         self.slots[hash as usize & (self.slots.len() - 1)].no
+    }
+
+    /// The number a lookup of `id` would most likely answer, without
+    /// confirming it against the id (see `crate::warm`): a guess.
+    pub(crate) fn guess(&self, id: &Id) -> Option<No> {
+        match find(&self.slots, id_hash(id.bytes()), |_| true) {
+            Probe::Found(no) => Some(No::from_u64(no)),
+            Probe::Absent | Probe::Full => None,
+        }
     }
 
     /// Adds `id`, which is not in the index yet, as number `no`.
@@ -223,6 +246,9 @@ impl<Id: Ord + Clone + IdText, No: Number> IdIndex<Id, No> {
         self.old = std::mem::replace(&mut self.slots, vec![FREE; size]);
         self.moved = 0;
         self.used = 0;
+        for (id, no) in std::mem::take(&mut self.overflow) {
+            self.add(id_hash(id.bytes()), no.to_u64(), || id);
+        }
     }
 
     /// Moves up to `count` old slots into the current ones.
@@ -291,5 +317,12 @@ mod tests {
             assert_eq!(index.get(id, id_of), Some(no as u64));
         }
         assert_eq!(index.get(&"id-100".to_string(), id_of), None);
+        // Doubling places the overflowed ids again.
+        index.slots = vec![FREE; 256];
+        index.grow(&id_of);
+        assert!(index.overflow.is_empty());
+        for (no, id) in ids.iter().enumerate().skip(1) {
+            assert_eq!(index.get(id, id_of), Some(no as u64));
+        }
     }
 }

@@ -120,6 +120,8 @@ pub struct Ledger {
     pub(crate) audit: DenseTable<ChainedRecord>,
     pub(crate) derived: Derived,
     pub(crate) touched: Vec<AccountNo>,
+    /// Reused for encoding each audit record to hash it.
+    pub(crate) scratch: Vec<u8>,
 }
 
 impl Default for Ledger {
@@ -160,6 +162,7 @@ impl Ledger {
             audit: DenseTable::new(1, tracking),
             derived: Derived::default(),
             touched: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -173,7 +176,7 @@ impl Ledger {
         );
         let mut applied = Vec::with_capacity(commands.len());
         let mut rest = commands.into_iter();
-        let mut seq: u32 = 0;
+        let mut ordinal: usize = 0;
         while rest.len() > 0 {
             // Group commit: many commands of one entry each; read ahead for
             // a run of them (a command of many entries reads ahead itself).
@@ -182,10 +185,9 @@ impl Ledger {
                 self.warm_commands(&rest.as_slice()[..ahead]);
             }
             for command in rest.by_ref().take(ahead) {
+                let seq = u32::try_from(ordinal).expect("fewer than 2^32 commands per log entry");
+                ordinal += 1;
                 applied.push(self.apply_command(Position { index, seq }, command));
-                seq = seq
-                    .checked_add(1)
-                    .expect("fewer than 2^32 commands per log entry");
             }
         }
         self.meta.applied_index = index;
@@ -286,7 +288,7 @@ impl Ledger {
             actor,
             event,
         };
-        let hash = record.chain_hash(&self.meta.chain_head);
+        let hash = record.chain_hash_with(&self.meta.chain_head, &mut self.scratch);
         self.audit.insert(seq, ChainedRecord { record, hash });
         self.meta.audit_seq = seq;
         self.meta.chain_head = hash;

@@ -90,6 +90,7 @@ mod principal;
 mod queries;
 mod rejection;
 mod setup;
+mod small_vec;
 mod state;
 mod table;
 mod time;

@@ -22,6 +22,7 @@ use crate::limits::{
 use crate::principal::{Actor, Role};
 use crate::rejection::Rejection;
 use crate::setup::check_text;
+use crate::small_vec::SmallVec;
 use crate::time::Timestamp;
 use crate::warm::WARM_ENTRIES;
 
@@ -29,11 +30,26 @@ use crate::warm::WARM_ENTRIES;
 type Overlay = BTreeMap<AccountNo, Balance>;
 
 /// A posting with its account's number.
+#[derive(Debug, Clone, Copy)]
 struct Line {
     account: AccountNo,
     side: Side,
     amount: Amount,
 }
+
+impl Default for Line {
+    fn default() -> Self {
+        Line {
+            account: AccountNo::default(),
+            side: Side::Debit,
+            amount: Amount::ZERO,
+        }
+    }
+}
+
+/// Lines, or balances, of an entry: a transfer with clearing legs has four.
+type Lines = SmallVec<Line, 4>;
+type Balances = SmallVec<(AccountNo, Balance), 4>;
 
 /// Everything a commit needs; computing it is where an entry can be rejected.
 struct EntryPlan {
@@ -47,7 +63,7 @@ struct EntryPlan {
     approval_reasons: Vec<ApprovalReason>,
     required_authority: u8,
     /// Account balances after the entry.
-    balances: Vec<(AccountNo, Balance)>,
+    balances: Balances,
 }
 
 /// Adds `posting` to `balance`, as pending or posted. `None` on overflow.
@@ -210,7 +226,7 @@ impl Ledger {
             match planned {
                 Ok(plan) => {
                     if let Some(plan) = &plan {
-                        overlay.extend(plan.balances.iter().copied());
+                        overlay.extend(plan.balances.as_slice().iter().copied());
                     }
                     in_batch.entry(&entry.id).or_insert(entry);
                     plans.push(plan);
@@ -262,9 +278,9 @@ impl Ledger {
     ) -> Result<EntryPlan, Rejection> {
         let currency = entry.currency;
         // Each account is looked up by id once; its number is used from here on.
-        let mut lines: Vec<Line> = Vec::with_capacity(entry.postings.len() + 2);
+        let mut lines = Lines::new();
         // Per branch, in order of first appearance.
-        let mut nets: Vec<(BranchNo, Amount)> = Vec::new();
+        let mut nets: SmallVec<(BranchNo, Amount), 4> = SmallVec::new();
         let mut approval_reasons = Vec::new();
         if entry.pending {
             approval_reasons.push(ApprovalReason::Requested);
@@ -306,7 +322,7 @@ impl Ledger {
                 Side::Debit => posting.amount,
                 Side::Credit => posting.amount.negated(),
             };
-            match nets.iter_mut().find(|(b, _)| *b == branch) {
+            match nets.as_mut_slice().iter_mut().find(|(b, _)| *b == branch) {
                 Some((_, net)) => *net += signed,
                 None => nets.push((branch, signed)),
             }
@@ -319,7 +335,7 @@ impl Ledger {
         let mut required_authority = crate::approval::AUTHORITY_DEFAULT;
         if !self.derived.policy_index.is_empty() {
             let amount = entry.debit_total();
-            for (branch, _) in &nets {
+            for (branch, _) in nets.as_slice() {
                 if let Some(policy) = self.derived.policy_index.get(&(*branch, currency)) {
                     if policy.requires_approval(amount)
                         && !approval_reasons.contains(&ApprovalReason::AboveThreshold)
@@ -336,12 +352,13 @@ impl Ledger {
         approval_reasons.sort_unstable();
         // The legs, in branch-code order.
         let codes = &self.derived.branch_codes;
-        let mut nonzero: Vec<(BranchNo, Amount)> =
-            nets.into_iter().filter(|(_, net)| !net.is_zero()).collect();
+        let mut nonzero = nets;
+        nonzero.retain(|(_, net)| !net.is_zero());
+        let nonzero = nonzero.as_mut_slice();
         nonzero.sort_unstable_by(|(a, _), (b, _)| codes[a.index()].cmp(&codes[b.index()]));
         let mut legs = Vec::with_capacity(nonzero.len());
         let mut clearing = Vec::with_capacity(nonzero.len());
-        for (branch, net_out) in nonzero {
+        for &mut (branch, net_out) in nonzero {
             let code = &codes[branch.index()];
             let no = *self
                 .derived
@@ -375,7 +392,7 @@ impl Ledger {
             legs.push((code.clone(), net_out));
         }
         let pending = !approval_reasons.is_empty();
-        let balances = self.plan_balances(&lines, overlay, |balance, side, amount| {
+        let balances = self.plan_balances(lines.as_slice(), overlay, |balance, side, amount| {
             add_posting(balance, side, amount, pending)
         })?;
         Ok(EntryPlan {
@@ -388,7 +405,7 @@ impl Ledger {
     }
 
     /// The lines of booked postings, whose accounts exist.
-    fn lines_of(&self, postings: &[Posting]) -> Vec<Line> {
+    fn lines_of(&self, postings: &[Posting]) -> Lines {
         postings
             .iter()
             .map(|posting| Line {
@@ -409,8 +426,8 @@ impl Ledger {
         lines: &[Line],
         overlay: &Overlay,
         change: impl Fn(&mut Balance, Side, Amount) -> Option<()>,
-    ) -> Result<Vec<(AccountNo, Balance)>, Rejection> {
-        let mut balances: Vec<(AccountNo, Balance)> = Vec::with_capacity(lines.len());
+    ) -> Result<Balances, Rejection> {
+        let mut balances = Balances::new();
         for line in lines {
             let account = self.accounts.at(line.account);
             if account.flags.closed {
@@ -423,7 +440,11 @@ impl Ledger {
                     account: account.id.clone(),
                 });
             }
-            let at = match balances.iter().position(|(no, _)| *no == line.account) {
+            let at = match balances
+                .as_slice()
+                .iter()
+                .position(|(no, _)| *no == line.account)
+            {
                 Some(at) => at,
                 None => {
                     let current = overlay
@@ -431,16 +452,16 @@ impl Ledger {
                         .copied()
                         .unwrap_or(account.balance);
                     balances.push((line.account, current));
-                    balances.len() - 1
+                    balances.as_slice().len() - 1
                 }
             };
-            change(&mut balances[at].1, line.side, line.amount).ok_or_else(|| {
-                Rejection::BalanceOverflow {
+            change(&mut balances.as_mut_slice()[at].1, line.side, line.amount).ok_or_else(
+                || Rejection::BalanceOverflow {
                     account: account.id.clone(),
-                }
-            })?;
+                },
+            )?;
         }
-        for (no, balance) in &balances {
+        for (no, balance) in balances.as_slice() {
             let account = self.accounts.at(*no);
             let flags = &account.flags;
             if flags.debits_must_not_exceed_credits
@@ -469,7 +490,7 @@ impl Ledger {
         plan: EntryPlan,
         reverses: Option<(EntryId, String)>,
     ) -> EntryOutcome {
-        for (no, balance) in &plan.balances {
+        for (no, balance) in plan.balances.as_slice() {
             self.set_balance(context, *no, *balance);
         }
         let mut postings = Vec::with_capacity(request.postings.len() + plan.clearing.len());
@@ -651,18 +672,22 @@ impl Ledger {
             });
         }
         let lines = self.lines_of(&entry.postings);
-        let balances = self.plan_balances(&lines, &Overlay::new(), |balance, side, amount| {
-            // Moving a reservation to posted keeps every limit sum unchanged.
-            match side {
-                Side::Debit => {
-                    balance.debits_pending = balance.debits_pending.checked_sub(amount)?
+        let balances = self.plan_balances(
+            lines.as_slice(),
+            &Overlay::new(),
+            |balance, side, amount| {
+                // Moving a reservation to posted keeps every limit sum unchanged.
+                match side {
+                    Side::Debit => {
+                        balance.debits_pending = balance.debits_pending.checked_sub(amount)?
+                    }
+                    Side::Credit => {
+                        balance.credits_pending = balance.credits_pending.checked_sub(amount)?
+                    }
                 }
-                Side::Credit => {
-                    balance.credits_pending = balance.credits_pending.checked_sub(amount)?
-                }
-            }
-            add_posting(balance, side, amount, false)
-        })?;
+                add_posting(balance, side, amount, false)
+            },
+        )?;
         // From here on, approving cannot fail.
         let legs = self.legs_of(&id);
         let window = (!legs.is_empty()).then(|| {
@@ -672,7 +697,14 @@ impl Ledger {
                 &legs,
             )
         });
-        self.decide(context, &id, balances, EntryStatus::Posted, reason, window);
+        self.decide(
+            context,
+            &id,
+            balances.as_slice(),
+            EntryStatus::Posted,
+            reason,
+            window,
+        );
         self.record(context, AuditEvent::EntryApproved { id: id.clone() });
         Ok(Receipt::Entry(Box::new(
             self.entries.get(&id).expect("exists").clone(),
@@ -700,7 +732,7 @@ impl Ledger {
             });
         }
         let balances = self.release_balances(&id);
-        self.decide(context, &id, balances, voided, reason, None);
+        self.decide(context, &id, &balances, voided, reason, None);
         self.record(
             context,
             AuditEvent::EntryVoided {
@@ -730,7 +762,7 @@ impl Ledger {
             let expired = EntryStatus::Voided {
                 reason: VoidReason::Expired,
             };
-            self.decide(&context, &id, balances, expired, None, None);
+            self.decide(&context, &id, &balances, expired, None, None);
             self.record(
                 &context,
                 AuditEvent::EntryVoided {
@@ -745,7 +777,7 @@ impl Ledger {
     fn release_balances(&self, id: &EntryId) -> Vec<(AccountNo, Balance)> {
         let entry = self.entries.get(id).expect("pending entries exist");
         let mut balances: Vec<(AccountNo, Balance)> = Vec::new();
-        for line in self.lines_of(&entry.postings) {
+        for line in self.lines_of(&entry.postings).as_slice() {
             let at = match balances.iter().position(|(no, _)| *no == line.account) {
                 Some(at) => at,
                 None => {
@@ -790,12 +822,12 @@ impl Ledger {
         &mut self,
         context: &Context,
         id: &EntryId,
-        balances: Vec<(AccountNo, Balance)>,
+        balances: &[(AccountNo, Balance)],
         status: EntryStatus,
         reason: Option<String>,
         window: Option<u64>,
     ) {
-        for (no, balance) in &balances {
+        for (no, balance) in balances {
             self.set_balance(context, *no, *balance);
         }
         let entry = self.entries.get_mut(id).expect("pending entries exist");

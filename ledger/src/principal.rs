@@ -133,6 +133,6 @@ impl Actor {
 
     /// Whether this is the node itself.
     pub fn is_system(&self) -> bool {
-        self.principal.as_str() == Self::SYSTEM
+        self.principal.as_bytes() == Self::SYSTEM.as_bytes()
     }
 }

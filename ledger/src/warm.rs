@@ -35,23 +35,24 @@ impl Ledger {
         let mut accounts = Vec::with_capacity(2 * WARM_ENTRIES);
         for entry in entries {
             for posting in &entry.postings {
-                if let Some(no) = self.accounts.number(&posting.account) {
-                    sink ^= self.accounts.warm(no);
-                    accounts.push(no);
-                }
+                accounts.extend(self.accounts.guess(&posting.account));
             }
         }
-        for no in accounts {
-            sink ^= self.accounts.warm_history(no);
+        for no in &accounts {
+            sink ^= self.accounts.warm(*no);
+        }
+        for no in &accounts {
+            sink ^= self.accounts.warm_history(*no);
         }
         black_box(sink);
     }
 
     /// Reads ahead for the entries that `commands` post.
     pub(crate) fn warm_commands(&self, commands: &[Command]) {
-        self.warm_entries(commands.iter().flat_map(|command| match &command.kind {
+        let entries = commands.iter().flat_map(|command| match &command.kind {
             CommandKind::PostEntries { entries, .. } => entries.as_slice(),
             _ => &[],
-        }));
+        });
+        self.warm_entries(entries.take(WARM_ENTRIES));
     }
 }

@@ -544,3 +544,14 @@ fn tls_switch_serves_clients_and_peers_over_https() {
         "plain HTTP must not be served"
     );
 }
+
+/// The documented example configuration parses and validates: the docs and
+/// the code name the same settings.
+#[test]
+fn example_configuration_is_valid() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/config/node.example.toml");
+    let config = clearledger_node::config::Config::from_file(&path).expect("example parses");
+    config.validate().expect("example validates");
+    assert_eq!(config.write.deadline_ms, 10_000);
+}

@@ -208,15 +208,6 @@ fn decode<T: serde::de::DeserializeOwned>(event: &Event) -> anyhow::Result<T> {
     })
 }
 
-fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Invoke => "invoke",
-        Kind::Ok => "ok",
-        Kind::Fail => "fail",
-        Kind::Info => "info",
-    }
-}
-
 /// Digests a history for the checkers.
 pub fn parse(events: &[Event]) -> anyhow::Result<Parsed> {
     let mut parsed = Parsed::default();
@@ -225,7 +216,7 @@ pub fn parse(events: &[Event]) -> anyhow::Result<Parsed> {
     for event in events {
         *parsed
             .counts
-            .entry(format!("{:?}:{}", event.f, kind_name(event.kind)).to_lowercase())
+            .entry(format!("{}:{}", event.f.name(), event.kind.name()))
             .or_default() += 1;
         if event.kind == Kind::Invoke {
             if invocations.insert(event.op, event).is_some() {

@@ -29,14 +29,6 @@ pub struct TransferIn {
     value_date: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TransferBatchIn {
-    transfers: Vec<Value>,
-    #[serde(default)]
-    atomic: bool,
-}
-
 fn transfer_entry(body: TransferIn) -> Result<NewEntry, ApiError> {
     let currency = parse::currency(&body.currency)?;
     let amount = parse::positive_amount("amount", &body.amount, currency)?;
@@ -172,27 +164,42 @@ fn parse_transfer(item: Value) -> Result<NewEntry, ApiError> {
     transfer_entry(body)
 }
 
+/// Posts one item, or a batch `{"<batch_key>": [...], "atomic": bool}`.
+async fn post_body(
+    app: &AppState,
+    caller: &Caller,
+    body: &[u8],
+    batch_key: &str,
+    parse_item: fn(Value) -> Result<NewEntry, ApiError>,
+) -> Result<Json<Value>, ApiError> {
+    let invalid = |detail: String| ApiError::bad_request("invalid_body", detail);
+    match parse_json(body)? {
+        Value::Object(mut batch) if batch.contains_key(batch_key) => {
+            let Some(Value::Array(items)) = batch.remove(batch_key) else {
+                return Err(invalid(format!("`{batch_key}` must be an array")));
+            };
+            let atomic = match batch.remove("atomic") {
+                None => false,
+                Some(Value::Bool(atomic)) => atomic,
+                Some(_) => return Err(invalid("`atomic` must be true or false".into())),
+            };
+            if let Some(unknown) = batch.keys().next() {
+                return Err(invalid(format!(
+                    "unknown field `{unknown}`, expected `{batch_key}` or `atomic`"
+                )));
+            }
+            post(app, caller, items, atomic, false, parse_item).await
+        }
+        single => post(app, caller, vec![single], false, true, parse_item).await,
+    }
+}
+
 pub async fn post_transfers(
     State(app): State<AppState>,
     caller: Caller,
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
-    let value: Value = parse_json(&body)?;
-    if value.get("transfers").is_some() {
-        let batch: TransferBatchIn = serde_json::from_value(value)
-            .map_err(|error| ApiError::bad_request("invalid_body", error.to_string()))?;
-        post(
-            &app,
-            &caller,
-            batch.transfers,
-            batch.atomic,
-            false,
-            parse_transfer,
-        )
-        .await
-    } else {
-        post(&app, &caller, vec![value], false, true, parse_transfer).await
-    }
+    post_body(&app, &caller, &body, "transfers", parse_transfer).await
 }
 
 #[derive(Deserialize)]
@@ -251,35 +258,12 @@ fn parse_entry(item: Value) -> Result<NewEntry, ApiError> {
     })
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EntryBatchIn {
-    entries: Vec<Value>,
-    #[serde(default)]
-    atomic: bool,
-}
-
 pub async fn post_entries(
     State(app): State<AppState>,
     caller: Caller,
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
-    let value: Value = parse_json(&body)?;
-    if value.get("entries").is_some() {
-        let batch: EntryBatchIn = serde_json::from_value(value)
-            .map_err(|error| ApiError::bad_request("invalid_body", error.to_string()))?;
-        post(
-            &app,
-            &caller,
-            batch.entries,
-            batch.atomic,
-            false,
-            parse_entry,
-        )
-        .await
-    } else {
-        post(&app, &caller, vec![value], false, true, parse_entry).await
-    }
+    post_body(&app, &caller, &body, "entries", parse_entry).await
 }
 
 #[derive(Deserialize, Default)]

@@ -105,7 +105,9 @@ impl Api {
                 };
                 if status.is_success() {
                     let value = serde_json::from_str(&text).map_err(|error| {
-                        anyhow::anyhow!("{server} answered {status} with a body that is not JSON ({error})")
+                        anyhow::anyhow!(
+                            "{server} answered {status} with a body that is not JSON ({error})"
+                        )
                     })?;
                     return Ok(Ok(value));
                 }

@@ -85,9 +85,7 @@ impl BenchArgs {
         }
         let batch_max = ledger::limits::ENTRIES_PER_BATCH_MAX;
         if self.batch_size == 0 || self.batch_size > batch_max {
-            return Err(usage(format!(
-                "--batch-size must be from 1 to {batch_max}"
-            )));
+            return Err(usage(format!("--batch-size must be from 1 to {batch_max}")));
         }
         if self.duration == 0 {
             return Err(usage("--duration must be at least 1 second"));
@@ -162,8 +160,9 @@ async fn bench(
         "{} client(s), {} transfer(s) per request, {} for {} s after {} s of warm-up, over {} server(s)",
         plan.clients,
         plan.batch_size,
-        plan.rate
-            .map_or("closed loop".to_string(), |rate| format!("open loop at {rate} transfers/s")),
+        plan.rate.map_or("closed loop".to_string(), |rate| format!(
+            "open loop at {rate} transfers/s"
+        )),
         args.duration,
         args.warmup,
         plan.servers.len()

@@ -89,19 +89,44 @@ pub async fn prepare(
         .iter()
         .any(|a| field(a, "purpose") == "clearing" && field(a, "currency") == CURRENCY);
     if !has_clearing {
-        open(api, &clearing_account(branch), branch, "liability", "clearing", false).await?;
+        open(
+            api,
+            &clearing_account(branch),
+            branch,
+            "liability",
+            "clearing",
+            false,
+        )
+        .await?;
     }
     if !known.contains(&cash_account(branch)) {
-        open(api, &cash_account(branch), branch, "asset", "internal", false).await?;
+        open(
+            api,
+            &cash_account(branch),
+            branch,
+            "asset",
+            "internal",
+            false,
+        )
+        .await?;
     }
     let ids: Vec<String> = (0..accounts).map(|n| account_id(branch, n)).collect();
-    let missing: Vec<String> = ids.iter().filter(|id| !known.contains(*id)).cloned().collect();
+    let missing: Vec<String> = ids
+        .iter()
+        .filter(|id| !known.contains(*id))
+        .cloned()
+        .collect();
     if !missing.is_empty() {
-        note(&format!("opening {} bench account(s) in {branch}", missing.len()));
+        note(&format!(
+            "opening {} bench account(s) in {branch}",
+            missing.len()
+        ));
         open_customers(api, branch, missing).await?;
     }
     let (principal, posting_key) = posting_principal(api, run_id, note).await?;
-    note(&format!("funding {accounts} bench account(s) (ids make this a no-op for those already funded)"));
+    note(&format!(
+        "funding {accounts} bench account(s) (ids make this a no-op for those already funded)"
+    ));
     fund(&api.with_key(&posting_key), branch, &ids).await?;
     Ok(Prepared {
         accounts: Arc::new(ids),
@@ -111,7 +136,10 @@ pub async fn prepare(
 }
 
 async fn ensure_branch(api: &Api, branch: &str) -> anyhow::Result<()> {
-    let branches = api.get("/v1/branches", &[]).await.context("listing branches")?;
+    let branches = api
+        .get("/v1/branches", &[])
+        .await
+        .context("listing branches")?;
     let exists = branches
         .get("branches")
         .and_then(Value::as_array)
@@ -132,7 +160,10 @@ async fn list_accounts(api: &Api, branch: &str) -> anyhow::Result<Vec<Value>> {
     let mut accounts = Vec::new();
     let mut after: Option<String> = None;
     loop {
-        let mut query = vec![("branch", branch.to_string()), ("limit", LIST_PAGE.to_string())];
+        let mut query = vec![
+            ("branch", branch.to_string()),
+            ("limit", LIST_PAGE.to_string()),
+        ];
         if let Some(after) = &after {
             query.push(("after", after.clone()));
         }
@@ -140,7 +171,13 @@ async fn list_accounts(api: &Api, branch: &str) -> anyhow::Result<Vec<Value>> {
             .get("/v1/accounts", &query)
             .await
             .with_context(|| format!("listing the accounts of {branch}"))?;
-        accounts.extend(page.get("accounts").and_then(Value::as_array).into_iter().flatten().cloned());
+        accounts.extend(
+            page.get("accounts")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .cloned(),
+        );
         match page.get("next_after").and_then(Value::as_str) {
             Some(next) => after = Some(next.to_string()),
             None => return Ok(accounts),
@@ -235,12 +272,22 @@ async fn fund(api: &Api, branch: &str, ids: &[String]) -> anyhow::Result<()> {
             })
             .collect();
         let answer = api
-            .post("/v1/transfers", &json!({ "transfers": transfers, "atomic": false }))
+            .post(
+                "/v1/transfers",
+                &json!({ "transfers": transfers, "atomic": false }),
+            )
             .await?
             .map_err(Problem::into_error)
             .context("funding the bench accounts")?;
-        let results = answer.get("results").and_then(Value::as_array).into_iter().flatten();
-        if let Some(bad) = results.into_iter().find(|result| field(result, "status") != "posted") {
+        let results = answer
+            .get("results")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten();
+        if let Some(bad) = results
+            .into_iter()
+            .find(|result| field(result, "status") != "posted")
+        {
             return Err(Failure::Rejected(Problem {
                 status: 409,
                 code: field(bad, "code"),
@@ -302,7 +349,8 @@ pub fn money_of(accounts: &[Value], cash: &str) -> anyhow::Result<Money> {
     for account in accounts {
         if field(account, "id") == cash {
             money.funded = posted(account)?;
-        } else if field(account, "purpose") == "customer" && field(account, "currency") == CURRENCY {
+        } else if field(account, "purpose") == "customer" && field(account, "currency") == CURRENCY
+        {
             money.accounts += 1;
             money.customer_total = money
                 .customer_total
@@ -326,9 +374,7 @@ mod tests {
 
     #[test]
     fn money_counts_customer_balances_against_the_cash_account() {
-        let account = |id: &str, purpose: &str, posted: &str| {
-            json!({"id": id, "purpose": purpose, "currency": "CNY", "balance": {"posted": posted}})
-        };
+        let account = |id: &str, purpose: &str, posted: &str| json!({"id": id, "purpose": purpose, "currency": "CNY", "balance": {"posted": posted}});
         let accounts = [
             account("BENCH-C000000", "customer", "999990.01"),
             account("BENCH-C000001", "customer", "1000009.99"),

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The jepsen-tests CI stage:
+#   1. the checkers' self-tests (hand-made histories with known anomalies);
+#   2. one short run against each injected bug (a node built with
+#      `--features fault-injection`); each must be reported INVALID, by the
+#      checker meant to catch it;
+#   3. one short real run (3 nodes, partitions and kills) that must be valid.
+# Needs root (network namespaces, iptables). Results go to $JEPSEN_OUT
+# (default: $CARGO_TARGET_DIR/jepsen-ci/<timestamp>).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/clearledger/target}"
+export CARGO_TERM_COLOR=never
+out="${JEPSEN_OUT:-$CARGO_TARGET_DIR/jepsen-ci/$(date +%Y%m%d-%H%M%S)}"
+bug_seconds="${JEPSEN_BUG_SECONDS:-20}"
+real_seconds="${JEPSEN_REAL_SECONDS:-75}"
+mkdir -p "$out"
+
+echo "== build: the fault-injection node first (kept aside), then the real one"
+# Both builds share every dependency: the feature changes only clearledger-node.
+cargo build --release --locked -p clearledger-node --features fault-injection
+faulty="$CARGO_TARGET_DIR/jepsen/clearledger-node-fault-injection"
+mkdir -p "$(dirname "$faulty")"
+cp "$CARGO_TARGET_DIR/release/clearledger-node" "$faulty.tmp"
+mv "$faulty.tmp" "$faulty"
+cargo build --release --locked -p clearledger-node -p jepsen-tests
+jepsen="$CARGO_TARGET_DIR/release/jepsen-tests"
+
+echo "== checker self-tests"
+cargo test --release --locked -p jepsen-tests
+
+"$jepsen" cleanup
+
+failures=0
+# Each injected bug, the nemesis it needs, and the checker that must flag it.
+while read -r bug nemesis checker; do
+  echo "== injected bug: $bug (nemesis: $nemesis; must be caught by $checker)"
+  log="$out/bug-$bug.log"
+  status=0
+  "$jepsen" run --nodes 3 --time-limit "$bug_seconds" --nemesis "$nemesis" --seed 7 \
+    --out "$out/bug-$bug" --node-bin "$faulty" --fault "$bug" >"$log" 2>&1 || status=$?
+  tail -n 12 "$log"
+  if [[ "$status" != 1 ]] || ! grep -Eq "INVALID +$checker " "$log"; then
+    echo "!! $bug: expected exit 1 with $checker INVALID, got exit $status"
+    failures=$((failures + 1))
+  fi
+done <<'EOF'
+skip_linearizable_read none linearizable
+skip_dedup none idempotent_retries
+ack_before_commit none exactly_once
+reapply_on_restart kill replicas
+EOF
+
+echo "== real run: 3 nodes, partitions and kills, ${real_seconds}s"
+status=0
+"$jepsen" run --nodes 3 --time-limit "$real_seconds" --nemesis partition,kill --seed 11 \
+  --out "$out/real" || status=$?
+if [[ "$status" != 0 ]]; then
+  echo "!! the real run was not valid (exit $status); see $out/real/summary.json"
+  failures=$((failures + 1))
+fi
+
+echo "== jepsen-tests: results in $out"
+if [[ "$failures" != 0 ]]; then
+  echo "== jepsen-tests: $failures failure(s)"
+  exit 1
+fi
+echo "== jepsen-tests: ok"
