@@ -13,7 +13,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/clearledger/target}"
 export CARGO_TERM_COLOR=never
 out="${JEPSEN_OUT:-$CARGO_TARGET_DIR/jepsen-ci/$(date +%Y%m%d-%H%M%S)}"
 bug_seconds="${JEPSEN_BUG_SECONDS:-20}"
-real_seconds="${JEPSEN_REAL_SECONDS:-75}"
+real_seconds="${JEPSEN_REAL_SECONDS:-100}"
 mkdir -p "$out"
 
 echo "== build: the fault-injection node first (kept aside), then the real one"

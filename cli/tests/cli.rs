@@ -693,6 +693,70 @@ fn continue_on_error_imports_the_good_rows_and_writes_the_rest_to_a_file() {
     assert_eq!(posted_balance(&cluster, "BJ01-A"), "10.00");
 }
 
+/// The sum of the posted balances of the bench branch's customer accounts,
+/// and how many there are, read from the API (not from the bench's report).
+fn bench_customer_money(cluster: &Cluster) -> (usize, i128) {
+    let (status, body) = cluster.get("/v1/accounts?branch=BENCH&limit=1000", ADMIN_KEY);
+    assert_eq!(status, 200, "{body}");
+    let cny = ledger::Currency::new("CNY").expect("CNY");
+    let customers: Vec<&serde_json::Value> = body["accounts"]
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .filter(|account| account["purpose"] == "customer")
+        .collect();
+    let total = customers
+        .iter()
+        .map(|account| {
+            let posted = account["balance"]["posted"].as_str().expect("posted");
+            ledger::Amount::parse(posted, cny).expect("amount").minor()
+        })
+        .sum();
+    (customers.len(), total)
+}
+
+/// `clearledger bench` (issue 9) against a real three-node cluster: it sets
+/// up its branch, accounts and funding, reports a positive committed rate
+/// with latency percentiles as JSON, and afterwards the bench accounts hold
+/// exactly what they were funded with (transfers only move money between
+/// them). A second, batched run reuses the same accounts and funding.
+#[test]
+fn bench_reports_its_rate_and_conserves_the_funded_money() {
+    let cluster = Cluster::start(3);
+    let funded_each: i128 = 100_000_000; // 1,000,000.00 CNY in fen
+    let bench = |extra: &[&str]| {
+        let args = ["-o", "json", "--quiet", "bench", "--accounts", "40"];
+        cluster
+            .cli(ADMIN_KEY, &[&args[..], extra].concat())
+            .ok()
+            .json()
+    };
+    let report = bench(&["--duration", "3", "--clients", "4"]);
+    let rate = report["transfers_per_s"].as_f64().expect("transfers_per_s");
+    assert!(rate > 0.0, "{report:#}");
+    assert!(
+        report["committed_transfers"].as_u64() > Some(0),
+        "{report:#}"
+    );
+    for percentile in ["p50", "p90", "p99", "p99_9", "max"] {
+        let ms = report["latency_ms"][percentile].as_f64();
+        assert!(ms.is_some_and(|ms| ms > 0.0), "{percentile}: {report:#}");
+    }
+    assert_eq!(report["settings"]["clients"], 4);
+    assert_eq!(report["settings"]["batch_size"], 1);
+    assert!(report["machine"]["nproc"].as_u64() > Some(0), "{report:#}");
+    assert_eq!(report["money"]["conserved"], true, "{report:#}");
+    assert_eq!(bench_customer_money(&cluster), (40, 40 * funded_each));
+
+    let batched = bench(&["--duration", "1", "--clients", "2", "--batch-size", "25"]);
+    assert!(
+        batched["committed_transfers"].as_u64() >= Some(25),
+        "{batched:#}"
+    );
+    assert_eq!(batched["errors"]["transfers"], serde_json::json!({}));
+    assert_eq!(bench_customer_money(&cluster), (40, 40 * funded_each));
+}
+
 /// With no node reachable the exit code is 4 and each server's reason is named.
 #[test]
 fn an_unreachable_cluster_exits_4() {

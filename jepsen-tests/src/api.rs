@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 use serde_json::{Value, json};
 
-use crate::history::{Bal, Balances};
+use crate::history::{Bal, Balances, Resolved};
 use crate::money;
 use crate::node::{self, ADMIN_KEY};
 
@@ -207,23 +207,33 @@ impl Api {
         Ok((index_of(&body)?, balances))
     }
 
-    /// A transfer's fate: `None` if the ledger does not know the id, else
-    /// `(status, booked_index)`.
-    pub async fn entry(&self, slot: usize, id: &str) -> anyhow::Result<Option<(String, u64)>> {
+    /// A transfer's fate as the ledger knows it now.
+    pub async fn entry(&self, slot: usize, id: &str) -> anyhow::Result<Resolved> {
         match self
             .get(slot, &format!("/v1/entries/{id}"), TELLER_KEY)
             .await?
         {
             (200, body) => {
-                let status = body["status"]
-                    .as_str()
-                    .context("an entry without a status")?;
-                let booked = body["booked_index"]
-                    .as_u64()
-                    .context("an entry without booked_index")?;
-                Ok(Some((status.to_string(), booked)))
+                let text = |field: &str| body[field].as_str().map(str::to_string);
+                Ok(Resolved {
+                    id: id.to_string(),
+                    found: true,
+                    status: Some(text("status").context("an entry without a status")?),
+                    booked_index: Some(
+                        body["booked_index"]
+                            .as_u64()
+                            .context("an entry without booked_index")?,
+                    ),
+                    booked_at: text("booked_at"),
+                })
             }
-            (404, body) if body["code"] == "entry_not_found" => Ok(None),
+            (404, body) if body["code"] == "entry_not_found" => Ok(Resolved {
+                id: id.to_string(),
+                found: false,
+                status: None,
+                booked_index: None,
+                booked_at: None,
+            }),
             (status, body) => bail!("GET /v1/entries/{id} on slot {slot}: {status} {body}"),
         }
     }

@@ -14,7 +14,7 @@
 //! | `read` | `{account}` | `{account, index, balance}` | `{account}` |
 //! | `read_all` | `{stale}` | `{stale, index, balances}` | `{stale}` |
 //! | `initial` | — | `{index, total, accounts, balances}` | — |
-//! | `resolve` | `{id}` | `{id, found, status?, booked_index?}` | `{id}` |
+//! | `resolve` | — | `{id, found, status?, booked_index?, booked_at?}` | `{id, error}` |
 //! | `final_read` | — | like `read_all` | — |
 //! | `digest` | — | `{slot, node_id, index, digest, chain_head}` | `{slot}` |
 //! | `fault_start`, `fault_stop` | — | `{fault, ...}` (type `info`) | — |
@@ -232,6 +232,9 @@ pub struct Resolved {
     /// The index it was booked at.
     #[serde(default)]
     pub booked_index: Option<u64>,
+    /// When it was booked (RFC 3339 UTC, fixed width: compares as text).
+    #[serde(default)]
+    pub booked_at: Option<String>,
 }
 
 /// One replica's digest after healing.

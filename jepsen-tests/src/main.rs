@@ -89,7 +89,7 @@ struct RunArgs {
     /// Seconds of workload and faults (healing and checking come after).
     #[arg(long, default_value_t = 60)]
     time_limit: u64,
-    /// Faults: partition, kill, pause, member (comma-separated), all, or none.
+    /// Faults: partition, kill, pause, member, clock (comma-separated), all, or none.
     #[arg(long, default_value = "partition,kill")]
     nemesis: String,
     /// Seeds the nemesis schedule and the clients' choices (random if absent).
@@ -138,8 +138,25 @@ impl RunArgs {
         if self.concurrency == 0 {
             bail!("--concurrency must be at least 1");
         }
-        nemesis::parse_faults(&self.nemesis)?;
+        self.faults()?;
         Ok(())
+    }
+
+    /// The faults asked for, and libfaketime if the clock nemesis is among
+    /// them (`all` leaves the clock out when libfaketime is not installed).
+    fn faults(&self) -> anyhow::Result<(Vec<nemesis::Fault>, Option<PathBuf>)> {
+        let mut faults = nemesis::parse_faults(&self.nemesis)?;
+        if !faults.contains(&nemesis::Fault::Clock) {
+            return Ok((faults, None));
+        }
+        if let Some(library) = node::faketime_library() {
+            return Ok((faults, Some(library)));
+        }
+        if self.nemesis.split(',').any(|word| word.trim() == "clock") {
+            bail!("the clock nemesis needs libfaketime (apt-get install libfaketime)");
+        }
+        faults.retain(|fault| *fault != nemesis::Fault::Clock);
+        Ok((faults, None))
     }
 }
 
@@ -267,10 +284,11 @@ fn run_worker(
 
 fn worker(run_id: String, args: RunArgs) -> anyhow::Result<u8> {
     args.validate()?;
+    let (faults, faketime) = args.faults()?;
     let config = run::RunConfig {
         nodes: args.nodes,
         time_limit: Duration::from_secs(args.time_limit),
-        faults: nemesis::parse_faults(&args.nemesis)?,
+        faults,
         seed: args.seed.context("the supervisor passes a seed")?,
         out: args.out.clone(),
         node_bin: args.node_bin()?,
@@ -278,6 +296,7 @@ fn worker(run_id: String, args: RunArgs) -> anyhow::Result<u8> {
         concurrency: args.concurrency,
         keep_data: args.keep_data,
         run_id,
+        faketime,
     };
     eprintln!(
         "jepsen-tests: seed {}, nemesis {:?}",

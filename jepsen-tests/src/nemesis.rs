@@ -8,6 +8,8 @@
 //!   see the same majority; three nodes: one link cut, so one node bridges).
 //! - `kill`: kill -9 (the leader half the time), restarted at the heal.
 //! - `pause`: SIGSTOP, SIGCONT at the heal.
+//! - `clock`: skew the wall clock of one node (the leader half the time)
+//!   by up to ±300 s through libfaketime; the monotonic clock is left alone.
 //! - `member`: remove a voter (DELETE /v1/cluster/members/{id}), and once
 //!   that is committed kill and wipe it, restart it under a new node id, add
 //!   it as a learner and promote it. A wiped node never returns under its old id.
@@ -43,11 +45,19 @@ pub enum Fault {
     Pause,
     /// Remove, wipe, re-add under a new id, promote.
     Member,
+    /// Skew wall clocks (libfaketime).
+    Clock,
 }
 
 impl Fault {
     /// Every fault.
-    pub const ALL: [Fault; 4] = [Fault::Partition, Fault::Kill, Fault::Pause, Fault::Member];
+    pub const ALL: [Fault; 5] = [
+        Fault::Partition,
+        Fault::Kill,
+        Fault::Pause,
+        Fault::Member,
+        Fault::Clock,
+    ];
 
     /// Its name on the command line and in the history.
     pub fn name(self) -> &'static str {
@@ -56,6 +66,7 @@ impl Fault {
             Fault::Kill => "kill",
             Fault::Pause => "pause",
             Fault::Member => "member",
+            Fault::Clock => "clock",
         }
     }
 }
@@ -70,7 +81,7 @@ pub fn parse_faults(list: &str) -> anyhow::Result<Vec<Fault>> {
             _ => match Fault::ALL.iter().find(|fault| fault.name() == word) {
                 Some(fault) => faults.push(*fault),
                 None => bail!(
-                    "unknown nemesis {word:?}; choose from partition, kill, pause, member, all, none"
+                    "unknown nemesis {word:?}; choose from partition, kill, pause, member, clock, all, none"
                 ),
             },
         }
@@ -87,6 +98,7 @@ enum Active {
     Partitioned,
     Killed(Vec<usize>),
     Paused(Vec<usize>),
+    Skewed(Vec<usize>),
     Done(Value),
 }
 
@@ -219,6 +231,26 @@ impl Nemesis {
                     Active::Paused(targets)
                 })
             }
+            Fault::Clock => {
+                let targets = self.targets().await;
+                let offsets: Vec<i64> = targets
+                    .iter()
+                    .map(|_| {
+                        let seconds = self.rng.random_range(1..=300);
+                        if self.rng.random_bool(0.5) {
+                            seconds
+                        } else {
+                            -seconds
+                        }
+                    })
+                    .collect();
+                self.begin(json!({ "fault": "clock", "slots": targets, "offsets_s": offsets }));
+                let cluster = self.cluster.lock().await;
+                for (slot, offset) in targets.iter().zip(&offsets) {
+                    cluster.set_clock(*slot, *offset)?;
+                }
+                Ok(Active::Skewed(targets))
+            }
             Fault::Member => {
                 self.begin(json!({ "fault": "member" }));
                 Ok(Active::Done(self.member_cycle().await?))
@@ -242,6 +274,13 @@ impl Nemesis {
                 let mut cluster = self.cluster.lock().await;
                 for slot in slots {
                     cluster.set_paused(slot, false).await?;
+                }
+                Ok(())
+            }
+            Active::Skewed(slots) => {
+                let cluster = self.cluster.lock().await;
+                for slot in slots {
+                    cluster.set_clock(slot, 0)?;
                 }
                 Ok(())
             }

@@ -26,6 +26,23 @@ pub struct NodeSettings {
     pub root: PathBuf,
     /// The run id (names the namespaces).
     pub run_id: String,
+    /// libfaketime, preloaded into every node when the clock nemesis runs.
+    pub faketime: Option<PathBuf>,
+}
+
+/// Where Debian-like systems keep libfaketime (package `libfaketime`).
+const FAKETIME_PATHS: [&str; 3] = [
+    "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/faketime/libfaketime.so.1",
+];
+
+/// libfaketime, if installed.
+pub fn faketime_library() -> Option<PathBuf> {
+    FAKETIME_PATHS
+        .iter()
+        .map(PathBuf::from)
+        .find(|path| path.exists())
 }
 
 /// One slot: a namespace, an address, and the node currently living there.
@@ -178,6 +195,19 @@ impl Cluster {
             Some(fault) => command.env("CLEARLEDGER_FAULT", fault),
             None => command.env_remove("CLEARLEDGER_FAULT"),
         };
+        if let Some(library) = &self.settings.faketime {
+            // Only the wall clock is skewed (Raft's timers use the monotonic
+            // one); the offset file is re-read at most once a second.
+            let offset = dir.join("faketime");
+            if !offset.exists() {
+                std::fs::write(&offset, "+0").context("cannot write the clock offset")?;
+            }
+            command
+                .env("LD_PRELOAD", library)
+                .env("FAKETIME_TIMESTAMP_FILE", offset)
+                .env("FAKETIME_CACHE_DURATION", "1")
+                .env("DONT_FAKE_MONOTONIC", "1");
+        }
         // Its own process group: a Ctrl-C at the terminal reaches the
         // harness, which stops the nodes itself.
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
@@ -219,6 +249,19 @@ impl Cluster {
         cmd::signal(pid, if pause { "STOP" } else { "CONT" }).await?;
         self.slot_mut(slot).paused = pause;
         Ok(())
+    }
+
+    /// Sets `slot`'s wall clock `offset_s` seconds off (0: true time again).
+    pub fn set_clock(&self, slot: usize, offset_s: i64) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.settings.faketime.is_some(),
+            "the nodes run without libfaketime"
+        );
+        std::fs::write(
+            self.node_dir(slot).join("faketime"),
+            format!("{offset_s:+}"),
+        )
+        .context("cannot write the clock offset")
     }
 
     /// Kills `slot`'s node, deletes its data, and gives the slot a new node

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tokio::sync::{Mutex, watch};
 
 use crate::api::{Api, Outcome};
-use crate::history::{DigestOk, F, Kind, Recorder};
+use crate::history::{DigestOk, F, Kind, Recorder, Resolved};
 use crate::nemesis::{self, Fault, Nemesis, SharedCluster};
 use crate::node::{ADMIN_KEY, Cluster, NodeSettings};
 use crate::report;
@@ -41,6 +41,8 @@ pub struct RunConfig {
     pub keep_data: bool,
     /// The run id (names the namespaces).
     pub run_id: String,
+    /// libfaketime, when the clock nemesis runs.
+    pub faketime: Option<PathBuf>,
 }
 
 /// How a run ended.
@@ -124,6 +126,7 @@ pub async fn run(config: RunConfig) -> anyhow::Result<Verdict> {
         fault: config.fault.clone(),
         root: config.out.join("nodes"),
         run_id: config.run_id.clone(),
+        faketime: config.faketime.clone(),
     };
     let cluster: SharedCluster = Arc::new(Mutex::new(Cluster::new(settings, config.nodes)?));
     let outcome = tokio::select! {
@@ -246,6 +249,7 @@ fn run_info(config: &RunConfig) -> Value {
         "concurrency": config.concurrency,
         "node_bin": config.node_bin.display().to_string(),
         "injected_fault": config.fault,
+        "faketime": config.faketime.as_ref().map(|path| path.display().to_string()),
     })
 }
 
@@ -398,7 +402,7 @@ async fn resolve(
 }
 
 /// A transfer's fate, through whichever slot answers first.
-async fn read_fate(api: &Api, id: &str, slots: usize) -> anyhow::Result<Option<(String, u64)>> {
+async fn read_fate(api: &Api, id: &str, slots: usize) -> anyhow::Result<Resolved> {
     poll(
         &format!("reading transfer {id}"),
         Duration::from_secs(20),
@@ -420,7 +424,7 @@ async fn resolve_one(client: &mut Client, sent: &workload::Sent, slots: usize) {
     let id = &sent.args.id;
     let mut fate = read_fate(&client.api, id, slots).await;
     let mut retries = 0;
-    while !sent.acked && matches!(fate, Ok(None)) && retries < ATTEMPTS_MAX {
+    while !sent.acked && fate.as_ref().is_ok_and(|fate| !fate.found) && retries < ATTEMPTS_MAX {
         retries += 1;
         let args = client
             .book
@@ -433,12 +437,7 @@ async fn resolve_one(client: &mut Client, sent: &workload::Sent, slots: usize) {
     }
     match fate {
         Ok(fate) => {
-            let value = match fate {
-                Some((status, booked)) => {
-                    json!({ "id": id, "found": true, "status": status, "booked_index": booked })
-                }
-                None => json!({ "id": id, "found": false }),
-            };
+            let value = serde_json::to_value(&fate).expect("fates serialize");
             client
                 .recorder
                 .note("harness", Kind::Ok, F::Resolve, None, value);

@@ -19,8 +19,11 @@
 //!    retried transfer's amount shows up twice in the final balances.
 //! 7. `nodes_stayed_up`: no node process exited unless the nemesis killed it
 //!    (a crash under test is a finding even when the data survive it).
+//! 8. `clock_monotonic`: posted transfers in index order were booked at
+//!    non-decreasing times, whatever the leaders' clocks said.
 
 mod balances;
+mod clock;
 mod replicas;
 mod transfers;
 mod witness;
@@ -368,6 +371,7 @@ pub fn check(parsed: &Parsed) -> Vec<CheckResult> {
         replicas::same_digest(parsed),
         transfers::idempotent_retries(parsed, &replay),
         replicas::stayed_up(parsed),
+        clock::booked_in_time_order(parsed),
     ]
 }
 

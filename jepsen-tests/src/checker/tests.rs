@@ -366,6 +366,25 @@ fn an_unresolved_transfer_makes_the_verdict_unknown_not_valid() {
 }
 
 #[test]
+fn a_clock_running_backwards_is_flagged() {
+    let mut h = Builder::new();
+    let t1 = h.transfer("t1", "A", "B", 30, 1);
+    h.ack(t1, "t1", 11);
+    let t2 = h.transfer("t2", "B", "A", 10, 1);
+    h.ack(t2, "t2", 12);
+    for (id, index, at) in [
+        ("t1", 11, "2026-11-22T10:00:05.000000Z"),
+        ("t2", 12, "2026-11-22T10:00:04.999999Z"),
+    ] {
+        let value = json!({ "id": id, "found": true, "status": "posted", "booked_index": index, "booked_at": at });
+        h.line(None, Kind::Ok, F::Resolve, value);
+    }
+    h.final_read(12, bal(30, 110), bal(10, 130));
+    h.digests(&[(1, 12, "d")]);
+    assert_only_invalid(&h, &["clock_monotonic"]);
+}
+
+#[test]
 fn a_transfer_booked_before_its_invocation_is_flagged() {
     let mut h = Builder::new();
     h.read("A", 11, bal(0, 100));

@@ -101,7 +101,11 @@ impl Tally {
             Outcome::Answered(results) => {
                 self.answered += 1;
                 let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-                self.latency_us.saturating_record(micros.max(1));
+                // An auto-resizing histogram grows to any value; clamping is
+                // only the fallback (saturating_record would clamp first).
+                if self.latency_us.record(micros.max(1)).is_err() {
+                    self.latency_us.saturating_record(micros);
+                }
                 for result in results {
                     if matches!(result.status.as_str(), "posted" | "pending") {
                         self.committed += 1;
@@ -470,5 +474,10 @@ mod tests {
         assert_eq!(tally.request_errors["overloaded"], 1);
         assert_eq!(tally.requests(), 2);
         assert_eq!(tally.latency_us.len(), 1, "failed requests have no latency");
+        let max = tally.latency_us.max();
+        assert!(
+            (1_999..=2_001).contains(&max),
+            "2 ms kept as µs, not clamped: {max}"
+        );
     }
 }
