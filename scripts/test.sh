@@ -14,4 +14,4 @@ cargo fmt --all -- --check
 echo "== clippy"
 cargo clippy --release --workspace --all-targets --locked -- -D warnings
 echo "== tests"
-cargo test --release --workspace --locked
+cargo test --release --workspace --locked --no-fail-fast

@@ -211,6 +211,7 @@ pub fn leftovers() -> usize {
         .filter_map(|rest| rest.rsplit_once('-').map(|(run, _)| run))
         .filter(|run| !supervisor_alive(run))
         .collect();
+    runs.sort_unstable();
     runs.dedup();
     runs.len()
 }

@@ -155,75 +155,16 @@ async fn test(
     recorder: &Arc<Recorder>,
 ) -> anyhow::Result<Verdict> {
     let api = Api::new()?;
-    {
-        let mut nodes = cluster.lock().await;
-        for slot in 1..=config.nodes {
-            nodes.start(slot)?;
-        }
-    }
-    wait_for_cluster(&api, cluster, config.nodes).await?;
-    if let Some(fault) = &config.fault {
-        let nodes = cluster.lock().await;
-        for slot in 1..=config.nodes {
-            if !nodes.log(slot).contains("FAULT INJECTION ACTIVE") {
-                bail!(
-                    "the node in slot {slot} does not inject {fault}: build it with --features fault-injection"
-                );
-            }
-        }
-    }
+    start_cluster(config, cluster, &api).await?;
     let bank = Arc::new(Bank::new());
     workload::setup(&api, &bank, recorder).await?;
     eprintln!(
         "jepsen-tests: cluster up, bank set up; running for {:?}",
         config.time_limit
     );
-
-    let (stop, stopped) = watch::channel(false);
     let book: SharedBook = Arc::new(StdMutex::new(Ledgerbook::default()));
-    let mut clients = tokio::task::JoinSet::new();
-    for client in workload::clients(
-        config.concurrency,
-        config.seed,
-        &api,
-        recorder,
-        &bank,
-        &book,
-        config.nodes,
-    ) {
-        clients.spawn(client.run(stopped.clone()));
-    }
-    let nemesis = Nemesis::new(
-        cluster.clone(),
-        api.clone(),
-        recorder.clone(),
-        config.seed,
-        config.faults.clone(),
-        config.nodes,
-    );
-    let nemesis = tokio::spawn(nemesis.run(stopped.clone()));
-    let watcher = tokio::spawn(nemesis::watch_for_exits(
-        cluster.clone(),
-        recorder.clone(),
-        stopped.clone(),
-    ));
-    tokio::time::sleep(config.time_limit).await;
-    stop.send_replace(true);
-    if tokio::time::timeout(Duration::from_secs(30), async {
-        while clients.join_next().await.is_some() {}
-    })
-    .await
-    .is_err()
-    {
-        // Whatever is still in flight stays an invocation without completion: unknown.
-        clients.abort_all();
-    }
-    tokio::time::timeout(Duration::from_secs(120), nemesis)
-        .await
-        .context("the nemesis did not stop")??;
-    watcher.await?;
+    run_workload(config, cluster, recorder, &api, &bank, &book).await?;
     eprintln!("jepsen-tests: workload stopped; healing");
-
     heal(&api, cluster, recorder, config.nodes).await?;
     resolve(&api, &book, recorder, &bank, config.nodes).await?;
     final_reads(&api, &bank, recorder, config.nodes).await;
@@ -236,6 +177,87 @@ async fn test(
     } else {
         Verdict::Invalid
     })
+}
+
+/// Starts every node and waits for a leader; checks that an injected bug
+/// is really there.
+async fn start_cluster(
+    config: &RunConfig,
+    cluster: &SharedCluster,
+    api: &Api,
+) -> anyhow::Result<()> {
+    {
+        let mut nodes = cluster.lock().await;
+        for slot in 1..=config.nodes {
+            nodes.start(slot)?;
+        }
+    }
+    wait_for_cluster(api, cluster, config.nodes).await?;
+    if let Some(fault) = &config.fault {
+        let nodes = cluster.lock().await;
+        for slot in 1..=config.nodes {
+            if !nodes.log(slot).contains("FAULT INJECTION ACTIVE") {
+                bail!(
+                    "the node in slot {slot} does not inject {fault}: build it with --features fault-injection"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The clients, the nemesis and the exit watcher, for the time limit.
+async fn run_workload(
+    config: &RunConfig,
+    cluster: &SharedCluster,
+    recorder: &Arc<Recorder>,
+    api: &Api,
+    bank: &Arc<Bank>,
+    book: &SharedBook,
+) -> anyhow::Result<()> {
+    let (stop, stopped) = watch::channel(false);
+    let mut clients = tokio::task::JoinSet::new();
+    for client in workload::clients(
+        config.concurrency,
+        config.seed,
+        api,
+        recorder,
+        bank,
+        book,
+        config.nodes,
+    ) {
+        clients.spawn(client.run(stopped.clone()));
+    }
+    let faults = config.faults.clone();
+    let nemesis = Nemesis::new(
+        cluster.clone(),
+        api.clone(),
+        recorder.clone(),
+        config.seed,
+        faults,
+        config.nodes,
+    );
+    let nemesis = tokio::spawn(nemesis.run(stopped.clone()));
+    let watcher = tokio::spawn(nemesis::watch_for_exits(
+        cluster.clone(),
+        recorder.clone(),
+        stopped.clone(),
+    ));
+    tokio::time::sleep(config.time_limit).await;
+    stop.send_replace(true);
+    let drained = async { while clients.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(30), drained)
+        .await
+        .is_err()
+    {
+        // Whatever is still in flight stays an invocation without completion: unknown.
+        clients.abort_all();
+    }
+    tokio::time::timeout(Duration::from_secs(120), nemesis)
+        .await
+        .context("the nemesis did not stop")??;
+    watcher.await?;
+    Ok(())
 }
 
 fn run_info(config: &RunConfig) -> Value {
@@ -287,8 +309,7 @@ async fn wait_for_cluster(api: &Api, cluster: &SharedCluster, slots: usize) -> a
     .await
 }
 
-/// Heals every fault, then repairs the membership: every slot's node a
-/// voter, no member that is no slot's node.
+/// Heals every fault, then repairs the membership.
 async fn heal(
     api: &Api,
     cluster: &SharedCluster,
@@ -312,6 +333,30 @@ async fn heal(
             .context("no leader yet")
     })
     .await?;
+    let actions = repair_membership(api, cluster, leader, slots).await?;
+    if !actions.is_empty() {
+        let start = json!({ "fault": "repair", "actions": actions });
+        recorder.note("nemesis", Kind::Info, F::FaultStart, None, start);
+        recorder.note(
+            "nemesis",
+            Kind::Info,
+            F::FaultStop,
+            None,
+            json!({ "fault": "repair" }),
+        );
+    }
+    wait_for_cluster(api, cluster, slots).await
+}
+
+/// Makes every slot's node a voter and removes members that are no slot's
+/// node; returns what it did. A slot whose node is not a member is wiped and
+/// re-added under a new id.
+async fn repair_membership(
+    api: &Api,
+    cluster: &SharedCluster,
+    leader: usize,
+    slots: usize,
+) -> anyhow::Result<Vec<Value>> {
     let view = api.cluster(leader).await?;
     let members: Vec<(u64, bool)> = view["members"]
         .as_array()
@@ -352,23 +397,7 @@ async fn heal(
             actions.push(json!({ "removed_stray_member": id }));
         }
     }
-    if !actions.is_empty() {
-        recorder.note(
-            "nemesis",
-            Kind::Info,
-            F::FaultStart,
-            None,
-            json!({ "fault": "repair", "actions": actions }),
-        );
-        recorder.note(
-            "nemesis",
-            Kind::Info,
-            F::FaultStop,
-            None,
-            json!({ "fault": "repair" }),
-        );
-    }
-    wait_for_cluster(api, cluster, slots).await
+    Ok(actions)
 }
 
 /// Learns every transfer's fate. Ids whose outcome is unknown and that the

@@ -138,21 +138,21 @@ fn encode_record(record: &AuditRecord, out: &mut Vec<u8>) {
     else {
         return codec::encode_into(record, out);
     };
-    varint(out, u128::from(record.seq));
-    varint(out, u128::from(record.position.index));
-    varint(out, u128::from(record.position.seq));
-    varint(out, zigzag(i128::from(record.at.0)));
+    varint(out, record.seq);
+    varint(out, record.position.index);
+    varint(out, u64::from(record.position.seq));
+    wide_varint(out, zigzag(i128::from(record.at.0)));
     bytes(out, record.actor.principal.as_bytes());
     bytes(out, record.actor.key_id.as_bytes());
     bytes(out, record.actor.client.as_bytes());
     varint(out, ENTRY_BOOKED);
     bytes(out, id.as_bytes());
     bytes(out, currency.code().as_bytes());
-    varint(out, postings.len() as u128);
+    varint(out, postings.len() as u64);
     for posting in postings {
         bytes(out, posting.account.as_bytes());
-        varint(out, posting.side as u128);
-        varint(out, zigzag(posting.amount.minor()));
+        varint(out, posting.side as u64);
+        wide_varint(out, zigzag(posting.amount.minor()));
     }
     bytes(out, status.as_bytes());
     match reverses {
@@ -165,24 +165,33 @@ fn encode_record(record: &AuditRecord, out: &mut Vec<u8>) {
 }
 
 /// The variant index of [`AuditEvent::EntryBooked`].
-const ENTRY_BOOKED: u128 = 5;
+const ENTRY_BOOKED: u64 = 5;
 
-/// bincode's variable-length unsigned integer.
-fn varint(out: &mut Vec<u8>, n: u128) {
+/// bincode's variable-length unsigned integer (of any width up to 64 bits:
+/// the encoding does not depend on the type).
+fn varint(out: &mut Vec<u8>, n: u64) {
     if n <= 250 {
         out.push(n as u8);
-    } else if n <= u128::from(u16::MAX) {
+    } else if n <= u64::from(u16::MAX) {
         out.push(251);
         out.extend_from_slice(&(n as u16).to_le_bytes());
-    } else if n <= u128::from(u32::MAX) {
+    } else if n <= u64::from(u32::MAX) {
         out.push(252);
         out.extend_from_slice(&(n as u32).to_le_bytes());
-    } else if n <= u128::from(u64::MAX) {
-        out.push(253);
-        out.extend_from_slice(&(n as u64).to_le_bytes());
     } else {
-        out.push(254);
+        out.push(253);
         out.extend_from_slice(&n.to_le_bytes());
+    }
+}
+
+/// [`varint`] of a 128-bit integer.
+fn wide_varint(out: &mut Vec<u8>, n: u128) {
+    match u64::try_from(n) {
+        Ok(n) => varint(out, n),
+        Err(_) => {
+            out.push(254);
+            out.extend_from_slice(&n.to_le_bytes());
+        }
     }
 }
 
@@ -198,7 +207,7 @@ fn zigzag(n: i128) -> u128 {
 
 /// A string (as its UTF-8 bytes): its length, then its bytes.
 fn bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    varint(out, bytes.len() as u128);
+    varint(out, bytes.len() as u64);
     out.extend_from_slice(bytes);
 }
 

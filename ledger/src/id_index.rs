@@ -82,8 +82,6 @@ pub(crate) fn id_hash(bytes: &[u8]) -> u64 {
     hash ^ (hash >> 33)
 }
 
-/// Marks an empty slot.
-const EMPTY: u64 = u64::MAX;
 /// How far from its home slot an id may be placed.
 const PROBES_MAX: usize = 32;
 /// The first table's size.
@@ -91,13 +89,21 @@ const SLOTS_MIN: usize = 16;
 /// How many old slots each insert moves while the table grows.
 const MOVES_PER_INSERT: usize = 4;
 
-#[derive(Debug, Clone, Copy)]
-struct Slot {
-    hash: u64,
-    no: u64,
+/// A slot: the id's hash and its number plus one, or all zero when free.
+/// (All zero, so that a new table is allocated zeroed, page by page as it
+/// is used, rather than written through when the index grows.)
+type Slot = [u64; 2];
+
+const FREE: Slot = [0, 0];
+
+fn slot(hash: u64, no: u64) -> Slot {
+    [hash, no + 1]
 }
 
-const FREE: Slot = Slot { hash: 0, no: EMPTY };
+/// The number in a slot, unless it is free.
+fn number(slot: Slot) -> Option<u64> {
+    slot[1].checked_sub(1)
+}
 
 /// What looking a hash up in the slots found.
 enum Probe {
@@ -116,12 +122,12 @@ fn find(slots: &[Slot], hash: u64, matches: impl Fn(u64) -> bool) -> Probe {
     let mask = slots.len() - 1;
     let mut at = hash as usize & mask;
     for _ in 0..PROBES_MAX.min(slots.len()) {
-        let slot = slots[at];
-        if slot.no == EMPTY {
+        let [slot_hash, _] = slots[at];
+        let Some(no) = number(slots[at]) else {
             return Probe::Absent;
-        }
-        if slot.hash == hash && matches(slot.no) {
-            return Probe::Found(slot.no);
+        };
+        if slot_hash == hash && matches(no) {
+            return Probe::Found(no);
         }
         at = (at + 1) & mask;
     }
@@ -133,8 +139,8 @@ fn place(slots: &mut [Slot], hash: u64, no: u64) -> bool {
     let mask = slots.len() - 1;
     let mut at = hash as usize & mask;
     for _ in 0..PROBES_MAX.min(slots.len()) {
-        if slots[at].no == EMPTY {
-            slots[at] = Slot { hash, no };
+        if number(slots[at]).is_none() {
+            slots[at] = slot(hash, no);
             return true;
         }
         at = (at + 1) & mask;
@@ -203,7 +209,7 @@ impl<Id: Ord + Clone + IdText, No: Number> IdIndex<Id, No> {
             return 0;
         }
         let hash = id_hash(id.bytes());
-        self.slots[hash as usize & (self.slots.len() - 1)].no
+        self.slots[hash as usize & (self.slots.len() - 1)][1]
     }
 
     /// The number a lookup of `id` would most likely answer, without
@@ -258,10 +264,11 @@ impl<Id: Ord + Clone + IdText, No: Number> IdIndex<Id, No> {
     {
         let end = self.old.len().min(self.moved.saturating_add(count));
         while self.moved < end {
-            let slot = self.old[self.moved];
+            let [hash, _] = self.old[self.moved];
+            let no = number(self.old[self.moved]);
             self.moved += 1;
-            if slot.no != EMPTY {
-                self.add(slot.hash, slot.no, || id_of(No::from_u64(slot.no)).clone());
+            if let Some(no) = no {
+                self.add(hash, no, || id_of(No::from_u64(no)).clone());
             }
         }
         if self.moved == self.old.len() && !self.old.is_empty() {
@@ -306,7 +313,7 @@ mod tests {
         let id_of = |no: u64| &ids[no as usize];
         // Every slot holds an unrelated id's hash, so that nothing fits.
         let mut index: IdIndex<String, u64> = IdIndex {
-            slots: vec![Slot { hash: 1, no: 0 }; 256],
+            slots: vec![slot(1, 0); 256],
             ..IdIndex::default()
         };
         for (no, id) in ids.iter().enumerate().skip(1) {

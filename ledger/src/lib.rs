@@ -4,8 +4,9 @@
 //! [`Ledger::apply`] takes the commands of one log entry and answers each
 //! with a [`Receipt`] or a [`Rejection`]. It reads no clock, no randomness and
 //! no disk: time and actor arrive inside each [`Command`], and every piece of
-//! state is an ordered map, so the same commands in the same order give the
-//! same state — and the same [`Ledger::digest`] — on every replica.
+//! state is an ordered map or a vector filled in apply order, so the same
+//! commands in the same order give the same state — and the same
+//! [`Ledger::digest`] — on every replica.
 //!
 //! The model, in the bank's words: branches (机构) own accounts (账户) in one
 //! currency; journal entries (会计分录) of postings that balance are applied

@@ -145,7 +145,9 @@ impl Ledger {
             let mut rest = entries.into_iter();
             while rest.len() > 0 {
                 let ahead = WARM_ENTRIES.min(rest.len());
-                self.warm_entries(rest.as_slice()[..ahead].iter());
+                if ahead > 1 {
+                    self.warm_entries(rest.as_slice()[..ahead].iter());
+                }
                 for entry in rest.by_ref().take(ahead) {
                     outcomes.push(self.post_one(context, entry));
                 }

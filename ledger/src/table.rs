@@ -1,9 +1,12 @@
-//! A `BTreeMap` that remembers which keys changed since it was last asked.
+//! A `BTreeMap` that remembers which keys changed since it was last asked,
+//! and [`DenseTable`], the same for append-only tables keyed 0, 1, 2, ...
 //!
-//! Every piece of ledger state lives in one of these. The node takes the
-//! changed records after each apply and writes them with the applied log id in
-//! one RocksDB WriteBatch; snapshots and the state digest walk the same
-//! records in key order. One mechanism serves all three.
+//! Every piece of ledger state lives in one of these, or (accounts with their
+//! balance history, journal entries) in a table of its own that tracks
+//! changes the same way. The node takes the changed records after each
+//! apply and writes them with the applied log id in one RocksDB WriteBatch;
+//! snapshots and the state digest walk the same records in key order. One
+//! mechanism serves all three.
 
 use std::borrow::Borrow;
 use std::collections::BTreeMap;

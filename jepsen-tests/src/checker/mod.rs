@@ -213,66 +213,90 @@ fn decode<T: serde::de::DeserializeOwned>(event: &Event) -> anyhow::Result<T> {
 
 /// Digests a history for the checkers.
 pub fn parse(events: &[Event]) -> anyhow::Result<Parsed> {
-    let mut parsed = Parsed::default();
-    let mut invocations: BTreeMap<u64, &Event> = BTreeMap::new();
-    let mut attempt_of: BTreeMap<u64, (String, usize)> = BTreeMap::new();
+    let mut parser = Parser::default();
     for event in events {
-        *parsed
-            .counts
-            .entry(format!("{}:{}", event.f.name(), event.kind.name()))
-            .or_default() += 1;
+        let key = format!("{}:{}", event.f.name(), event.kind.name());
+        *parser.parsed.counts.entry(key).or_default() += 1;
         if event.kind == Kind::Invoke {
-            if invocations.insert(event.op, event).is_some() {
-                bail!("op {} is invoked twice", event.op);
-            }
-            if event.f == F::Transfer {
-                let args: TransferArgs = decode(event)?;
-                let attempt = Attempt {
-                    op: event.op,
-                    args: args.clone(),
-                    invoke_ns: event.time_ns,
-                    complete_ns: None,
-                    kind: None,
-                    ack: None,
-                    code: None,
-                };
-                let id = args.id.clone();
-                let transfer = parsed
-                    .transfers
-                    .entry(id.clone())
-                    .or_insert_with(|| Transfer {
-                        args,
-                        attempts: Vec::new(),
-                        resolved: None,
-                    });
-                attempt_of.insert(event.op, (id, transfer.attempts.len()));
-                transfer.attempts.push(attempt);
-            }
-            continue;
+            parser.invoke(event)?;
+        } else {
+            parser.complete(event)?;
         }
+    }
+    Ok(parser.parsed)
+}
+
+/// [`parse`]'s state: what it has so far, and where each invocation went.
+#[derive(Default)]
+struct Parser {
+    parsed: Parsed,
+    invoked_ns: BTreeMap<u64, u64>,
+    attempt_of: BTreeMap<u64, (String, usize)>,
+}
+
+impl Parser {
+    fn invoke(&mut self, event: &Event) -> anyhow::Result<()> {
+        if self.invoked_ns.insert(event.op, event.time_ns).is_some() {
+            bail!("op {} is invoked twice", event.op);
+        }
+        if event.f != F::Transfer {
+            return Ok(());
+        }
+        let args: TransferArgs = decode(event)?;
+        let attempt = Attempt {
+            op: event.op,
+            args: args.clone(),
+            invoke_ns: event.time_ns,
+            complete_ns: None,
+            kind: None,
+            ack: None,
+            code: None,
+        };
+        let id = args.id.clone();
+        let transfer = self
+            .parsed
+            .transfers
+            .entry(id.clone())
+            .or_insert_with(|| Transfer {
+                args,
+                attempts: Vec::new(),
+                resolved: None,
+            });
+        self.attempt_of
+            .insert(event.op, (id, transfer.attempts.len()));
+        transfer.attempts.push(attempt);
+        Ok(())
+    }
+
+    fn invoked_ns(&self, event: &Event) -> anyhow::Result<u64> {
+        self.invoked_ns
+            .get(&event.op)
+            .copied()
+            .with_context(|| format!("op {} completes without an invocation", event.op))
+    }
+
+    fn complete(&mut self, event: &Event) -> anyhow::Result<()> {
+        let parsed = &mut self.parsed;
         match event.f {
             F::Transfer => {
-                let (id, at) = attempt_of.get(&event.op).with_context(|| {
+                let (id, at) = self.attempt_of.get(&event.op).with_context(|| {
                     format!(
                         "op {} completes a transfer that was never invoked",
                         event.op
                     )
                 })?;
-                let attempt = &mut parsed
+                let transfer = parsed
                     .transfers
                     .get_mut(id)
-                    .expect("recorded above")
-                    .attempts[*at];
-                complete_transfer(attempt, event)?;
+                    .expect("recorded at its invocation");
+                complete_transfer(&mut transfer.attempts[*at], event)?;
             }
             F::Read | F::ReadAll => {
-                let invoke = invocations
-                    .get(&event.op)
-                    .with_context(|| format!("op {} completes without an invocation", event.op))?;
+                let invoke_ns = self.invoked_ns(event)?;
                 if event.kind == Kind::Ok {
-                    parsed
+                    self.parsed
                         .observations
-                        .push(observation(event, invoke.time_ns)?);
+                        .push(observation(event, invoke_ns)?);
                 }
             }
             F::FinalRead if event.kind == Kind::Ok => {
@@ -281,14 +305,14 @@ pub fn parse(events: &[Event]) -> anyhow::Result<Parsed> {
             F::Initial if event.kind == Kind::Ok => parsed.initial = Some(decode(event)?),
             F::Resolve if event.kind == Kind::Ok => {
                 let resolved: Resolved = decode(event)?;
-                match parsed.transfers.get_mut(&resolved.id) {
-                    Some(transfer) => transfer.resolved = Some(resolved),
-                    None => bail!(
+                let Some(transfer) = parsed.transfers.get_mut(&resolved.id) else {
+                    bail!(
                         "op {}: resolves {} which was never invoked",
                         event.op,
                         resolved.id
-                    ),
-                }
+                    );
+                };
+                transfer.resolved = Some(resolved);
             }
             F::NodeExit => parsed.exits.push(event.value.clone()),
             F::Digest => {
@@ -304,8 +328,8 @@ pub fn parse(events: &[Event]) -> anyhow::Result<Parsed> {
             }
             _ => {}
         }
+        Ok(())
     }
-    Ok(parsed)
 }
 
 fn complete_transfer(attempt: &mut Attempt, event: &Event) -> anyhow::Result<()> {
