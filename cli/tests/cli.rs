@@ -894,3 +894,166 @@ fn profiles_supply_servers_and_key() {
         .code(2)
         .stderr_has("kye");
 }
+
+/// `clearledger-node dev` as a process group (the launcher and its three
+/// nodes), stopped with Ctrl-C's signal, or killed, when dropped.
+struct DevCluster {
+    launcher: std::process::Child,
+    base_port: u16,
+    _data: tempfile::TempDir,
+}
+
+impl DevCluster {
+    /// Starts the dev cluster with demo data on three consecutive free ports
+    /// and waits until it says it is up.
+    fn start() -> DevCluster {
+        use std::io::BufRead;
+        use std::os::unix::process::CommandExt;
+
+        let base_port = wait_for("three consecutive free ports", Duration::from_secs(10), || {
+            let base = free_port();
+            let free = (1..3u16).all(|n| {
+                base.checked_add(n)
+                    .is_some_and(|port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok())
+            });
+            free.then_some(base)
+        });
+        let data = tempfile::tempdir().expect("tempdir");
+        let mut launcher = std::process::Command::new(node_binary())
+            .args(["dev", "--base-port", &base_port.to_string(), "--data-dir"])
+            .arg(data.path())
+            .env_remove("CLEARLEDGER_ADMIN_KEY")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .expect("start clearledger-node dev");
+        let stdout = launcher.stdout.take().expect("piped stdout");
+        let (lines, receive) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let dev = DevCluster {
+            launcher,
+            base_port,
+            _data: data,
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match receive.recv_timeout(left) {
+                Ok(line) if line.starts_with("Press Ctrl-C") => return dev,
+                Ok(_) => {}
+                Err(error) => panic!("the dev cluster did not come up within 120 s: {error}"),
+            }
+        }
+    }
+
+    fn signal_group(&self, signal: &str) {
+        let group = format!("-{}", self.launcher.id());
+        let _ = std::process::Command::new("kill")
+            .args([signal, "--", &group])
+            .status();
+    }
+}
+
+impl Drop for DevCluster {
+    fn drop(&mut self) {
+        self.signal_group("-INT");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if matches!(self.launcher.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.signal_group("-KILL");
+        let _ = self.launcher.wait();
+    }
+}
+
+/// The shell block under `## Operator walkthrough` in the README, with its
+/// continuation lines joined.
+fn readme_walkthrough() -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("read README.md");
+    let section = readme
+        .split_once("## Operator walkthrough")
+        .expect("the README has an operator walkthrough")
+        .1;
+    let block = section
+        .split_once("```sh\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .expect("the walkthrough has a sh block")
+        .0;
+    block.replace("\\\n", " ")
+}
+
+/// Runs `script` with bash (`-euxo pipefail`: it stops at the first failing
+/// command and traces each one) in the environment the CLI tests give
+/// `clearledger`, plus `CARGO_TARGET_DIR` for the README's `PATH` line.
+fn bash(script: &str) -> std::process::Output {
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_clearledger"));
+    let release = binary.parent().expect("target/<profile>");
+    assert!(
+        release.ends_with("release"),
+        "the README's PATH names the release build; run the tests with --release"
+    );
+    let mut shell = std::process::Command::new("bash");
+    for name in [
+        "CLEARLEDGER_KEY",
+        "CLEARLEDGER_SERVER",
+        "CLEARLEDGER_PROFILE",
+        "CLEARLEDGER_CONFIG",
+        "CLEARLEDGER_OUTPUT",
+    ] {
+        shell.env_remove(name);
+    }
+    let home = std::env::temp_dir().join("clearledger-cli-tests-home");
+    shell
+        .args(["-euxo", "pipefail", "-c", script])
+        .env("CARGO_TARGET_DIR", release.parent().expect("target dir"))
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run bash")
+}
+
+/// The README's operator walkthrough works as written against
+/// `clearledger-node dev` (issue 4): every command in it succeeds, and
+/// re-posting its transfer with another amount is refused with exit code 3,
+/// as the README says.
+#[test]
+fn the_readme_walkthrough_works_as_written() {
+    let dev = DevCluster::start();
+    let port = |n: u16| (dev.base_port + n).to_string();
+    let script = readme_walkthrough()
+        .replace("8081", &port(0))
+        .replace("8082", &port(1))
+        .replace("8083", &port(2));
+    let output = bash(&script);
+    assert!(
+        output.status.success(),
+        "the walkthrough failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let exports: String = script
+        .lines()
+        .filter(|line| line.starts_with("export "))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let repost = format!(
+        "{exports}clearledger --key dev-branch-sh01-key transfer post --id walk-1 \
+         --debit SH01-C002 --credit BJ01-C002 --amount 260.00 --currency CNY"
+    );
+    let output = bash(&repost);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("exists_with_different_amount"), "{stderr}");
+}
