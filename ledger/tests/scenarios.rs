@@ -330,21 +330,17 @@ impl Scenario {
             return Ok(Observation::new(["window_not_found".to_string()]));
         };
         let mut observation = Observation::new([window.status.name().to_string()]);
+        let positions = self.ledger.window_positions(id);
         let codes: Vec<&BranchCode> = self.ledger.branches().map(|b| &b.code).collect();
         for &code in &codes {
-            let flows = window
-                .branches
-                .get(&(code.clone(), currency))
-                .copied()
-                .unwrap_or_default();
+            let flows = positions.branch(code, currency);
             observation = observation
                 .amount(&format!("{code}:paid"), flows.paid, currency)
                 .amount(&format!("{code}:received"), flows.received, currency)
                 .amount(&format!("{code}:net"), flows.net(), currency)
                 .text(&format!("{code}:count"), flows.count);
             for &payee in codes.iter().filter(|&&payee| payee != code) {
-                let key = (code.clone(), payee.clone(), currency);
-                let pair = window.pairs.get(&key).copied().unwrap_or_default();
+                let pair = positions.pair(code, payee, currency);
                 observation =
                     observation.amount(&format!("{code}->{payee}"), pair.amount, currency);
             }
