@@ -23,11 +23,14 @@
 //! branch's net, which is the center's own net (the nets sum to zero), so it
 //! is cleared too; and money moves between the reserves.
 //!
-//! A branch's exposure against its net debit cap is what it paid less what
-//! it received over every open or closed window, plus what its pending
-//! inter-branch entries would make it pay. Settling a window takes that
-//! window out of the sum; aborting one carries its positions into the open
-//! window, so they stay counted until they settle.
+//! A branch's exposure against its net debit cap (see [`Exposure`]) is the
+//! net debit of each closed, unsettled window, plus what it paid less what it
+//! received in the open window (when positive), plus what its pending
+//! inter-branch entries would make it pay. Only a new entry can raise it:
+//! closing, settling, aborting, approving and withdrawing never do, so a cap
+//! holds however the windows settle. Settling a window takes it out of the
+//! sum; aborting one carries its positions into the open window, so they
+//! stay counted until they settle.
 
 use std::collections::BTreeMap;
 
@@ -50,8 +53,9 @@ use crate::rejection::Rejection;
 pub(crate) type FlowKey = (u64, Option<(BranchCode, Currency)>);
 /// The key of a payer→payee pair's flows in a window, spanned the same way.
 pub(crate) type PairKey = (u64, Option<(BranchCode, BranchCode, Currency)>);
-/// What earlier entries of an atomic batch add to branches' exposures.
-pub(crate) type ExposureOverlay = BTreeMap<(BranchCode, Currency), Amount>;
+/// What earlier entries of an atomic batch add to branches' exposures:
+/// (to the open window, to pending).
+pub(crate) type ExposureOverlay = BTreeMap<(BranchCode, Currency), (Amount, Amount)>;
 
 impl Ledger {
     /// Adds an inter-branch entry's flows to the open clearing window,
@@ -76,7 +80,7 @@ impl Ledger {
             }
             flows.count = 1;
             self.add_branch_flows(id, branch, currency, &flows);
-            self.exposure_mut(branch, currency).unsettled += *net_out;
+            self.exposure_mut(branch, currency).open += *net_out;
         }
         for (payer, payee, amount) in allocate_pairs(legs) {
             let flows = PairFlows { amount, count: 1 };
@@ -97,11 +101,7 @@ impl Ledger {
         add: &BranchFlows,
     ) {
         let key = (window, Some((branch.clone(), currency)));
-        let mut flows = self
-            .window_branches
-            .get(&key)
-            .copied()
-            .unwrap_or_default();
+        let mut flows = self.window_branches.get(&key).copied().unwrap_or_default();
         flows.absorb(add);
         self.window_branches.insert(key, flows);
     }
@@ -138,12 +138,14 @@ impl Ledger {
         }
     }
 
-    /// Rejects an entry that would take a payer past its net debit cap.
-    /// `overlay` holds what earlier entries of an atomic batch add.
+    /// Rejects an entry (`pending` or to be posted now) that would take a
+    /// payer past its net debit cap. `overlay` holds what earlier entries of
+    /// an atomic batch add.
     pub(crate) fn check_caps(
         &self,
         currency: Currency,
         legs: &[(BranchCode, Amount)],
+        pending: bool,
         overlay: &ExposureOverlay,
     ) -> Result<(), Rejection> {
         if self.caps.is_empty() {
@@ -154,9 +156,16 @@ impl Ledger {
             let Some(cap) = self.caps.get(&key) else {
                 continue;
             };
-            let before = self.exposure(branch, currency).net_debit()
-                + overlay.get(&key).copied().unwrap_or_default();
-            let after = before + *net_out;
+            let mut after = self.exposure(branch, currency);
+            let (open, held) = overlay.get(&key).copied().unwrap_or_default();
+            after.open += open;
+            after.pending += held;
+            if pending {
+                after.pending += *net_out;
+            } else {
+                after.open += *net_out;
+            }
+            let after = after.net_debit();
             if after > cap.cap {
                 return Err(Rejection::NetDebitCapExceeded {
                     branch: branch.clone(),
@@ -169,7 +178,11 @@ impl Ledger {
         Ok(())
     }
 
-    pub(crate) fn close_window(&mut self, context: &Context, id: u64) -> Result<Receipt, Rejection> {
+    pub(crate) fn close_window(
+        &mut self,
+        context: &Context,
+        id: u64,
+    ) -> Result<Receipt, Rejection> {
         Self::require(
             &context.role,
             &["admin", "operator"],
@@ -191,6 +204,12 @@ impl Ledger {
         window.closed = Some(context.position);
         window.ended_by = Some(context.actor.principal.clone());
         let closed = window.clone();
+        for (branch, currency, flows) in self.window_positions(id).multilateral {
+            let owed = flows.net().negated();
+            let exposure = self.exposure_mut(&branch, currency);
+            exposure.open -= owed;
+            exposure.closed += owed.max(Amount::ZERO);
+        }
         self.meta.open_window = None;
         self.record(context, AuditEvent::WindowClosed { window: id });
         self.open_window(context);
@@ -223,8 +242,8 @@ impl Ledger {
         let ids: Vec<EntryId> = requests.iter().map(|request| request.id.clone()).collect();
         self.commit_system_entries(context, requests, plans);
         for (branch, currency, flows) in &positions.multilateral {
-            // The window's paid-less-received leaves the unsettled sum.
-            self.exposure_mut(branch, *currency).unsettled += flows.net();
+            let owed = flows.net().negated();
+            self.exposure_mut(branch, *currency).closed -= owed.max(Amount::ZERO);
         }
         let window = self.windows.get_mut(&id).expect("exists");
         window.status = WindowStatus::Settled;
@@ -242,7 +261,11 @@ impl Ledger {
         Ok(Receipt::Window(Box::new(settled)))
     }
 
-    pub(crate) fn abort_window(&mut self, context: &Context, id: u64) -> Result<Receipt, Rejection> {
+    pub(crate) fn abort_window(
+        &mut self,
+        context: &Context,
+        id: u64,
+    ) -> Result<Receipt, Rejection> {
         Self::require(
             &context.role,
             &["admin", "operator"],
@@ -264,6 +287,10 @@ impl Ledger {
         let positions = self.window_positions(id);
         for (branch, currency, flows) in &positions.multilateral {
             self.add_branch_flows(open, branch, *currency, flows);
+            let owed = flows.net().negated();
+            let exposure = self.exposure_mut(branch, *currency);
+            exposure.closed -= owed.max(Amount::ZERO);
+            exposure.open += owed;
         }
         for (payer, payee, currency, flows) in positions.bilateral {
             self.add_pair_flows((open, Some((payer, payee, currency))), &flows);
@@ -331,7 +358,11 @@ impl Ledger {
         match (roots.next(), roots.next()) {
             (Some(root), None) => Ok(root.code.clone()),
             _ => Err(Rejection::ClearingCenterUndefined {
-                roots: self.branches.values().filter(|b| b.parent.is_none()).count() as u64,
+                roots: self
+                    .branches
+                    .values()
+                    .filter(|b| b.parent.is_none())
+                    .count() as u64,
             }),
         }
     }
@@ -351,7 +382,11 @@ impl Ledger {
                 _ => "settlement_reserve".into(),
             },
         };
-        let no = self.derived.branch_numbers.get(branch).ok_or_else(missing)?;
+        let no = self
+            .derived
+            .branch_numbers
+            .get(branch)
+            .ok_or_else(missing)?;
         let account = self
             .derived
             .special_accounts
@@ -491,15 +526,16 @@ impl Ledger {
     pub(crate) fn derive_exposures(&self) -> BTreeMap<(BranchCode, Currency), Exposure> {
         let mut exposures: BTreeMap<(BranchCode, Currency), Exposure> = BTreeMap::new();
         for ((window, key), flows) in self.window_branches.iter() {
-            let unsettled = self
-                .windows
-                .get(window)
-                .is_some_and(|w| w.status.is_unsettled());
-            if let (true, Some((branch, currency))) = (unsettled, key) {
-                exposures
-                    .entry((branch.clone(), *currency))
-                    .or_default()
-                    .unsettled -= flows.net();
+            let status = self.windows.get(window).map(|w| w.status);
+            let Some((branch, currency)) = key else {
+                continue;
+            };
+            let owed = flows.net().negated();
+            let exposure = exposures.entry((branch.clone(), *currency)).or_default();
+            match status {
+                Some(WindowStatus::Open) => exposure.open += owed,
+                Some(WindowStatus::Closed) => exposure.closed += owed.max(Amount::ZERO),
+                _ => {}
             }
         }
         for entry in self.pending_entries() {

@@ -38,11 +38,6 @@ impl WindowStatus {
             WindowStatus::Aborted => "aborted",
         }
     }
-
-    /// Whether the window's positions are still owed: open or closed.
-    pub fn is_unsettled(self) -> bool {
-        matches!(self, WindowStatus::Open | WindowStatus::Closed)
-    }
 }
 
 /// A branch's gross flows in one window and currency.
@@ -192,20 +187,28 @@ impl NetDebitCap {
 }
 
 /// What a branch owes in one currency, as counted against its cap.
+///
+/// Closed windows may settle in any order, so money a branch is owed in one
+/// closed window does not offset what it owes in another: each closed,
+/// unsettled window counts with its net debit, or zero. Within the open
+/// window receipts offset payments, as they will when it settles.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Exposure {
-    /// Paid less received over the open and closed windows (negative when
-    /// the branch is owed money).
-    pub unsettled: Amount,
+    /// The sum of the net debits (paid less received, when positive) of the
+    /// closed windows that have not settled.
+    pub closed: Amount,
+    /// Paid less received in the open window (negative when the branch is
+    /// owed money).
+    pub open: Amount,
     /// What pending inter-branch entries would make it pay.
     pub pending: Amount,
 }
 
 impl Exposure {
-    /// The net debit position counted against the cap: what the unsettled
-    /// windows and the pending entries together could make the branch owe.
+    /// The net debit position counted against the cap: the most the branch
+    /// could owe however its windows settle and its pending entries end.
     pub fn net_debit(&self) -> Amount {
-        self.unsettled + self.pending
+        self.closed + self.open.max(Amount::ZERO) + self.pending
     }
 }
 

@@ -40,8 +40,17 @@ impl Overlay {
     fn add(&mut self, plan: &EntryPlan, currency: crate::currency::Currency) {
         self.balances
             .extend(plan.balances.as_slice().iter().copied());
-        for (branch, net_out) in plan.legs.iter().filter(|(_, net)| net.is_positive()) {
-            *self.exposures.entry((branch.clone(), currency)).or_default() += *net_out;
+        let pending = !plan.approval_reasons.is_empty();
+        for (branch, net_out) in &plan.legs {
+            let (open, held) = self
+                .exposures
+                .entry((branch.clone(), currency))
+                .or_default();
+            if !pending {
+                *open += *net_out;
+            } else if net_out.is_positive() {
+                *held += *net_out;
+            }
         }
     }
 }
@@ -410,8 +419,8 @@ impl Ledger {
             });
             legs.push((code.clone(), net_out));
         }
-        self.check_caps(currency, &legs, &overlay.exposures)?;
         let pending = !approval_reasons.is_empty();
+        self.check_caps(currency, &legs, pending, &overlay.exposures)?;
         let balances = self.plan_balances(lines.as_slice(), overlay, |balance, side, amount| {
             add_posting(balance, side, amount, pending)
         })?;

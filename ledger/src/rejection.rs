@@ -267,7 +267,9 @@ pub enum Rejection {
         window: u64,
     },
     /// The entry would take a branch's net debit position past its cap.
-    #[error("branch {branch} would owe {position:?} {currency} (minor units), above its net debit cap {cap:?}")]
+    #[error(
+        "branch {branch} would owe {position:?} {currency} (minor units), above its net debit cap {cap:?}"
+    )]
     NetDebitCapExceeded {
         /// The payer branch.
         branch: BranchCode,
