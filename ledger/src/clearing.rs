@@ -204,7 +204,7 @@ impl Ledger {
         window.closed = Some(context.position);
         window.ended_by = Some(context.actor.principal.clone());
         let closed = window.clone();
-        for (branch, currency, flows) in self.window_positions(id).multilateral {
+        for (branch, currency, flows) in self.multilateral(id) {
             let owed = flows.net().negated();
             let exposure = self.exposure_mut(&branch, currency);
             exposure.open -= owed;
@@ -235,13 +235,13 @@ impl Ledger {
                 return Err(wrong_state(window, "closed"));
             }
         }
-        let positions = self.window_positions(id);
-        let requests = self.settlement_requests(id, &positions)?;
+        let multilateral = self.multilateral(id);
+        let requests = self.settlement_requests(id, &multilateral)?;
         let plans = self.plan_system_entries(context, &requests)?;
         // From here on, settling cannot fail.
         let ids: Vec<EntryId> = requests.iter().map(|request| request.id.clone()).collect();
         self.commit_system_entries(context, requests, plans);
-        for (branch, currency, flows) in &positions.multilateral {
+        for (branch, currency, flows) in &multilateral {
             let owed = flows.net().negated();
             self.exposure_mut(branch, *currency).closed -= owed.max(Amount::ZERO);
         }
@@ -400,10 +400,9 @@ impl Ledger {
     fn settlement_requests(
         &self,
         id: u64,
-        positions: &WindowPositions,
+        multilateral: &[(BranchCode, Currency, BranchFlows)],
     ) -> Result<Vec<NewEntry>, Rejection> {
-        let nets: Vec<(&BranchCode, Currency, Amount)> = positions
-            .multilateral
+        let nets: Vec<(&BranchCode, Currency, Amount)> = multilateral
             .iter()
             .filter(|(_, _, flows)| !flows.net().is_zero())
             .map(|(branch, currency, flows)| (branch, *currency, flows.net()))
@@ -496,16 +495,21 @@ impl Ledger {
             .collect()
     }
 
-    /// A window's positions, multilateral and bilateral.
-    pub fn window_positions(&self, id: u64) -> WindowPositions {
-        let multilateral = self
-            .window_branches
+    /// A window's multilateral positions (without the bilateral ones, which
+    /// may be many more).
+    fn multilateral(&self, id: u64) -> Vec<(BranchCode, Currency, BranchFlows)> {
+        self.window_branches
             .range(&(id, None), &(id + 1, None))
             .filter_map(|((_, key), flows)| {
                 key.as_ref()
                     .map(|(branch, currency)| (branch.clone(), *currency, *flows))
             })
-            .collect();
+            .collect()
+    }
+
+    /// A window's positions, multilateral and bilateral.
+    pub fn window_positions(&self, id: u64) -> WindowPositions {
+        let multilateral = self.multilateral(id);
         let bilateral = self
             .window_pairs
             .range(&(id, None), &(id + 1, None))
