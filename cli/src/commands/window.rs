@@ -239,11 +239,10 @@ pub fn settlement_view(answer: &Value) -> View {
         }
     }
     let summary = format!(
-        "Window {} is {}: {} settlement entries at log index {}.",
+        "Window {} is {}: {} settlement entries.",
         field(&window, "id"),
         field(&window, "status"),
         entries.len(),
-        field(answer, "index")
     );
     let mut view = View::new(
         answer.clone(),
