@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Deserialize;
 
 use crate::commands::{
-    account, approval, bench, branch, cluster, entry, principal, transfer, window,
+    account, approval, bench, branch, cap, cluster, entry, principal, transfer, window,
 };
 
 /// The help heading of the flags every command takes.
@@ -116,6 +116,9 @@ pub enum Command {
     /// Clearing windows (清算场次) and their positions.
     #[command(subcommand, alias = "window")]
     Windows(window::WindowCommand),
+    /// Net debit caps (净借记限额) and each branch's exposure against its cap.
+    #[command(subcommand, alias = "cap")]
+    Caps(cap::CapCommand),
     /// Measure the cluster: post transfers at a concurrency and batch size,
     /// report committed transfers/s and latency percentiles.
     Bench(bench::BenchArgs),

@@ -87,6 +87,27 @@ pub enum AuditEvent {
         /// The window.
         window: u64,
     },
+    /// A clearing window was closed (and the next one opened).
+    WindowClosed {
+        /// The window.
+        window: u64,
+    },
+    /// A clearing window was settled.
+    WindowSettled {
+        /// The window.
+        window: u64,
+        /// Its settlement entries.
+        entries: Vec<EntryId>,
+    },
+    /// A closed window was aborted and its positions carried forward.
+    WindowAborted {
+        /// The window.
+        window: u64,
+        /// The window its positions went to.
+        carried_to: u64,
+    },
+    /// A net debit cap was set.
+    NetDebitCapSet(crate::clearing_window::NetDebitCap),
 }
 
 /// One link of the chain.

@@ -1,12 +1,16 @@
-//! Clearing windows (清算场次) and the positions (头寸) inter-branch entries build in them.
-
-use std::collections::BTreeMap;
+//! Clearing windows (清算场次), the positions (头寸) inter-branch entries build
+//! in them, and net debit caps (净借记限额).
+//!
+//! A window's header lives in the `windows` table; its flows live in two
+//! tables of their own, one record per (window, branch, currency) and per
+//! (window, payer, payee, currency), so that posting an entry rewrites a few
+//! small records rather than the whole window.
 
 use serde::{Deserialize, Serialize};
 
 use crate::amount::Amount;
 use crate::currency::Currency;
-use crate::id::BranchCode;
+use crate::id::{BranchCode, EntryId};
 use crate::ledger::Position;
 use crate::time::Timestamp;
 
@@ -19,7 +23,8 @@ pub enum WindowStatus {
     Closed,
     /// Settled; it never changes again.
     Settled,
-    /// Abandoned before anything settled.
+    /// Abandoned before anything settled; its positions were carried into
+    /// the open window.
     Aborted,
 }
 
@@ -52,6 +57,13 @@ impl BranchFlows {
     pub fn net(&self) -> Amount {
         self.received - self.paid
     }
+
+    /// Adds `other`'s flows to these.
+    pub(crate) fn absorb(&mut self, other: &BranchFlows) {
+        self.paid += other.paid;
+        self.received += other.received;
+        self.count += other.count;
+    }
 }
 
 /// The gross amount one branch paid another in one window and currency.
@@ -63,7 +75,8 @@ pub struct PairFlows {
     pub count: u64,
 }
 
-/// A clearing window and its positions.
+/// A clearing window: its state and its history. Its positions are read
+/// with [`crate::Ledger::window_positions`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClearingWindow {
     /// Sequential id, from 1.
@@ -76,10 +89,21 @@ pub struct ClearingWindow {
     pub opened: Position,
     /// When it closed.
     pub closed_at: Option<Timestamp>,
-    /// Per branch and currency: gross flows.
-    pub branches: BTreeMap<(BranchCode, Currency), BranchFlows>,
-    /// Per (payer, payee, currency): gross amounts.
-    pub pairs: BTreeMap<(BranchCode, BranchCode, Currency), PairFlows>,
+    /// Where in the log it closed: every entry booked after this position
+    /// belongs to a later window.
+    pub closed: Option<Position>,
+    /// How many inter-branch entries were booked into it.
+    pub entries: u64,
+    /// When it settled or was aborted.
+    pub ended_at: Option<Timestamp>,
+    /// Who closed, settled or aborted it last.
+    pub ended_by: Option<crate::id::PrincipalName>,
+    /// The settlement entries, once settled.
+    pub settlement: Vec<EntryId>,
+    /// The window an aborted window's positions were carried into.
+    pub carried_to: Option<u64>,
+    /// The aborted windows whose positions were carried into this one.
+    pub carried_from: Vec<u64>,
 }
 
 impl ClearingWindow {
@@ -91,28 +115,100 @@ impl ClearingWindow {
             opened_at: at,
             opened,
             closed_at: None,
-            branches: BTreeMap::new(),
-            pairs: BTreeMap::new(),
+            closed: None,
+            entries: 0,
+            ended_at: None,
+            ended_by: None,
+            settlement: Vec::new(),
+            carried_to: None,
+            carried_from: Vec::new(),
         }
     }
+}
 
-    /// Adds one inter-branch entry's flows: `legs` are (branch, net amount
-    /// paid out, positive; or received, negative), sorted by branch.
-    pub fn add(&mut self, currency: Currency, legs: &[(BranchCode, Amount)]) {
-        for (branch, net_out) in legs {
-            let flows = self.branches.entry((branch.clone(), currency)).or_default();
-            if net_out.is_positive() {
-                flows.paid += *net_out;
-            } else {
-                flows.received += net_out.negated();
-            }
-            flows.count += 1;
-        }
-        for (payer, payee, amount) in allocate_pairs(legs) {
-            let pair = self.pairs.entry((payer, payee, currency)).or_default();
-            pair.amount += amount;
-            pair.count += 1;
-        }
+/// A window's positions: per branch and currency (multilateral, against the
+/// clearing center) and per ordered pair and currency (bilateral).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowPositions {
+    /// (branch, currency, flows), in branch then currency order.
+    pub multilateral: Vec<(BranchCode, Currency, BranchFlows)>,
+    /// (payer, payee, currency, flows), in key order.
+    pub bilateral: Vec<(BranchCode, BranchCode, Currency, PairFlows)>,
+}
+
+impl WindowPositions {
+    /// A branch's flows in `currency` (zero when it took no part).
+    pub fn branch(&self, branch: &BranchCode, currency: Currency) -> BranchFlows {
+        self.multilateral
+            .iter()
+            .find(|(b, c, _)| b == branch && *c == currency)
+            .map(|(_, _, flows)| *flows)
+            .unwrap_or_default()
+    }
+
+    /// What `payer` paid `payee` in `currency` (zero when nothing).
+    pub fn pair(&self, payer: &BranchCode, payee: &BranchCode, currency: Currency) -> PairFlows {
+        self.bilateral
+            .iter()
+            .find(|(p, q, c, _)| p == payer && q == payee && *c == currency)
+            .map(|(_, _, _, flows)| *flows)
+            .unwrap_or_default()
+    }
+
+    /// The sum of the net positions in `currency`: zero in every window.
+    pub fn net_sum(&self, currency: Currency) -> Amount {
+        self.multilateral
+            .iter()
+            .filter(|(_, c, _)| *c == currency)
+            .fold(Amount::ZERO, |sum, (_, _, flows)| sum + flows.net())
+    }
+}
+
+/// A branch's net debit cap in one currency: the most it may owe across
+/// the unsettled windows, pending inter-branch entries included.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetDebitCap {
+    /// The branch.
+    pub branch: BranchCode,
+    /// The currency.
+    pub currency: Currency,
+    /// The cap (zero: the branch may not owe anything).
+    pub cap: Amount,
+    /// The share of the cap, in percent (1–100), from which the branch shows
+    /// a warning.
+    pub warning_percent: u8,
+}
+
+impl NetDebitCap {
+    /// The exposure from which the branch shows a warning.
+    pub fn warning_at(&self) -> Amount {
+        Amount::from_minor(self.cap.minor() * i128::from(self.warning_percent) / 100)
+    }
+}
+
+/// What a branch owes in one currency, as counted against its cap.
+///
+/// Closed windows may settle in any order, so money a branch is owed in one
+/// closed window does not offset what it owes in another: each closed,
+/// unsettled window counts with its net debit, or zero. Within the open
+/// window receipts offset payments, as they will when it settles.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exposure {
+    /// The sum of the net debits (paid less received, when positive) of the
+    /// closed windows that have not settled.
+    pub closed: Amount,
+    /// Paid less received in the open window (negative when the branch is
+    /// owed money).
+    pub open: Amount,
+    /// What pending inter-branch entries would make it pay.
+    pub pending: Amount,
+}
+
+impl Exposure {
+    /// The net debit position counted against the cap: the most the branch
+    /// could owe however its windows settle and its pending entries end.
+    pub fn net_debit(&self) -> Amount {
+        self.closed + self.open.max(Amount::ZERO) + self.pending
     }
 }
 

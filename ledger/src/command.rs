@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::account::{Account, NewAccount};
 use crate::approval::ApprovalPolicy;
 use crate::branch::{Branch, NewBranch};
-use crate::clearing_window::ClearingWindow;
+use crate::clearing_window::{ClearingWindow, NetDebitCap};
 use crate::id::{AccountId, EntryId};
 use crate::journal_entry::{EntryOutcome, JournalEntry};
 use crate::principal::{Actor, NewPrincipal, Principal};
@@ -83,6 +83,23 @@ pub enum CommandKind {
     SetApprovalPolicy(ApprovalPolicy),
     /// Open a clearing window when none is open.
     OpenWindow,
+    /// Close the open clearing window; the next one opens at the same position.
+    CloseWindow {
+        /// The window.
+        window: u64,
+    },
+    /// Settle a closed window: post each branch's settlement entry.
+    SettleWindow {
+        /// The window.
+        window: u64,
+    },
+    /// Abort a closed window: carry its positions into the open window.
+    AbortWindow {
+        /// The window.
+        window: u64,
+    },
+    /// Set the net debit cap of a branch and currency.
+    SetNetDebitCap(NetDebitCap),
     /// Let time pass: the leader sends it when a pending entry's timeout is
     /// due on an otherwise idle ledger, so that expiry never waits for traffic.
     Tick,
@@ -107,4 +124,6 @@ pub enum Receipt {
     Window(Box<ClearingWindow>),
     /// Time passed.
     Ticked,
+    /// The net debit cap as stored.
+    Cap(NetDebitCap),
 }

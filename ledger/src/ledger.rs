@@ -10,7 +10,9 @@ use crate::amount::Amount;
 use crate::approval::ApprovalPolicy;
 use crate::audit::{AuditEvent, AuditRecord, ChainedRecord, GENESIS_HASH, Hash};
 use crate::branch::Branch;
-use crate::clearing_window::ClearingWindow;
+use crate::clearing::{FlowKey, PairKey};
+use crate::clearing_window::BranchFlows;
+use crate::clearing_window::{ClearingWindow, Exposure, NetDebitCap, PairFlows};
 use crate::command::{Command, CommandKind, Receipt};
 use crate::currency::Currency;
 use crate::entry_table::EntryTable;
@@ -80,6 +82,8 @@ pub(crate) struct Derived {
     pub(crate) totals: BTreeMap<Currency, Balance>,
     pub(crate) pending_sum: BTreeMap<Currency, Amount>,
     pub(crate) time_index: BTreeMap<Timestamp, u64>,
+    /// Each branch's exposure against its net debit cap, per currency.
+    pub(crate) exposures: BTreeMap<(BranchCode, Currency), Exposure>,
 }
 
 impl Derived {
@@ -118,6 +122,9 @@ pub struct Ledger {
     pub(crate) windows: Table<u64, ClearingWindow>,
     pub(crate) index_times: Table<u64, Timestamp>,
     pub(crate) audit: DenseTable<ChainedRecord>,
+    pub(crate) window_branches: Table<FlowKey, BranchFlows>,
+    pub(crate) window_pairs: Table<PairKey, PairFlows>,
+    pub(crate) caps: Table<(BranchCode, Currency), NetDebitCap>,
     pub(crate) derived: Derived,
     pub(crate) touched: Vec<AccountNo>,
     /// Reused for encoding each audit record to hash it.
@@ -160,6 +167,9 @@ impl Ledger {
             windows: Table::new(tracking),
             index_times: Table::new(tracking),
             audit: DenseTable::new(1, tracking),
+            window_branches: Table::new(tracking),
+            window_pairs: Table::new(tracking),
+            caps: Table::new(tracking),
             derived: Derived::default(),
             touched: Vec::new(),
             scratch: Vec::new(),
@@ -261,6 +271,10 @@ impl Ledger {
             } => self.reverse(context, original, id, reason),
             CommandKind::SetApprovalPolicy(policy) => self.set_policy(context, policy),
             CommandKind::OpenWindow => self.open_window_command(context),
+            CommandKind::CloseWindow { window } => self.close_window(context, window),
+            CommandKind::SettleWindow { window } => self.settle_window(context, window),
+            CommandKind::AbortWindow { window } => self.abort_window(context, window),
+            CommandKind::SetNetDebitCap(cap) => self.set_cap(context, cap),
             CommandKind::Tick => {
                 Self::require(&context.role, &["admin"], "send ticks")?;
                 Ok(Receipt::Ticked)
@@ -390,7 +404,7 @@ impl Ledger {
         if pending_nonzero(&pending) != pending_nonzero(&self.derived.pending_sum) {
             return Err("pending totals differ from the open pending entries".into());
         }
-        Ok(())
+        self.check_clearing()
     }
 
     /// Whether `actor` may act in `role` at all for a writing command.

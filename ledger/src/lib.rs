@@ -76,6 +76,7 @@ mod amount;
 mod approval;
 pub mod audit;
 mod branch;
+mod clearing;
 mod clearing_window;
 pub mod codec;
 mod command;
@@ -102,7 +103,9 @@ pub use amount::{Amount, AmountError};
 pub use approval::{ApprovalPolicy, AuthorityTier};
 pub use audit::{AuditEvent, AuditRecord, ChainBreak, ChainedRecord, Hash};
 pub use branch::{Branch, NewBranch};
-pub use clearing_window::{BranchFlows, ClearingWindow, PairFlows, WindowStatus};
+pub use clearing_window::{
+    BranchFlows, ClearingWindow, Exposure, NetDebitCap, PairFlows, WindowPositions, WindowStatus,
+};
 pub use command::{Command, CommandKind, Receipt};
 pub use currency::{Currency, UnknownCurrency};
 pub use id::{AccountId, BranchCode, EntryId, IdError, PrincipalName, StatementId};

@@ -8,6 +8,7 @@ use crate::account::{Balance, Purpose};
 use crate::account_table::{AccountNo, BranchNo};
 use crate::amount::Amount;
 use crate::audit::AuditEvent;
+use crate::clearing::ExposureOverlay;
 use crate::command::Receipt;
 use crate::id::{BranchCode, EntryId};
 use crate::journal_entry::{
@@ -26,8 +27,33 @@ use crate::small_vec::SmallVec;
 use crate::time::Timestamp;
 use crate::warm::WARM_ENTRIES;
 
-/// Balances as a batch would leave them, before anything is written.
-type Overlay = BTreeMap<AccountNo, Balance>;
+/// Balances and exposures as earlier entries of a batch would leave them,
+/// before anything is written.
+#[derive(Default)]
+pub(crate) struct Overlay {
+    balances: BTreeMap<AccountNo, Balance>,
+    exposures: ExposureOverlay,
+}
+
+impl Overlay {
+    /// Adds what `plan` would change.
+    fn add(&mut self, plan: &EntryPlan, currency: crate::currency::Currency) {
+        self.balances
+            .extend(plan.balances.as_slice().iter().copied());
+        let pending = !plan.approval_reasons.is_empty();
+        for (branch, net_out) in &plan.legs {
+            let (open, held) = self
+                .exposures
+                .entry((branch.clone(), currency))
+                .or_default();
+            if !pending {
+                *open += *net_out;
+            } else if net_out.is_positive() {
+                *held += *net_out;
+            }
+        }
+    }
+}
 
 /// A posting with its account's number.
 #[derive(Debug, Clone, Copy)]
@@ -52,7 +78,7 @@ type Lines = SmallVec<Line, 4>;
 type Balances = SmallVec<(AccountNo, Balance), 4>;
 
 /// Everything a commit needs; computing it is where an entry can be rejected.
-struct EntryPlan {
+pub(crate) struct EntryPlan {
     /// The clearing postings the ledger adds to the request's (none unless
     /// the entry crosses branches).
     clearing: Vec<Posting>,
@@ -191,7 +217,7 @@ impl Ledger {
         if let Err(rejection) = check_shape(&entry) {
             return Self::rejected_outcome(context, entry.id, rejection);
         }
-        match self.plan_entry(context, &entry, &Overlay::new(), false) {
+        match self.plan_entry(context, &entry, &Overlay::default(), false) {
             Ok(plan) => self.commit_entry(context, entry, plan, None),
             Err(rejection) if is_bad_input(&rejection) => {
                 Self::rejected_outcome(context, entry.id, rejection)
@@ -201,7 +227,7 @@ impl Ledger {
     }
 
     fn post_atomic(&mut self, context: &Context, entries: Vec<NewEntry>) -> Vec<EntryOutcome> {
-        let mut overlay = Overlay::new();
+        let mut overlay = Overlay::default();
         let mut plans: Vec<Option<EntryPlan>> = Vec::with_capacity(entries.len());
         let mut in_batch: BTreeMap<&EntryId, &NewEntry> = BTreeMap::new();
         let mut failure: Option<(usize, Rejection)> = None;
@@ -228,7 +254,7 @@ impl Ledger {
             match planned {
                 Ok(plan) => {
                     if let Some(plan) = &plan {
-                        overlay.extend(plan.balances.as_slice().iter().copied());
+                        overlay.add(plan, entry.currency);
                     }
                     in_batch.entry(&entry.id).or_insert(entry);
                     plans.push(plan);
@@ -394,6 +420,7 @@ impl Ledger {
             legs.push((code.clone(), net_out));
         }
         let pending = !approval_reasons.is_empty();
+        self.check_caps(currency, &legs, pending, &overlay.exposures)?;
         let balances = self.plan_balances(lines.as_slice(), overlay, |balance, side, amount| {
             add_posting(balance, side, amount, pending)
         })?;
@@ -450,6 +477,7 @@ impl Ledger {
                 Some(at) => at,
                 None => {
                     let current = overlay
+                        .balances
                         .get(&line.account)
                         .copied()
                         .unwrap_or(account.balance);
@@ -510,6 +538,7 @@ impl Ledger {
                 .pending_expiry
                 .insert((expires_at, request.id.clone()));
             *self.derived.pending_sum.entry(currency).or_default() += debit_total(&postings);
+            self.reserve_exposure(currency, &plan.legs, true);
             Some(expires_at)
         } else {
             if !plan.legs.is_empty() {
@@ -559,25 +588,6 @@ impl Ledger {
         let outcome = EntryOutcome::of(&entry);
         self.entries.insert(entry);
         outcome
-    }
-
-    /// Adds an inter-branch entry's flows to the open clearing window,
-    /// opening one if none is open; returns the window's id.
-    fn add_to_window(
-        &mut self,
-        context: &Context,
-        currency: crate::currency::Currency,
-        legs: &[(BranchCode, Amount)],
-    ) -> u64 {
-        let id = match self.meta.open_window {
-            Some(id) => id,
-            None => self.open_window(context),
-        };
-        self.windows
-            .get_mut(&id)
-            .expect("the open window exists")
-            .add(currency, legs);
-        id
     }
 
     fn remember_rejection(
@@ -676,7 +686,7 @@ impl Ledger {
         let lines = self.lines_of(&entry.postings);
         let balances = self.plan_balances(
             lines.as_slice(),
-            &Overlay::new(),
+            &Overlay::default(),
             |balance, side, amount| {
                 // Moving a reservation to posted keeps every limit sum unchanged.
                 match side {
@@ -798,7 +808,7 @@ impl Ledger {
     }
 
     /// Per-branch nets of a booked entry, recovered from its clearing postings.
-    fn legs_of(&self, id: &EntryId) -> Vec<(BranchCode, Amount)> {
+    pub(crate) fn legs_of(&self, id: &EntryId) -> Vec<(BranchCode, Amount)> {
         let entry = self.entries.get(id).expect("exists");
         entry.postings[entry.request.postings.len()..]
             .iter()
@@ -831,6 +841,11 @@ impl Ledger {
     ) {
         for (no, balance) in balances {
             self.set_balance(context, *no, *balance);
+        }
+        let legs = self.legs_of(id);
+        if !legs.is_empty() {
+            let currency = self.entries.get(id).expect("exists").request.currency;
+            self.reserve_exposure(currency, &legs, false);
         }
         let entry = self.entries.get_mut(id).expect("pending entries exist");
         let expires_at = entry.expires_at.expect("pending entries expire");
@@ -914,13 +929,45 @@ impl Ledger {
             reference: entry.request.reference.clone(),
             value_date: None,
         };
-        let plan = self.plan_entry(context, &request, &Overlay::new(), true)?;
+        let plan = self.plan_entry(context, &request, &Overlay::default(), true)?;
         // From here on, reversing cannot fail.
         self.commit_entry(context, request, plan, Some((original.clone(), reason)));
         self.entries.get_mut(&original).expect("exists").reversed_by = Some(id.clone());
         Ok(Receipt::Entry(Box::new(
             self.entries.get(&id).expect("just booked").clone(),
         )))
+    }
+}
+
+impl Ledger {
+    /// Plans entries the ledger books itself (settlement), all or none:
+    /// the first refusal refuses them all.
+    pub(crate) fn plan_system_entries(
+        &self,
+        context: &Context,
+        requests: &[NewEntry],
+    ) -> Result<Vec<EntryPlan>, Rejection> {
+        let mut overlay = Overlay::default();
+        let mut plans = Vec::with_capacity(requests.len());
+        for request in requests {
+            check_shape(request)?;
+            let plan = self.plan_entry(context, request, &overlay, true)?;
+            overlay.add(&plan, request.currency);
+            plans.push(plan);
+        }
+        Ok(plans)
+    }
+
+    /// Books entries planned by [`Ledger::plan_system_entries`]. Cannot fail.
+    pub(crate) fn commit_system_entries(
+        &mut self,
+        context: &Context,
+        requests: Vec<NewEntry>,
+        plans: Vec<EntryPlan>,
+    ) {
+        for (request, plan) in requests.into_iter().zip(plans) {
+            self.commit_entry(context, request, plan, None);
+        }
     }
 }
 

@@ -266,6 +266,48 @@ pub enum Rejection {
         /// The open window.
         window: u64,
     },
+    /// The entry would take a branch's net debit position past its cap.
+    #[error(
+        "branch {branch} would owe {position:?} {currency} (minor units), above its net debit cap {cap:?}"
+    )]
+    NetDebitCapExceeded {
+        /// The payer branch.
+        branch: BranchCode,
+        /// The currency.
+        currency: Currency,
+        /// The cap.
+        cap: Amount,
+        /// The net debit position the entry would leave, pending included.
+        position: Amount,
+    },
+    /// A net debit cap that cannot be set.
+    #[error("net debit cap is invalid: {reason}")]
+    CapInvalid {
+        /// What is wrong.
+        reason: String,
+    },
+    /// Settlement needs one clearing center: the root of the org tree.
+    #[error("settlement needs exactly one root branch (the clearing center); there are {roots}")]
+    ClearingCenterUndefined {
+        /// How many branches have no parent.
+        roots: u64,
+    },
+    /// Settlement needs a clearing or settlement reserve account the branch lacks.
+    #[error("branch {branch} has no {currency} {purpose} account to settle through")]
+    SettlementAccountMissing {
+        /// The branch.
+        branch: BranchCode,
+        /// The currency.
+        currency: Currency,
+        /// `clearing` or `settlement_reserve`.
+        purpose: String,
+    },
+    /// A settlement entry's id is taken by another entry.
+    #[error("settlement entry id {entry} is in use by another entry")]
+    SettlementEntryExists {
+        /// The id.
+        entry: EntryId,
+    },
 }
 
 impl Rejection {
@@ -319,6 +361,11 @@ impl Rejection {
             Rejection::WindowNotFound { .. } => "window_not_found".to_string(),
             Rejection::WindowState { .. } => "window_state".to_string(),
             Rejection::WindowAlreadyOpen { .. } => "window_already_open".to_string(),
+            Rejection::NetDebitCapExceeded { .. } => "net_debit_cap_exceeded".to_string(),
+            Rejection::CapInvalid { .. } => "cap_invalid".to_string(),
+            Rejection::ClearingCenterUndefined { .. } => "clearing_center_undefined".to_string(),
+            Rejection::SettlementAccountMissing { .. } => "settlement_account_missing".to_string(),
+            Rejection::SettlementEntryExists { .. } => "settlement_entry_exists".to_string(),
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::posting::debit_total;
 use crate::table::{DenseTable, Table};
 
 /// The snapshot format version: the first byte of every snapshot.
-pub const SNAPSHOT_FORMAT: u8 = 2;
+pub const SNAPSHOT_FORMAT: u8 = 3;
 
 /// One stored record. `value: None` means the key was deleted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +78,9 @@ macro_rules! for_each_table {
         $other!(HISTORY);
         $visit!(8, index_times);
         $other!(AUDIT);
+        $visit!(20, window_branches);
+        $visit!(21, window_pairs);
+        $visit!(22, caps);
     };
 }
 
@@ -392,5 +395,6 @@ impl Ledger {
             derived.time_index.insert(*at, *index);
         }
         self.derived = derived;
+        self.derived.exposures = self.derive_exposures();
     }
 }

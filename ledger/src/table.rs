@@ -68,6 +68,16 @@ impl<K: Ord + Clone, V> Table<K, V> {
         self.map.values()
     }
 
+    /// Whether the table holds no record.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The records with keys in `from..to`, in key order.
+    pub(crate) fn range(&self, from: &K, to: &K) -> impl DoubleEndedIterator<Item = (&K, &V)> {
+        self.map.range(from..to)
+    }
+
     /// The keys changed since the last call, sorted and without repeats.
     pub(crate) fn take_changed(&mut self) -> Vec<K> {
         let mut changed = std::mem::take(&mut self.changed);

@@ -470,8 +470,11 @@ impl World {
             .collect()
     }
 
-    fn windows(&self) -> Vec<ClearingWindow> {
-        self.ledger.windows().cloned().collect()
+    fn windows(&self) -> Vec<(ClearingWindow, WindowPositions)> {
+        self.ledger
+            .windows()
+            .map(|window| (window.clone(), self.ledger.window_positions(window.id)))
+            .collect()
     }
 
     fn account(&self, id: &str) -> &Account {
@@ -1061,7 +1064,8 @@ fn inter_branch_transfer_books_through_clearing_accounts_and_the_open_window() {
 
     let window = w.ledger.window(window_id).unwrap();
     assert_eq!(window.status, WindowStatus::Open);
-    let flows = |branch| window.branches[&(code(branch), cny())];
+    let positions = w.ledger.window_positions(window_id);
+    let flows = |branch| positions.branch(&code(branch), cny());
     assert_eq!(
         flows(SH01),
         BranchFlows {
@@ -1079,7 +1083,7 @@ fn inter_branch_transfer_books_through_clearing_accounts_and_the_open_window() {
         }
     );
     assert_eq!(flows(SH01).net() + flows(BJ01).net(), Amount::ZERO);
-    let pair = |payer, payee| window.pairs[&(code(payer), code(payee), cny())];
+    let pair = |payer, payee| positions.pair(&code(payer), &code(payee), cny());
     assert_eq!(
         pair(SH01, BJ01),
         PairFlows {
@@ -1416,6 +1420,10 @@ fn variant(kind: &CommandKind) -> usize {
         CommandKind::SetApprovalPolicy(_) => 9,
         CommandKind::OpenWindow => 10,
         CommandKind::Tick => 11,
+        CommandKind::CloseWindow { .. } => 12,
+        CommandKind::SettleWindow { .. } => 13,
+        CommandKind::AbortWindow { .. } => 14,
+        CommandKind::SetNetDebitCap(_) => 15,
     }
 }
 
@@ -1439,9 +1447,18 @@ fn auditor_cannot_write_anything() {
         policy(SH01, Some(yuan(1)), &[]),
         CommandKind::OpenWindow,
         CommandKind::Tick,
+        CommandKind::CloseWindow { window: 1 },
+        CommandKind::SettleWindow { window: 1 },
+        CommandKind::AbortWindow { window: 1 },
+        CommandKind::SetNetDebitCap(NetDebitCap {
+            branch: code(SH01),
+            currency: cny(),
+            cap: yuan(1),
+            warning_percent: 80,
+        }),
     ];
     let covered: BTreeSet<usize> = commands.iter().map(variant).collect();
-    assert_eq!(covered.len(), 12, "every kind of command");
+    assert_eq!(covered.len(), 16, "every kind of command");
     for kind in commands {
         assert_eq!(w.refuse(AUDITOR, kind.clone()), "forbidden", "{kind:?}");
     }
@@ -1472,12 +1489,11 @@ fn reversal_posts_opposite_postings_linked_both_ways() {
     assert_eq!(reversal.request.postings, opposite);
     // Every balance, clearing accounts included, is back where it was.
     assert_eq!(w.nets(), before);
-    let window = w
+    let positions = w
         .ledger
-        .window(reversal.window.expect("inter-branch"))
-        .unwrap();
+        .window_positions(reversal.window.expect("inter-branch"));
     for branch in [SH01, BJ01] {
-        let flows = window.branches[&(code(branch), cny())];
+        let flows = positions.branch(&code(branch), cny());
         assert_eq!(flows.net(), Amount::ZERO, "{branch} nets to nothing");
         assert_eq!(flows.count, 2);
     }

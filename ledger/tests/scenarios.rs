@@ -22,6 +22,8 @@
 //! freeze ID | unfreeze ID | close ID                      => ok | rejected CODE
 //! policy BRANCH CUR [threshold=AMOUNT] [tier=AMOUNT:AUTHORITY ...] => ok | rejected CODE
 //! open-window                                             => ok | rejected CODE
+//! close-window N | settle-window N | abort-window N        => ok | rejected CODE
+//! cap BRANCH CUR AMOUNT [warn=PERCENT]                    => ok | rejected CODE
 //! transfer ID DEBIT -> CREDIT AMOUNT CUR [pending] [timeout=SECONDS]       => STATUS
 //! entry ID CUR dr:ACCOUNT AMOUNT cr:ACCOUNT AMOUNT ... [pending] [timeout=SECONDS] => STATUS
 //! batch [atomic] { transfer ... ; entry ... }             => STATUS, STATUS, ...
@@ -33,6 +35,8 @@
 //!                                  decided_by= reverses= reversed_by= window= postings= expires=]
 //! window N CUR                  => open|closed|settled|aborted [BRANCH:paid=A BRANCH:received=A
 //!                                  BRANCH:net=A BRANCH:count=N PAYER->PAYEE=A]
+//!                                  entries=N settlement=ID+ID|none carried_to=N|none]
+//! exposure BRANCH CUR           => closed=A open=A pending=A net_debit=A (any of them)
 //! queue                         => ENTRY-ID ... | none     (pending entries, oldest first)
 //! ```
 //!
@@ -57,8 +61,8 @@ use std::path::{Path, PathBuf};
 use ledger::{
     AccountClass, AccountFlags, AccountId, Actor, Amount, ApprovalPolicy, ApprovalReason,
     AuthorityTier, BranchCode, Command, CommandKind, Currency, EntryId, EntryStatus, JournalEntry,
-    Ledger, NewAccount, NewBranch, NewEntry, NewPrincipal, Posting, PrincipalName, Purpose,
-    Receipt, Role, Side, Timestamp, VoidReason,
+    Ledger, NetDebitCap, NewAccount, NewBranch, NewEntry, NewPrincipal, Posting, PrincipalName,
+    Purpose, Receipt, Role, Side, Timestamp, VoidReason,
 };
 use sha2::{Digest, Sha256};
 
@@ -253,6 +257,7 @@ impl Scenario {
             "balance" => self.balance(Args::new(args))?,
             "status" => self.status(Args::new(args))?,
             "window" => self.window(Args::new(args))?,
+            "exposure" => self.exposure(Args::new(args))?,
             "queue" => self.queue(Args::new(args))?,
             _ => return self.apply(index, parse_command(word, args)?),
         };
@@ -329,27 +334,46 @@ impl Scenario {
         let Some(window) = self.ledger.window(id) else {
             return Ok(Observation::new(["window_not_found".to_string()]));
         };
-        let mut observation = Observation::new([window.status.name().to_string()]);
+        let or_none = |value: Option<String>| value.unwrap_or_else(|| "none".into());
+        let settlement: Vec<String> = window.settlement.iter().map(|id| id.to_string()).collect();
+        let mut observation = Observation::new([window.status.name().to_string()])
+            .text("entries", window.entries)
+            .text(
+                "carried_to",
+                or_none(window.carried_to.map(|w| w.to_string())),
+            )
+            .text(
+                "settlement",
+                or_none((!settlement.is_empty()).then(|| settlement.join("+"))),
+            );
+        let positions = self.ledger.window_positions(id);
         let codes: Vec<&BranchCode> = self.ledger.branches().map(|b| &b.code).collect();
         for &code in &codes {
-            let flows = window
-                .branches
-                .get(&(code.clone(), currency))
-                .copied()
-                .unwrap_or_default();
+            let flows = positions.branch(code, currency);
             observation = observation
                 .amount(&format!("{code}:paid"), flows.paid, currency)
                 .amount(&format!("{code}:received"), flows.received, currency)
                 .amount(&format!("{code}:net"), flows.net(), currency)
                 .text(&format!("{code}:count"), flows.count);
             for &payee in codes.iter().filter(|&&payee| payee != code) {
-                let key = (code.clone(), payee.clone(), currency);
-                let pair = window.pairs.get(&key).copied().unwrap_or_default();
+                let pair = positions.pair(code, payee, currency);
                 observation =
                     observation.amount(&format!("{code}->{payee}"), pair.amount, currency);
             }
         }
         Ok(observation)
+    }
+
+    fn exposure(&self, mut args: Args) -> Result<Observation, String> {
+        let branch = parse_id(&args.word("a branch code")?, BranchCode::new)?;
+        let currency = parse_currency(&args.word("a currency")?)?;
+        args.finish()?;
+        let exposure = self.ledger.exposure(&branch, currency);
+        Ok(Observation::default()
+            .amount("closed", exposure.closed, currency)
+            .amount("open", exposure.open, currency)
+            .amount("pending", exposure.pending, currency)
+            .amount("net_debit", exposure.net_debit(), currency))
     }
 
     fn queue(&self, args: Args) -> Result<Observation, String> {
@@ -583,6 +607,30 @@ fn parse_command(word: &str, tokens: &[Token]) -> Result<CommandKind, String> {
         "reverse" => parse_reversal(&mut args)?,
         "policy" => CommandKind::SetApprovalPolicy(parse_policy(&mut args)?),
         "open-window" => CommandKind::OpenWindow,
+        "close-window" => CommandKind::CloseWindow {
+            window: parse_number(&args.word("a window number")?)?,
+        },
+        "settle-window" => CommandKind::SettleWindow {
+            window: parse_number(&args.word("a window number")?)?,
+        },
+        "abort-window" => CommandKind::AbortWindow {
+            window: parse_number(&args.word("a window number")?)?,
+        },
+        "cap" => {
+            let branch = parse_id(&args.word("a branch code")?, BranchCode::new)?;
+            let currency = parse_currency(&args.word("a currency")?)?;
+            let cap = Amount::parse(&args.word("a cap")?, currency).map_err(|e| e.to_string())?;
+            let warning_percent = match args.option("warn") {
+                Some(text) => parse_number(&text)?,
+                None => 80,
+            };
+            CommandKind::SetNetDebitCap(NetDebitCap {
+                branch,
+                currency,
+                cap,
+                warning_percent,
+            })
+        }
         _ => return Err(format!("unknown directive `{word}`")),
     };
     args.finish()?;

@@ -6,6 +6,7 @@ pub mod account;
 pub mod approval;
 pub mod bench;
 pub mod branch;
+pub mod cap;
 pub mod cluster;
 pub mod entry;
 pub mod import;
@@ -73,6 +74,7 @@ pub fn run(context: &Context, command: &Command) -> anyhow::Result<View> {
         Command::Principals(command) => principal::run(context, command),
         Command::Policy(command) => principal::run_policy(context, command),
         Command::Windows(command) => window::run(context, command),
+        Command::Caps(command) => cap::run(context, command),
         Command::Bench(args) => bench::run(context, args),
         Command::Completions { .. } => Err(anyhow::anyhow!(
             "completions are printed before any command runs"

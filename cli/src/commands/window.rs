@@ -1,4 +1,5 @@
-//! `clearledger windows`: clearing windows (清算场次) and their positions (头寸).
+//! `clearledger windows`: clearing windows (清算场次), their positions (头寸),
+//! closing, settlement and aborting.
 
 use std::collections::BTreeMap;
 
@@ -26,9 +27,30 @@ pub enum WindowCommand {
     },
     /// A window's positions: each branch's net, and the flows between branches.
     #[command(
-        after_help = "Example:\n  clearledger --key dev-operator-key-1 windows positions 1 -o csv > window-1.csv"
+        after_help = "Examples:\n  clearledger --key dev-operator-key-1 windows positions 1 -o csv > window-1.csv\n  clearledger --key dev-operator-key-1 windows positions 1 --matrix"
     )]
     Positions {
+        /// The window id.
+        id: u64,
+        /// Show the bilateral flows as a payer × payee matrix per currency.
+        #[arg(long)]
+        matrix: bool,
+    },
+    /// Close the open window; the next one opens at the same moment (operator).
+    #[command(after_help = "Example:\n  clearledger --key dev-operator-key-1 windows close 1")]
+    Close {
+        /// The window id.
+        id: u64,
+    },
+    /// Settle a closed window: one entry per branch between its settlement
+    /// reserve and the clearing center's (operator).
+    #[command(after_help = "Example:\n  clearledger --key dev-operator-key-1 windows settle 1")]
+    Settle {
+        /// The window id.
+        id: u64,
+    },
+    /// Abort a closed window: its positions move to the open window (operator).
+    Abort {
         /// The window id.
         id: u64,
     },
@@ -51,10 +73,34 @@ pub fn run(context: &Context, command: &WindowCommand) -> anyhow::Result<View> {
                 .with_context(|| format!("reading window {id}"))?;
             Ok(window_view(&value))
         }
-        WindowCommand::Positions { id } => {
+        WindowCommand::Positions { id, matrix } => {
             let value = expect_ok(client.get(&format!("/v1/windows/{id}/positions"), &[]))
                 .with_context(|| format!("reading the positions of window {id}"))?;
-            Ok(positions_view(&value))
+            Ok(if *matrix {
+                matrix_view(&value)
+            } else {
+                positions_view(&value)
+            })
+        }
+        // Closing, settling and aborting answer the same when repeated, so a
+        // retry after an unknown outcome is safe.
+        WindowCommand::Close { id } => {
+            let path = format!("/v1/windows/{id}/close");
+            let value = expect_ok(client.post(&path, &json!({}), Retry::Idempotent))
+                .with_context(|| format!("closing window {id}"))?;
+            Ok(window_view(&value))
+        }
+        WindowCommand::Settle { id } => {
+            let path = format!("/v1/windows/{id}/settle");
+            let value = expect_ok(client.post(&path, &json!({}), Retry::Idempotent))
+                .with_context(|| format!("settling window {id}"))?;
+            Ok(settlement_view(&value))
+        }
+        WindowCommand::Abort { id } => {
+            let path = format!("/v1/windows/{id}/abort");
+            let value = expect_ok(client.post(&path, &json!({}), Retry::Idempotent))
+                .with_context(|| format!("aborting window {id}"))?;
+            Ok(window_view(&value))
         }
     }
 }
@@ -81,12 +127,7 @@ pub fn windows_view(answer: &Value) -> View {
             .unwrap_or_default();
         let branches: std::collections::BTreeSet<String> =
             multilateral.iter().map(|p| field(p, "branch")).collect();
-        let entries: u64 = window["positions"]["bilateral"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|pair| pair.get("count").and_then(Value::as_u64))
-            .sum();
+        let entries = window.get("entries").and_then(Value::as_u64).unwrap_or(0);
         listing.push(vec![
             field(window, "id"),
             field(window, "status"),
@@ -120,11 +161,177 @@ pub fn window_view(window: &Value) -> View {
         ("opened at".to_string(), field(window, "opened_at")),
         ("opened at index".to_string(), field(window, "opened_index")),
         ("closed at".to_string(), field(window, "closed_at")),
+        ("closed at index".to_string(), field(window, "closed_index")),
+        ("entries".to_string(), field(window, "entries")),
+        ("settled/aborted at".to_string(), field(window, "ended_at")),
+        ("by".to_string(), field(window, "ended_by")),
+        ("carried to".to_string(), field(window, "carried_to")),
+        ("carried from".to_string(), list(window, "carried_from")),
+        ("settlement".to_string(), list(window, "settlement")),
     ];
     let positions = window.get("positions").cloned().unwrap_or(Value::Null);
     let mut blocks = vec![Block::Fields(fields)];
     blocks.extend(position_blocks(&positions));
+    let warnings = window
+        .get("cap_warnings")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    if !warnings.is_empty() {
+        blocks.push(Block::Table {
+            caption: Some("Net debit cap warnings".into()),
+            listing: crate::commands::cap::caps_listing(warnings),
+        });
+    }
     View::new(window.clone(), blocks)
+}
+
+/// A list member as comma-separated words (`-` when empty).
+fn list(value: &Value, key: &str) -> String {
+    let items: Vec<String> = value
+        .get(key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|item| match item {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        })
+        .collect();
+    if items.is_empty() {
+        "-".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// `windows settle`: the settled window, then its settlement entries, one
+/// posting per line.
+pub fn settlement_view(answer: &Value) -> View {
+    let window = answer.get("window").cloned().unwrap_or(Value::Null);
+    let mut postings = Listing::new(&[
+        ("ENTRY", Align::Left),
+        ("ACCOUNT", Align::Left),
+        ("SIDE", Align::Left),
+        ("CCY", Align::Left),
+        ("AMOUNT", Align::Right),
+    ]);
+    let entries = answer
+        .get("entries")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for entry in entries {
+        let currency = field(entry, "currency");
+        for posting in entry
+            .get("postings")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            postings.push(vec![
+                field(entry, "id"),
+                field(posting, "account"),
+                field(posting, "side"),
+                currency.clone(),
+                amounts::display(&field(posting, "amount"), &currency),
+            ]);
+        }
+    }
+    let summary = format!(
+        "Window {} is {}: {} settlement entries.",
+        field(&window, "id"),
+        field(&window, "status"),
+        entries.len(),
+    );
+    let mut view = View::new(
+        answer.clone(),
+        vec![
+            Block::Line(summary),
+            Block::Table {
+                caption: Some("Settlement postings".into()),
+                listing: postings.clone(),
+            },
+        ],
+    );
+    view.csv = Some(postings);
+    view
+}
+
+/// `windows positions --matrix`: per currency, what each payer (row) paid
+/// each payee (column), with row and column totals.
+pub fn matrix_view(answer: &Value) -> View {
+    let mut currencies: BTreeMap<String, BTreeMap<(String, String), String>> = BTreeMap::new();
+    for pair in bilateral(answer) {
+        currencies
+            .entry(field(pair, "currency"))
+            .or_default()
+            .insert(
+                (field(pair, "payer"), field(pair, "payee")),
+                field(pair, "amount"),
+            );
+    }
+    let mut blocks = Vec::new();
+    for (currency, cells) in &currencies {
+        blocks.push(matrix_block(currency, cells));
+    }
+    if blocks.is_empty() {
+        blocks.push(Block::Line(
+            "No flows between branches in this window.".into(),
+        ));
+    }
+    View::new(answer.clone(), blocks)
+}
+
+fn matrix_block(currency: &str, cells: &BTreeMap<(String, String), String>) -> Block {
+    let code = Currency::new(currency).ok();
+    let parse = |text: &str| code.and_then(|c| Amount::parse(text, c).ok());
+    let show = |amount: Amount| match code {
+        Some(c) => amount.to_decimal_string(c),
+        None => "?".to_string(),
+    };
+    let branches: std::collections::BTreeSet<&String> = cells
+        .keys()
+        .flat_map(|(payer, payee)| [payer, payee])
+        .collect();
+    let mut headers: Vec<(String, Align)> = vec![("PAYER \\ PAYEE".to_string(), Align::Left)];
+    headers.extend(branches.iter().map(|b| (b.to_string(), Align::Right)));
+    headers.push(("PAID".to_string(), Align::Right));
+    let header_refs: Vec<(&str, Align)> = headers.iter().map(|(h, a)| (h.as_str(), *a)).collect();
+    let mut listing = Listing::new(&header_refs);
+    let mut received: BTreeMap<&String, Amount> = BTreeMap::new();
+    for &payer in &branches {
+        let mut row = vec![payer.clone()];
+        let mut paid = Amount::ZERO;
+        for &payee in &branches {
+            match cells
+                .get(&(payer.clone(), payee.clone()))
+                .and_then(|a| parse(a))
+            {
+                Some(amount) => {
+                    paid += amount;
+                    *received.entry(payee).or_default() += amount;
+                    row.push(show(amount));
+                }
+                None if payer == payee => row.push("-".to_string()),
+                None => row.push(String::new()),
+            }
+        }
+        row.push(show(paid));
+        listing.push(row);
+    }
+    let mut totals = vec!["RECEIVED".to_string()];
+    totals.extend(
+        branches
+            .iter()
+            .map(|b| show(received.get(b).copied().unwrap_or_default())),
+    );
+    totals.push(String::new());
+    listing.push(totals);
+    Block::Table {
+        caption: Some(format!("Bilateral flows, {currency} (row paid column)")),
+        listing,
+    }
 }
 
 /// `windows positions`.
@@ -300,12 +507,38 @@ mod tests {
     }
 
     #[test]
+    fn positions_matrix_has_payers_as_rows_and_totals() {
+        insta::assert_snapshot!(table(&matrix_view(&positions())));
+    }
+
+    #[test]
+    fn settlement_lists_each_posting() {
+        let entry = |id: &str, branch: &str, to_branch: &str, amount: &str| {
+            let other = if to_branch == "debit" {
+                "credit"
+            } else {
+                "debit"
+            };
+            json!({"id": id, "currency": "CNY", "postings": [
+                {"account": format!("{branch}-CLR-CNY"), "side": other, "amount": amount},
+                {"account": format!("{branch}-RSV-CNY"), "side": to_branch, "amount": amount},
+                {"account": "HQ-RSV-CNY", "side": other, "amount": amount},
+                {"account": "HQ-CLR-CNY", "side": to_branch, "amount": amount}
+            ]})
+        };
+        let answer = json!({"index": 80, "booked_at": "2026-11-22T18:00:00.000000Z",
+            "window": {"id": 1, "status": "settled", "settlement": ["stl:1:BJ01:CNY", "stl:1:SH01:CNY"]},
+            "entries": [entry("stl:1:BJ01:CNY", "BJ01", "debit", "21640.00"), entry("stl:1:SH01:CNY", "SH01", "credit", "34440.00")]});
+        insta::assert_snapshot!(table(&settlement_view(&answer)));
+    }
+
+    #[test]
     fn windows_list_table() {
         let answer = json!({"open": 2, "index": 70, "windows": [
             {"id": 1, "status": "closed", "opened_at": "2026-11-22T08:00:00.000000Z", "opened_index": 5,
-             "closed_at": "2026-11-22T12:00:00.000000Z", "positions": positions()},
+             "closed_at": "2026-11-22T12:00:00.000000Z", "entries": 3, "positions": positions()},
             {"id": 2, "status": "open", "opened_at": "2026-11-22T12:00:00.000000Z", "opened_index": 66,
-             "closed_at": null, "positions": {"multilateral": [], "bilateral": []}}
+             "closed_at": null, "entries": 0, "positions": {"multilateral": [], "bilateral": []}}
         ]});
         insta::assert_snapshot!(table(&windows_view(&answer)));
     }

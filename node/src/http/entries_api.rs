@@ -1,5 +1,4 @@
-//! Transfers, journal entries, the approval queue, approvals, reversals and
-//! clearing windows.
+//! Transfers, journal entries, the approval queue, approvals and reversals.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -269,7 +268,7 @@ pub async fn post_entries(
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReadQuery {
-    consistency: Consistency,
+    pub(crate) consistency: Consistency,
 }
 
 /// Whether `caller` may see `entry`: branch principals see entries touching their branch.
@@ -392,73 +391,4 @@ pub async fn reverse(
         },
     )
     .await
-}
-
-pub async fn open_window(
-    State(app): State<AppState>,
-    caller: Caller,
-) -> Result<Json<Value>, ApiError> {
-    write(&app, &caller, CommandKind::OpenWindow).await
-}
-
-pub async fn list_windows(
-    State(app): State<AppState>,
-    caller: Caller,
-    Query(query): Query<ReadQuery>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require(&["operator", "auditor", "admin"], "read clearing windows")?;
-    app.linearize(query.consistency).await?;
-    let ledger = app.ledger();
-    let windows: Vec<Value> = ledger.windows().map(views::window).collect();
-    Ok(Json(
-        json!({ "windows": windows, "open": ledger.open_window_id(), "index": ledger.applied_index() }),
-    ))
-}
-
-fn window_id(text: &str) -> Result<u64, ApiError> {
-    text.parse()
-        .map_err(|_| ApiError::invalid("invalid_id", format!("window id {text:?} is not a number")))
-}
-
-pub async fn get_window(
-    State(app): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    Query(query): Query<ReadQuery>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require(&["operator", "auditor", "admin"], "read clearing windows")?;
-    let id = window_id(&id)?;
-    app.linearize(query.consistency).await?;
-    let ledger = app.ledger();
-    let window = ledger.window(id).ok_or_else(|| {
-        ApiError::not_found(
-            "window_not_found",
-            format!("clearing window {id} does not exist"),
-        )
-    })?;
-    let mut value = views::window(window);
-    value["index"] = json!(ledger.applied_index());
-    Ok(Json(value))
-}
-
-pub async fn window_positions(
-    State(app): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    Query(query): Query<ReadQuery>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require(&["operator", "auditor", "admin"], "read clearing windows")?;
-    let id = window_id(&id)?;
-    app.linearize(query.consistency).await?;
-    let ledger = app.ledger();
-    let window = ledger.window(id).ok_or_else(|| {
-        ApiError::not_found(
-            "window_not_found",
-            format!("clearing window {id} does not exist"),
-        )
-    })?;
-    let mut value = views::positions(window);
-    value["window"] = json!(id);
-    value["index"] = json!(ledger.applied_index());
-    Ok(Json(value))
 }

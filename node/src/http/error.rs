@@ -84,6 +84,7 @@ pub fn rejection_status(rejection: &Rejection) -> StatusCode {
         | Rejection::BatchEmpty
         | Rejection::BatchTooLarge { .. }
         | Rejection::PolicyInvalid { .. }
+        | Rejection::CapInvalid { .. }
         | Rejection::ReasonRequired
         | Rejection::AccountOpenedClosed => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::CONFLICT,

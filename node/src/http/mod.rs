@@ -1,6 +1,7 @@
 //! The HTTP surface: the public API under `/v1` (see `openapi.json`),
 //! operations endpoints, and internal Raft routes.
 
+pub mod clearing_api;
 pub mod cluster_api;
 pub mod entries_api;
 pub mod error;
@@ -42,6 +43,7 @@ async fn wrong_method() -> Response {
 
 /// The router for `app`.
 pub fn router(app: AppState) -> Router {
+    use clearing_api as clearing;
     use cluster_api as cluster;
     use entries_api as entries;
     use setup_api as setup;
@@ -70,10 +72,17 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/approvals", get(entries::approval_queue))
         .route(
             "/v1/windows",
-            post(entries::open_window).get(entries::list_windows),
+            post(clearing::open_window).get(clearing::list_windows),
         )
-        .route("/v1/windows/{id}", get(entries::get_window))
-        .route("/v1/windows/{id}/positions", get(entries::window_positions))
+        .route("/v1/windows/{id}", get(clearing::get_window))
+        .route(
+            "/v1/windows/{id}/positions",
+            get(clearing::window_positions),
+        )
+        .route("/v1/windows/{id}/close", post(clearing::close_window))
+        .route("/v1/windows/{id}/settle", post(clearing::settle_window))
+        .route("/v1/windows/{id}/abort", post(clearing::abort_window))
+        .route("/v1/caps", post(clearing::set_cap).get(clearing::list_caps))
         .route("/v1/cluster", get(cluster::status))
         .route("/v1/cluster/digest", get(cluster::digest))
         .route("/v1/cluster/learners", post(cluster::add_learner))

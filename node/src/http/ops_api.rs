@@ -79,6 +79,19 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
             "# HELP clearledger_entry_ids Entry ids in use.\n# TYPE clearledger_entry_ids gauge\nclearledger_entry_ids {}",
             ledger.entry_count()
         );
+        let _ = writeln!(
+            out,
+            "# HELP clearledger_net_debit_cap_warning 1 when a branch's net debit position is at or past its cap's warning threshold.\n# TYPE clearledger_net_debit_cap_warning gauge"
+        );
+        for (cap, exposure) in ledger.caps() {
+            let _ = writeln!(
+                out,
+                "clearledger_net_debit_cap_warning{{branch=\"{}\",currency=\"{}\"}} {}",
+                cap.branch,
+                cap.currency,
+                u8::from(exposure.net_debit() >= cap.warning_at())
+            );
+        }
     }
     app.metrics.render(&mut out);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()

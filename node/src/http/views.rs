@@ -3,7 +3,7 @@
 
 use ledger::{
     Account, Amount, Applied, Balance, Branch, ClearingWindow, Currency, EntryOutcome, EntryStatus,
-    JournalEntry, Posting, Principal, Receipt, VoidReason,
+    Exposure, JournalEntry, NetDebitCap, Posting, Principal, Receipt, VoidReason, WindowPositions,
 };
 use serde_json::{Value, json};
 
@@ -147,24 +147,31 @@ pub fn entry(entry: &JournalEntry) -> Value {
     })
 }
 
-/// A clearing window with its per-branch flows.
-pub fn window(window: &ClearingWindow) -> Value {
+/// A clearing window with its positions and history.
+pub fn window(window: &ClearingWindow, flows: &WindowPositions) -> Value {
     json!({
         "id": window.id,
         "status": window.status.name(),
         "opened_at": window.opened_at.to_string(),
         "opened_index": window.opened.index,
         "closed_at": window.closed_at.map(|at| at.to_string()),
-        "positions": positions(window),
+        "closed_index": window.closed.map(|position| position.index),
+        "entries": window.entries,
+        "ended_at": window.ended_at.map(|at| at.to_string()),
+        "ended_by": window.ended_by,
+        "settlement": window.settlement,
+        "carried_to": window.carried_to,
+        "carried_from": window.carried_from,
+        "positions": positions(flows),
     })
 }
 
 /// Multilateral and bilateral positions of a window.
-pub fn positions(window: &ClearingWindow) -> Value {
-    let multilateral: Vec<Value> = window
-        .branches
+pub fn positions(flows: &WindowPositions) -> Value {
+    let multilateral: Vec<Value> = flows
+        .multilateral
         .iter()
-        .map(|((branch, currency), flows)| {
+        .map(|(branch, currency, flows)| {
             json!({
                 "branch": branch,
                 "currency": currency,
@@ -175,10 +182,10 @@ pub fn positions(window: &ClearingWindow) -> Value {
             })
         })
         .collect();
-    let bilateral: Vec<Value> = window
-        .pairs
+    let bilateral: Vec<Value> = flows
+        .bilateral
         .iter()
-        .map(|((payer, payee, currency), flows)| {
+        .map(|(payer, payee, currency, flows)| {
             json!({
                 "payer": payer,
                 "payee": payee,
@@ -189,6 +196,27 @@ pub fn positions(window: &ClearingWindow) -> Value {
         })
         .collect();
     json!({ "multilateral": multilateral, "bilateral": bilateral })
+}
+
+/// A net debit cap with the branch's exposure against it.
+pub fn cap(cap: &NetDebitCap, exposure: &Exposure) -> Value {
+    let currency = cap.currency;
+    let net_debit = exposure.net_debit();
+    json!({
+        "branch": cap.branch,
+        "currency": currency,
+        "cap": amount(cap.cap, currency),
+        "warning_percent": cap.warning_percent,
+        "warning_at": amount(cap.warning_at(), currency),
+        "exposure": {
+            "closed": amount(exposure.closed, currency),
+            "open": amount(exposure.open, currency),
+            "pending": amount(exposure.pending, currency),
+            "net_debit": amount(net_debit, currency),
+        },
+        "headroom": amount(cap.cap - net_debit, currency),
+        "warning": net_debit >= cap.warning_at(),
+    })
 }
 
 /// A receipt as JSON, with where and when it was applied.
@@ -210,7 +238,10 @@ pub fn receipt(applied: &Applied, receipt: &Receipt) -> Value {
                 "authority": tier.authority,
             })).collect::<Vec<_>>(),
         }),
-        Receipt::Window(window_value) => window(window_value),
+        // A new window has no positions; the window routes answer with a
+        // fresh read of them instead of this.
+        Receipt::Window(window_value) => window(window_value, &WindowPositions::default()),
+        Receipt::Cap(cap_value) => cap(cap_value, &Exposure::default()),
         Receipt::Ticked => json!({}),
     };
     value["index"] = json!(applied.position.index);
