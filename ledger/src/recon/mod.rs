@@ -7,9 +7,11 @@
 
 mod camt;
 pub mod csv;
+pub mod matching;
 mod mt940;
 mod statement;
 
+pub use matching::{Candidate, Match, Rule, match_items};
 pub use statement::{
     FaultLocation, ImportError, ParsedStatement, StatementBalance, StatementFormat, StatementLine,
     import,
