@@ -29,10 +29,10 @@ fn statement() -> (Vec<Candidate>, Vec<Candidate>) {
     let mut ledger = Vec::with_capacity(ITEMS);
     let mut external = Vec::with_capacity(ITEMS);
     let start = Date::parse("2026-11-01").unwrap().0;
-    let mut i = 0;
+    let mut i: i32 = 0;
     while ledger.len() < ITEMS {
-        let day = start + (i / 5_000) as i32;
-        let sign = if random.next() % 2 == 0 { 1 } else { -1 };
+        let day = start + i / 5_000;
+        let sign = if random.next().is_multiple_of(2) { 1 } else { -1 };
         let minor = sign * (1 + (random.next() % 1_000_000_000) as i128);
         let kind = random.next() % 100;
         if kind < 2 && ledger.len() + 3 <= ITEMS {
