@@ -32,7 +32,11 @@ fn statement() -> (Vec<Candidate>, Vec<Candidate>) {
     let mut i: i32 = 0;
     while ledger.len() < ITEMS {
         let day = start + i / 5_000;
-        let sign = if random.next().is_multiple_of(2) { 1 } else { -1 };
+        let sign = if random.next().is_multiple_of(2) {
+            1
+        } else {
+            -1
+        };
         let minor = sign * (1 + (random.next() % 1_000_000_000) as i128);
         let kind = random.next() % 100;
         if kind < 2 && ledger.len() + 3 <= ITEMS {

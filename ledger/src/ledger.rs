@@ -16,6 +16,10 @@ use crate::currency::Currency;
 use crate::entry_table::EntryTable;
 use crate::id::{BranchCode, EntryId, PrincipalName};
 use crate::principal::{Actor, KeyHash, Principal, Role};
+use crate::recon::{
+    ExternalStatement, ExternalStatementId, ItemRef, ItemState, ReconciliationBreak,
+    ReconciliationRun,
+};
 use crate::rejection::Rejection;
 use crate::table::{DenseTable, Table};
 use crate::time::Timestamp;
@@ -118,6 +122,12 @@ pub struct Ledger {
     pub(crate) windows: Table<u64, ClearingWindow>,
     pub(crate) index_times: Table<u64, Timestamp>,
     pub(crate) audit: DenseTable<ChainedRecord>,
+    pub(crate) external_statements: Table<ExternalStatementId, ExternalStatement>,
+    pub(crate) reconciliations: Table<u64, ReconciliationRun>,
+    pub(crate) breaks: Table<u64, ReconciliationBreak>,
+    pub(crate) recon_items: Table<ItemRef, ItemState>,
+    /// Adjusting entries awaiting approval, with the break each resolves.
+    pub(crate) adjustments: Table<EntryId, u64>,
     pub(crate) derived: Derived,
     pub(crate) touched: Vec<AccountNo>,
     /// Reused for encoding each audit record to hash it.
@@ -160,6 +170,11 @@ impl Ledger {
             windows: Table::new(tracking),
             index_times: Table::new(tracking),
             audit: DenseTable::new(1, tracking),
+            external_statements: Table::new(tracking),
+            reconciliations: Table::new(tracking),
+            breaks: Table::new(tracking),
+            recon_items: Table::new(tracking),
+            adjustments: Table::new(tracking),
             derived: Derived::default(),
             touched: Vec::new(),
             scratch: Vec::new(),
@@ -220,6 +235,7 @@ impl Ledger {
             }
             Err(rejection) => Err(rejection),
         };
+        self.settle_adjustments(position, at);
         self.assert_invariants();
         Applied {
             position,
@@ -261,6 +277,18 @@ impl Ledger {
             } => self.reverse(context, original, id, reason),
             CommandKind::SetApprovalPolicy(policy) => self.set_policy(context, policy),
             CommandKind::OpenWindow => self.open_window_command(context),
+            CommandKind::ImportExternalStatements {
+                account,
+                statements,
+            } => self.import_statements(context, account, statements),
+            CommandKind::RunReconciliation {
+                account,
+                statement,
+                rules,
+            } => self.run_reconciliation(context, account, statement, rules),
+            CommandKind::ResolveBreak { id, resolution } => {
+                self.resolve_break(context, id, resolution)
+            }
             CommandKind::Tick => {
                 Self::require(&context.role, &["admin"], "send ticks")?;
                 Ok(Receipt::Ticked)

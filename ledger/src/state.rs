@@ -78,6 +78,11 @@ macro_rules! for_each_table {
         $other!(HISTORY);
         $visit!(8, index_times);
         $other!(AUDIT);
+        $visit!(40, external_statements);
+        $visit!(41, reconciliations);
+        $visit!(42, breaks);
+        $visit!(43, recon_items);
+        $visit!(44, adjustments);
     };
 }
 

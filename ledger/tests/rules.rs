@@ -1416,6 +1416,9 @@ fn variant(kind: &CommandKind) -> usize {
         CommandKind::SetApprovalPolicy(_) => 9,
         CommandKind::OpenWindow => 10,
         CommandKind::Tick => 11,
+        CommandKind::ImportExternalStatements { .. } => 12,
+        CommandKind::RunReconciliation { .. } => 13,
+        CommandKind::ResolveBreak { .. } => 14,
     }
 }
 
@@ -1439,9 +1442,24 @@ fn auditor_cannot_write_anything() {
         policy(SH01, Some(yuan(1)), &[]),
         CommandKind::OpenWindow,
         CommandKind::Tick,
+        CommandKind::ImportExternalStatements {
+            account: acct(ALICE),
+            statements: vec![],
+        },
+        CommandKind::RunReconciliation {
+            account: acct(ALICE),
+            statement: ledger::recon::ExternalStatementId("xs-0".into()),
+            rules: vec![],
+        },
+        CommandKind::ResolveBreak {
+            id: 1,
+            resolution: ledger::recon::BreakResolution::Explanation {
+                reason: "timing".into(),
+            },
+        },
     ];
     let covered: BTreeSet<usize> = commands.iter().map(variant).collect();
-    assert_eq!(covered.len(), 12, "every kind of command");
+    assert_eq!(covered.len(), 15, "every kind of command");
     for kind in commands {
         assert_eq!(w.refuse(AUDITOR, kind.clone()), "forbidden", "{kind:?}");
     }

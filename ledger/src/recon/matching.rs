@@ -47,7 +47,7 @@ pub const RULE_DAYS_MAX: u32 = 366;
 
 /// One matching rule. Rules run in the order given.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "rule", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Rule {
     /// One ledger item and one line with a reference in common and the same
     /// amount and direction.
