@@ -275,19 +275,19 @@ fn by_reference(
     external: &[Candidate],
     claims: &Claims,
 ) -> Vec<(Vec<usize>, Vec<usize>)> {
-    let mut index: BTreeMap<(&str, Amount), BTreeSet<usize>> = BTreeMap::new();
-    for (at, item) in ledger
+    // (reference, amount, position), sorted: a lookup is a binary search.
+    let mut index: Vec<(&str, Amount, usize)> = ledger
         .iter()
         .enumerate()
         .filter(|(at, _)| !claims.ledger[*at])
-    {
-        for reference in item.references.iter().filter(|r| !r.is_empty()) {
-            index
-                .entry((reference.as_str(), item.amount))
-                .or_default()
-                .insert(at);
-        }
-    }
+        .flat_map(|(at, item)| {
+            item.references
+                .iter()
+                .filter(|r| !r.is_empty())
+                .map(move |r| (r.as_str(), item.amount, at))
+        })
+        .collect();
+    index.sort_unstable();
     let mut taken = vec![false; ledger.len()];
     let mut found = Vec::new();
     for (line_at, line) in external
@@ -300,11 +300,13 @@ fn by_reference(
             .iter()
             .filter(|r| !r.is_empty())
             .filter_map(|reference| {
-                index
-                    .get(&(reference.as_str(), line.amount))?
+                let key = (reference.as_str(), line.amount);
+                let from = index.partition_point(|(r, a, _)| (*r, *a) < key);
+                index[from..]
                     .iter()
-                    .find(|at| !taken[**at])
-                    .copied()
+                    .take_while(|(r, a, _)| (*r, *a) == key)
+                    .map(|(_, _, at)| *at)
+                    .find(|at| !taken[*at])
             })
             .min();
         if let Some(item) = best {
@@ -428,18 +430,37 @@ fn groups(
     for (one_at, one) in ones.iter().enumerate().filter(|(at, _)| !ones_claimed[*at]) {
         let target = one.amount;
         let magnitude = |amount: Amount| amount.minor().abs();
-        let mut candidates: Vec<(u32, Date, usize)> = index
-            .range((Date(one.date.0 - days), 0)..=(Date(one.date.0 + days), usize::MAX))
-            .take(GROUP_SCAN_MAX)
-            .filter(|(_, at)| {
-                let amount = many[*at].amount;
-                amount.is_positive() == target.is_positive()
-                    && magnitude(amount) <= magnitude(target) + tolerance.minor()
-            })
-            .map(|(date, at)| (date_distance(*date, one.date), *date, *at))
-            .collect();
-        candidates.sort_unstable();
-        candidates.truncate(GROUP_CANDIDATES_MAX);
+        let fits = |at: usize| {
+            let amount = many[at].amount;
+            amount.is_positive() == target.is_positive()
+                && magnitude(amount) <= magnitude(target) + tolerance.minor()
+        };
+        // The nearest by date first: the same day, then a day before, a day
+        // after, and so on; within a day by position. Stop once enough are
+        // found, or after a bounded number of items looked at.
+        let mut candidates: Vec<(u32, Date, usize)> = Vec::with_capacity(GROUP_CANDIDATES_MAX);
+        let mut looked = 0;
+        'days: for distance in 0..=days {
+            let sides = if distance == 0 {
+                vec![one.date]
+            } else {
+                vec![Date(one.date.0 - distance), Date(one.date.0 + distance)]
+            };
+            for day in sides {
+                for &(date, at) in index.range((day, 0)..=(day, usize::MAX)) {
+                    looked += 1;
+                    if fits(at) {
+                        candidates.push((date_distance(date, one.date), date, at));
+                        if candidates.len() == GROUP_CANDIDATES_MAX {
+                            break 'days;
+                        }
+                    }
+                    if looked == GROUP_SCAN_MAX {
+                        break 'days;
+                    }
+                }
+            }
+        }
         // Larger amounts first prunes the search soonest.
         candidates.sort_unstable_by_key(|(_, _, at)| {
             (std::cmp::Reverse(magnitude(many[*at].amount)), *at)
