@@ -100,6 +100,30 @@ pub enum CommandKind {
     },
     /// Set the net debit cap of a branch and currency.
     SetNetDebitCap(NetDebitCap),
+    /// Store the statements of one external statement file (all or none).
+    ImportExternalStatements {
+        /// The ledger account they state.
+        account: AccountId,
+        /// The statements as the importer read them.
+        statements: Vec<crate::recon::ParsedStatement>,
+    },
+    /// Match an account against an external statement and commit the
+    /// matches, breaks and balance check.
+    RunReconciliation {
+        /// The ledger account.
+        account: AccountId,
+        /// The statement.
+        statement: crate::recon::ExternalStatementId,
+        /// The rules in priority order (the defaults when empty).
+        rules: Vec<crate::recon::Rule>,
+    },
+    /// Resolve an open reconciliation break.
+    ResolveBreak {
+        /// The break.
+        id: u64,
+        /// How.
+        resolution: crate::recon::BreakResolution,
+    },
     /// Let time pass: the leader sends it when a pending entry's timeout is
     /// due on an otherwise idle ledger, so that expiry never waits for traffic.
     Tick,
@@ -126,4 +150,10 @@ pub enum Receipt {
     Ticked,
     /// The net debit cap as stored.
     Cap(NetDebitCap),
+    /// The stored external statements of a file.
+    ExternalStatements(Vec<crate::recon::ExternalStatement>),
+    /// A committed reconciliation run.
+    Reconciliation(Box<crate::recon::ReconciliationRun>),
+    /// A break after an action on it.
+    Break(Box<crate::recon::ReconciliationBreak>),
 }

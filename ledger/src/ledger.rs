@@ -18,6 +18,10 @@ use crate::currency::Currency;
 use crate::entry_table::EntryTable;
 use crate::id::{BranchCode, EntryId, PrincipalName};
 use crate::principal::{Actor, KeyHash, Principal, Role};
+use crate::recon::{
+    ExternalStatement, ExternalStatementId, ItemRef, ItemState, ReconciliationBreak,
+    ReconciliationRun,
+};
 use crate::rejection::Rejection;
 use crate::table::{DenseTable, Table};
 use crate::time::Timestamp;
@@ -125,6 +129,12 @@ pub struct Ledger {
     pub(crate) window_branches: Table<FlowKey, BranchFlows>,
     pub(crate) window_pairs: Table<PairKey, PairFlows>,
     pub(crate) caps: Table<(BranchCode, Currency), NetDebitCap>,
+    pub(crate) external_statements: Table<ExternalStatementId, ExternalStatement>,
+    pub(crate) reconciliations: Table<u64, ReconciliationRun>,
+    pub(crate) breaks: Table<u64, ReconciliationBreak>,
+    pub(crate) recon_items: Table<ItemRef, ItemState>,
+    /// Adjusting entries awaiting approval, with the break each resolves.
+    pub(crate) adjustments: Table<EntryId, u64>,
     pub(crate) derived: Derived,
     pub(crate) touched: Vec<AccountNo>,
     /// Reused for encoding each audit record to hash it.
@@ -170,6 +180,11 @@ impl Ledger {
             window_branches: Table::new(tracking),
             window_pairs: Table::new(tracking),
             caps: Table::new(tracking),
+            external_statements: Table::new(tracking),
+            reconciliations: Table::new(tracking),
+            breaks: Table::new(tracking),
+            recon_items: Table::new(tracking),
+            adjustments: Table::new(tracking),
             derived: Derived::default(),
             touched: Vec::new(),
             scratch: Vec::new(),
@@ -230,6 +245,7 @@ impl Ledger {
             }
             Err(rejection) => Err(rejection),
         };
+        self.settle_adjustments(position, at);
         self.assert_invariants();
         Applied {
             position,
@@ -275,6 +291,18 @@ impl Ledger {
             CommandKind::SettleWindow { window } => self.settle_window(context, window),
             CommandKind::AbortWindow { window } => self.abort_window(context, window),
             CommandKind::SetNetDebitCap(cap) => self.set_cap(context, cap),
+            CommandKind::ImportExternalStatements {
+                account,
+                statements,
+            } => self.import_statements(context, account, statements),
+            CommandKind::RunReconciliation {
+                account,
+                statement,
+                rules,
+            } => self.run_reconciliation(context, account, statement, rules),
+            CommandKind::ResolveBreak { id, resolution } => {
+                self.resolve_break(context, id, resolution)
+            }
             CommandKind::Tick => {
                 Self::require(&context.role, &["admin"], "send ticks")?;
                 Ok(Receipt::Ticked)

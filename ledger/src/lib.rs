@@ -90,6 +90,7 @@ pub mod limits;
 mod posting;
 mod principal;
 mod queries;
+pub mod recon;
 mod rejection;
 mod setup;
 mod small_vec;

@@ -21,6 +21,10 @@ pub const PENDING_TIMEOUT_DEFAULT_SECONDS: u64 = 24 * 60 * 60;
 pub const PENDING_TIMEOUT_MAX_SECONDS: u64 = 30 * 24 * 60 * 60;
 /// The most authority tiers in one approval policy.
 pub const APPROVAL_TIERS_MAX: usize = 16;
+/// The most lines one external statement may hold.
+pub const STATEMENT_LINES_MAX: usize = 200_000;
+/// The most matching rules of one reconciliation run.
+pub const RULES_PER_RUN_MAX: usize = 16;
 
 const _: () = assert!(ENTRIES_PER_BATCH_MAX * POSTINGS_PER_ENTRY_MAX < u32::MAX as usize);
 const _: () = assert!(

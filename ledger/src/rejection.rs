@@ -308,6 +308,66 @@ pub enum Rejection {
         /// The id.
         entry: EntryId,
     },
+    /// An external statement that the ledger will not store.
+    #[error("statement refused: {reason}")]
+    StatementInvalid {
+        /// Why.
+        reason: String,
+    },
+    /// A statement with this identity was imported with other content.
+    #[error("external statement {statement} exists with different content")]
+    ExternalStatementExistsWithDifferentContent {
+        /// The statement.
+        statement: String,
+    },
+    /// No such external statement (of this account).
+    #[error("external statement {statement} does not exist for this account")]
+    ExternalStatementNotFound {
+        /// The statement.
+        statement: String,
+    },
+    /// Matching rules that cannot run.
+    #[error("matching rules are invalid: {reason}")]
+    RulesInvalid {
+        /// Why.
+        reason: String,
+    },
+    /// No such break.
+    #[error("break {id} does not exist")]
+    BreakNotFound {
+        /// The break.
+        id: u64,
+    },
+    /// The break is not open.
+    #[error("break {id} is {status}, not open")]
+    BreakNotOpen {
+        /// The break.
+        id: u64,
+        /// Its status.
+        status: String,
+    },
+    /// An adjusting entry that does not post to the break's account.
+    #[error("an adjusting entry must post to the break's account {account}")]
+    AdjustmentOffAccount {
+        /// The account.
+        account: AccountId,
+    },
+    /// An item that cannot be matched by hand.
+    #[error("{item} cannot be matched: {reason}")]
+    ItemNotMatchable {
+        /// The item.
+        item: String,
+        /// Why.
+        reason: String,
+    },
+    /// A manual match whose sides differ.
+    #[error("the postings sum to {postings} but the lines to {lines}")]
+    ManualMatchUnbalanced {
+        /// The postings' sum (statement signs).
+        postings: String,
+        /// The lines' sum.
+        lines: String,
+    },
 }
 
 impl Rejection {
@@ -366,6 +426,19 @@ impl Rejection {
             Rejection::ClearingCenterUndefined { .. } => "clearing_center_undefined".to_string(),
             Rejection::SettlementAccountMissing { .. } => "settlement_account_missing".to_string(),
             Rejection::SettlementEntryExists { .. } => "settlement_entry_exists".to_string(),
+            Rejection::StatementInvalid { .. } => "statement_invalid".to_string(),
+            Rejection::ExternalStatementExistsWithDifferentContent { .. } => {
+                "external_statement_exists_with_different_content".to_string()
+            }
+            Rejection::ExternalStatementNotFound { .. } => {
+                "external_statement_not_found".to_string()
+            }
+            Rejection::RulesInvalid { .. } => "rules_invalid".to_string(),
+            Rejection::BreakNotFound { .. } => "break_not_found".to_string(),
+            Rejection::BreakNotOpen { .. } => "break_not_open".to_string(),
+            Rejection::AdjustmentOffAccount { .. } => "adjustment_off_account".to_string(),
+            Rejection::ItemNotMatchable { .. } => "item_not_matchable".to_string(),
+            Rejection::ManualMatchUnbalanced { .. } => "manual_match_unbalanced".to_string(),
         }
     }
 }

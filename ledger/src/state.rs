@@ -81,6 +81,11 @@ macro_rules! for_each_table {
         $visit!(20, window_branches);
         $visit!(21, window_pairs);
         $visit!(22, caps);
+        $visit!(40, external_statements);
+        $visit!(41, reconciliations);
+        $visit!(42, breaks);
+        $visit!(43, recon_items);
+        $visit!(44, adjustments);
     };
 }
 

@@ -60,6 +60,14 @@ impl<K: Ord + Clone, V> Table<K, V> {
         self.map.insert(key, value);
     }
 
+    /// Removes a key; the key counts as changed (a deleted record).
+    pub(crate) fn remove(&mut self, key: &K) -> Option<V> {
+        if self.tracking {
+            self.changed.push(key.clone());
+        }
+        self.map.remove(key)
+    }
+
     pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = (&K, &V)> {
         self.map.iter()
     }

@@ -1424,6 +1424,9 @@ fn variant(kind: &CommandKind) -> usize {
         CommandKind::SettleWindow { .. } => 13,
         CommandKind::AbortWindow { .. } => 14,
         CommandKind::SetNetDebitCap(_) => 15,
+        CommandKind::ImportExternalStatements { .. } => 16,
+        CommandKind::RunReconciliation { .. } => 17,
+        CommandKind::ResolveBreak { .. } => 18,
     }
 }
 
@@ -1457,8 +1460,24 @@ fn auditor_cannot_write_anything() {
             warning_percent: 80,
         }),
     ];
+        CommandKind::ImportExternalStatements {
+            account: acct(ALICE),
+            statements: vec![],
+        },
+        CommandKind::RunReconciliation {
+            account: acct(ALICE),
+            statement: ledger::recon::ExternalStatementId("xs-0".into()),
+            rules: vec![],
+        },
+        CommandKind::ResolveBreak {
+            id: 1,
+            resolution: ledger::recon::BreakResolution::Explanation {
+                reason: "timing".into(),
+            },
+        },
+    ];
     let covered: BTreeSet<usize> = commands.iter().map(variant).collect();
-    assert_eq!(covered.len(), 16, "every kind of command");
+    assert_eq!(covered.len(), 19, "every kind of command");
     for kind in commands {
         assert_eq!(w.refuse(AUDITOR, kind.clone()), "forbidden", "{kind:?}");
     }
