@@ -87,6 +87,8 @@ pub enum AuditEvent {
         /// The window.
         window: u64,
     },
+    /// A customer statement event.
+    Statement(crate::statement::StatementEvent),
 }
 
 /// One link of the chain.

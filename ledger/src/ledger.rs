@@ -14,9 +14,11 @@ use crate::clearing_window::ClearingWindow;
 use crate::command::{Command, CommandKind, Receipt};
 use crate::currency::Currency;
 use crate::entry_table::EntryTable;
-use crate::id::{BranchCode, EntryId, PrincipalName};
+use crate::id::{BranchCode, EntryId, PrincipalName, StatementId};
 use crate::principal::{Actor, KeyHash, Principal, Role};
 use crate::rejection::Rejection;
+use crate::statement::Statement;
+use crate::statement_book::{StatementIndex, StatementSettings};
 use crate::table::{DenseTable, Table};
 use crate::time::Timestamp;
 use crate::warm::WARM_ENTRIES;
@@ -80,6 +82,7 @@ pub(crate) struct Derived {
     pub(crate) totals: BTreeMap<Currency, Balance>,
     pub(crate) pending_sum: BTreeMap<Currency, Amount>,
     pub(crate) time_index: BTreeMap<Timestamp, u64>,
+    pub(crate) statements: StatementIndex,
 }
 
 impl Derived {
@@ -118,6 +121,8 @@ pub struct Ledger {
     pub(crate) windows: Table<u64, ClearingWindow>,
     pub(crate) index_times: Table<u64, Timestamp>,
     pub(crate) audit: DenseTable<ChainedRecord>,
+    pub(crate) statements: Table<StatementId, Statement>,
+    pub(crate) statement_settings: Table<u8, StatementSettings>,
     pub(crate) derived: Derived,
     pub(crate) touched: Vec<AccountNo>,
     /// Reused for encoding each audit record to hash it.
@@ -160,6 +165,8 @@ impl Ledger {
             windows: Table::new(tracking),
             index_times: Table::new(tracking),
             audit: DenseTable::new(1, tracking),
+            statements: Table::new(tracking),
+            statement_settings: Table::new(tracking),
             derived: Derived::default(),
             touched: Vec::new(),
             scratch: Vec::new(),
@@ -203,6 +210,7 @@ impl Ledger {
         let at = command.at.max(self.meta.applied_at);
         self.meta.applied_at = at;
         self.expire_pending(position, at);
+        self.expire_statements(position, at);
         let outcome = match self.role_of(&command.actor) {
             Ok(role) => {
                 let own_branch = match &role {
@@ -261,6 +269,7 @@ impl Ledger {
             } => self.reverse(context, original, id, reason),
             CommandKind::SetApprovalPolicy(policy) => self.set_policy(context, policy),
             CommandKind::OpenWindow => self.open_window_command(context),
+            CommandKind::Statements(command) => self.statement_command(context, command),
             CommandKind::Tick => {
                 Self::require(&context.role, &["admin"], "send ticks")?;
                 Ok(Receipt::Ticked)

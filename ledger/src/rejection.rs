@@ -8,6 +8,7 @@ use crate::amount::Amount;
 use crate::currency::Currency;
 use crate::id::{AccountId, BranchCode, EntryId, PrincipalName};
 use crate::journal_entry::EntryField;
+use crate::statement::StatementRejection;
 
 /// A business rejection: data that goes back to the client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -266,6 +267,9 @@ pub enum Rejection {
         /// The open window.
         window: u64,
     },
+    /// A statement command was refused.
+    #[error("{0}")]
+    Statement(StatementRejection),
 }
 
 impl Rejection {
@@ -319,6 +323,7 @@ impl Rejection {
             Rejection::WindowNotFound { .. } => "window_not_found".to_string(),
             Rejection::WindowState { .. } => "window_state".to_string(),
             Rejection::WindowAlreadyOpen { .. } => "window_already_open".to_string(),
+            Rejection::Statement(rejection) => rejection.code().to_string(),
         }
     }
 }

@@ -78,6 +78,8 @@ macro_rules! for_each_table {
         $other!(HISTORY);
         $visit!(8, index_times);
         $other!(AUDIT);
+        $visit!(20, statements);
+        $visit!(21, statement_settings);
     };
 }
 
@@ -391,6 +393,7 @@ impl Ledger {
         for (index, at) in self.index_times.iter() {
             derived.time_index.insert(*at, *index);
         }
+        derived.statements = self.derive_statements();
         self.derived = derived;
     }
 }

@@ -1416,6 +1416,7 @@ fn variant(kind: &CommandKind) -> usize {
         CommandKind::SetApprovalPolicy(_) => 9,
         CommandKind::OpenWindow => 10,
         CommandKind::Tick => 11,
+        CommandKind::Statements(_) => 12,
     }
 }
 
@@ -1439,9 +1440,12 @@ fn auditor_cannot_write_anything() {
         policy(SH01, Some(yuan(1)), &[]),
         CommandKind::OpenWindow,
         CommandKind::Tick,
+        CommandKind::Statements(ledger::StatementCommand::SetPolicy(
+            ledger::StatementPolicy::default(),
+        )),
     ];
     let covered: BTreeSet<usize> = commands.iter().map(variant).collect();
-    assert_eq!(covered.len(), 12, "every kind of command");
+    assert_eq!(covered.len(), 13, "every kind of command");
     for kind in commands {
         assert_eq!(w.refuse(AUDITOR, kind.clone()), "forbidden", "{kind:?}");
     }
