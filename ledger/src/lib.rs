@@ -121,7 +121,6 @@ pub use statement::{
     AgeBucket, AgedStatement, BranchReturnRate, Frequency, IssueStatements, ReturnAnswer,
     ReturnState, ReturnStatement, STATEMENT_ACCOUNTS_MAX, STATEMENT_RULES_MAX, Statement,
     StatementCommand, StatementEvent, StatementKey, StatementLine, StatementPolicy,
-    StatementReceipt, StatementRejection, StatementReturn, StatementRule,
-    VERIFICATION_CODE_BYTES,
+    StatementReceipt, StatementRejection, StatementReturn, StatementRule, VERIFICATION_CODE_BYTES,
 };
 pub use time::{Date, TimeParseError, Timestamp};

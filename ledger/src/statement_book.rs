@@ -135,7 +135,9 @@ impl Ledger {
             }));
         }
         if issue.due < issue.cutoff.date() {
-            return Err(rejected(StatementRejection::DueBeforeCutoff { due: issue.due }));
+            return Err(rejected(StatementRejection::DueBeforeCutoff {
+                due: issue.due,
+            }));
         }
         let closing = self.cutoff_position(context, issue.cutoff);
         let settings = self.settings();
@@ -370,10 +372,11 @@ impl Ledger {
     ) -> Result<StatementReceipt, Rejection> {
         Self::require(&context.role, &["branch", "operator"], "return statements")?;
         let id = answer.statement.clone();
-        let statement = self
-            .statements
-            .get(&id)
-            .ok_or_else(|| rejected(StatementRejection::NotFound { statement: id.clone() }))?;
+        let statement = self.statements.get(&id).ok_or_else(|| {
+            rejected(StatementRejection::NotFound {
+                statement: id.clone(),
+            })
+        })?;
         if let Role::Branch(own) = &context.role
             && *own != statement.branch
         {
@@ -403,7 +406,9 @@ impl Ledger {
             {
                 return Ok(StatementReceipt::Returned(Box::new(statement.clone())));
             }
-            return Err(rejected(StatementRejection::AlreadyReturned { statement: id }));
+            return Err(rejected(StatementRejection::AlreadyReturned {
+                statement: id,
+            }));
         }
         let stated = answer.stated_balance.unwrap_or(statement.closing_balance);
         let difference = stated
@@ -478,7 +483,10 @@ impl Ledger {
                 break;
             }
             self.derived.statements.deadlines.pop_first();
-            let statement = self.statements.get_mut(&id).expect("indexed statements exist");
+            let statement = self
+                .statements
+                .get_mut(&id)
+                .expect("indexed statements exist");
             statement.state = ReturnState::Overdue;
             statement.overdue_at = Some(deadline);
             self.record_as(
@@ -556,7 +564,11 @@ impl Ledger {
             if position <= statement.opening || position > statement.closing {
                 continue;
             }
-            for posting in entry.postings.iter().filter(|p| p.account == statement.account) {
+            for posting in entry
+                .postings
+                .iter()
+                .filter(|p| p.account == statement.account)
+            {
                 lines.push((position, no, posting.side, posting.amount, at));
             }
         }
@@ -625,8 +637,8 @@ impl Ledger {
             .into_values()
             .map(|mut rate| {
                 rate.returned = rate.reconciled + rate.disputed;
-                rate.rate_basis_points = u32::try_from(rate.returned * 10_000 / rate.issued)
-                    .expect("at most 10000");
+                rate.rate_basis_points =
+                    u32::try_from(rate.returned * 10_000 / rate.issued).expect("at most 10000");
                 rate
             })
             .collect()

@@ -21,8 +21,8 @@
 
 use ledger::{
     AccountId, Amount, BranchCode, CommandKind, Currency, Date, Frequency, IssueStatements,
-    Purpose, ReturnAnswer, ReturnStatement, Statement, StatementCommand, StatementId,
-    StatementKey, StatementPolicy, StatementReceipt, StatementRule, Timestamp,
+    Purpose, ReturnAnswer, ReturnStatement, Statement, StatementCommand, StatementId, StatementKey,
+    StatementPolicy, StatementReceipt, StatementRule, Timestamp,
 };
 
 use super::{Args, Observation, Scenario, Token, parse_amount, parse_currency, parse_id};
@@ -39,8 +39,9 @@ pub(super) fn observe(
             .and_then(|kind| scenario.apply(index, CommandKind::Statements(kind))),
         "return-statement" => return_statement(scenario, Args::new(args))
             .and_then(|kind| scenario.apply(index, CommandKind::Statements(kind))),
-        "statement-policy" => policy(args)
-            .and_then(|kind| scenario.apply(index, CommandKind::Statements(kind))),
+        "statement-policy" => {
+            policy(args).and_then(|kind| scenario.apply(index, CommandKind::Statements(kind)))
+        }
         "tick" => Args::new(args)
             .finish()
             .and_then(|()| scenario.apply(index, CommandKind::Tick)),
@@ -88,7 +89,14 @@ fn facts(statement: &Statement) -> Observation {
             returned.map_or(Amount::ZERO, |r| r.difference),
             currency,
         )
-        .text("late", if returned.is_some_and(|r| r.late) { "yes" } else { "no" });
+        .text(
+            "late",
+            if returned.is_some_and(|r| r.late) {
+                "yes"
+            } else {
+                "no"
+            },
+        );
     match statement.overdue_at {
         Some(at) => observation.time("overdue_at", at),
         None => observation.text("overdue_at", "none"),
@@ -108,7 +116,9 @@ fn issue(mut args: Args) -> Result<StatementCommand, String> {
         .option("branch")
         .map(|code| parse_id(&code, BranchCode::new))
         .transpose()?;
-    let cutoff = args.option("cutoff").ok_or("issue-statements needs cutoff=")?;
+    let cutoff = args
+        .option("cutoff")
+        .ok_or("issue-statements needs cutoff=")?;
     let due = args.option("due").ok_or("issue-statements needs due=")?;
     args.finish()?;
     Ok(StatementCommand::Issue(IssueStatements {
