@@ -329,6 +329,9 @@ impl Ledger {
                 cutoff: issue.cutoff,
                 closing_balance: plan.closing_balance,
             };
+            // A due date that has ended already makes the statement overdue at once.
+            let deadline = issue.due.next().start();
+            let overdue_at = (deadline <= context.at).then_some(deadline);
             let statement = Statement {
                 verification_code: key.code(&id, &account.id, &facts),
                 id: id.clone(),
@@ -345,8 +348,12 @@ impl Ledger {
                 issued_by: context.actor.principal.clone(),
                 issued_at: context.at,
                 issued: context.position,
-                state: ReturnState::Issued,
-                overdue_at: None,
+                state: if overdue_at.is_some() {
+                    ReturnState::Overdue
+                } else {
+                    ReturnState::Issued
+                },
+                overdue_at,
                 returned: None,
             };
             self.derived.statements.add(&statement);
@@ -358,6 +365,14 @@ impl Ledger {
                     closing_balance: statement.closing_balance,
                 }),
             );
+            if overdue_at.is_some() {
+                self.record(
+                    context,
+                    AuditEvent::Statement(StatementEvent::Overdue {
+                        statement: id.clone(),
+                    }),
+                );
+            }
             self.statements.insert(id, statement.clone());
             issued.push(statement);
         }

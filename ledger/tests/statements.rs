@@ -534,3 +534,283 @@ fn return_rate_rounds_down_to_a_basis_point() {
     };
     assert_eq!(third.rate_percent(), "33.33");
 }
+
+mod properties {
+    //! Random sequences of payments, time passing, statement issues, returns
+    //! and ticks, against a small model of each statement's return state.
+
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Pay {
+            from: usize,
+            to: usize,
+            whole: i128,
+        },
+        Advance {
+            hours: u64,
+        },
+        Issue {
+            mask: u8,
+            back_hours: u64,
+            due_days: i32,
+        },
+        Return {
+            pick: usize,
+            right_code: bool,
+            disputed: bool,
+            stated_delta: i128,
+        },
+        Tick,
+    }
+
+    const ACCOUNTS: [&str; 3] = ["alice", "bob", "carol"];
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            3 => (0..3usize, 0..3usize, 1..300i128)
+                .prop_map(|(from, to, whole)| Step::Pay { from, to, whole }),
+            2 => (1..400u64).prop_map(|hours| Step::Advance { hours }),
+            2 => (1..8u8, 0..72u64, 0..20i32)
+                .prop_map(|(mask, back_hours, due_days)| Step::Issue { mask, back_hours, due_days }),
+            3 => (any::<usize>(), any::<bool>(), any::<bool>(), -1..2i128).prop_map(
+                |(pick, right_code, disputed, stated_delta)| Step::Return {
+                    pick, right_code, disputed, stated_delta,
+                }
+            ),
+            1 => Just(Step::Tick),
+        ]
+    }
+
+    /// What the model knows of a statement.
+    #[derive(Debug, Clone)]
+    struct Expected {
+        closing: Amount,
+        deadline: Timestamp,
+        returned: Option<(ReturnAnswer, Option<Amount>)>,
+        overdue: bool,
+    }
+
+    impl Expected {
+        fn state(&self) -> ReturnState {
+            match self.returned {
+                None if self.overdue => ReturnState::Overdue,
+                None => ReturnState::Issued,
+                Some((ReturnAnswer::Confirmed, None)) => ReturnState::Reconciled,
+                Some((ReturnAnswer::Confirmed, Some(stated))) if stated == self.closing => {
+                    ReturnState::Reconciled
+                }
+                Some(_) => ReturnState::Disputed,
+            }
+        }
+    }
+
+    fn plus_hours(at: Timestamp, hours: u64) -> Timestamp {
+        at.plus_seconds(hours * 3600)
+    }
+
+    fn run(steps: &[Step]) -> Result<(World, Vec<(u64, Vec<Command>)>), TestCaseError> {
+        let mut w = World::new();
+        let mut log = Vec::new();
+        let mut model: BTreeMap<StatementId, Expected> = BTreeMap::new();
+        let mut serial = 0;
+        for step in steps {
+            let (who, kind) = match step {
+                Step::Advance { hours } => {
+                    w.at = plus_hours(w.at, *hours);
+                    continue;
+                }
+                Step::Tick => (Actor::SYSTEM, CommandKind::Tick),
+                Step::Pay { from, to, whole } => {
+                    serial += 1;
+                    let (from, to) = if from == to {
+                        ("cash-sh", ACCOUNTS[*to])
+                    } else {
+                        (ACCOUNTS[*from], ACCOUNTS[*to])
+                    };
+                    let entry = NewEntry::transfer(
+                        EntryId::new(format!("p{serial}")).unwrap(),
+                        acct(from),
+                        acct(to),
+                        yuan(*whole),
+                        cny(),
+                    );
+                    let kind = CommandKind::PostEntries {
+                        entries: vec![entry],
+                        atomic: false,
+                    };
+                    ("op", kind)
+                }
+                Step::Issue {
+                    mask,
+                    back_hours,
+                    due_days,
+                } => {
+                    let accounts: Vec<&str> = ACCOUNTS
+                        .iter()
+                        .enumerate()
+                        .filter(|(n, _)| mask & (1 << n) != 0)
+                        .map(|(_, id)| *id)
+                        .collect();
+                    let cutoff = Timestamp(w.at.0 - (*back_hours as i64) * 3_600_000_000);
+                    let due = Date(cutoff.date().0 + due_days);
+                    let kind = World::issue_command(
+                        &accounts,
+                        &cutoff.to_string(),
+                        &due.to_string(),
+                        SEED,
+                    );
+                    ("op", kind)
+                }
+                Step::Return {
+                    pick,
+                    right_code,
+                    disputed,
+                    stated_delta,
+                } => {
+                    let Some(statement) = w
+                        .ledger
+                        .statements()
+                        .nth(pick % model.len().max(1))
+                        .cloned()
+                    else {
+                        continue;
+                    };
+                    let code = if *right_code {
+                        statement.verification_code.clone()
+                    } else {
+                        "ffffffffffffffffffffffffffffffff".to_string()
+                    };
+                    let stated = (*disputed || *stated_delta != 0)
+                        .then(|| statement.closing_balance + Amount::from_minor(*stated_delta));
+                    let answer = if *disputed {
+                        ReturnAnswer::Disputed
+                    } else {
+                        ReturnAnswer::Confirmed
+                    };
+                    let kind = CommandKind::Statements(StatementCommand::Return(ReturnStatement {
+                        statement: statement.id.clone(),
+                        verification_code: code,
+                        answer,
+                        stated_balance: stated,
+                    }));
+                    let who = if statement.branch.as_str() == "SH01" {
+                        "teller-sh"
+                    } else {
+                        "teller-bj01"
+                    };
+                    (who, kind)
+                }
+            };
+            let command = Command {
+                at: w.at,
+                actor: actor(who),
+                kind: kind.clone(),
+            };
+            let applied = w.apply(who, kind);
+            log.push((w.index, vec![command]));
+            // Overdue is marked before the command runs.
+            for expected in model.values_mut() {
+                if expected.returned.is_none() && expected.deadline <= applied.at {
+                    expected.overdue = true;
+                }
+            }
+            match (step, &applied.outcome) {
+                (Step::Issue { .. }, Ok(Receipt::Statements(StatementReceipt::Issued(issued)))) => {
+                    for statement in issued {
+                        let expected = model.entry(statement.id.clone()).or_insert(Expected {
+                            closing: statement.closing_balance,
+                            deadline: statement.deadline(),
+                            returned: None,
+                            overdue: statement.deadline() <= applied.at,
+                        });
+                        prop_assert_eq!(expected.closing, statement.closing_balance);
+                    }
+                }
+                (
+                    Step::Return {
+                        right_code,
+                        disputed,
+                        ..
+                    },
+                    outcome,
+                ) => {
+                    let Some(CommandKind::Statements(StatementCommand::Return(answer))) =
+                        log.last().map(|(_, c)| c[0].kind.clone())
+                    else {
+                        unreachable!("a return step logs a return")
+                    };
+                    let expected = model.get_mut(&answer.statement).expect("modelled");
+                    let wanted = (answer.answer, answer.stated_balance);
+                    let code = outcome.as_ref().err().map(Rejection::code);
+                    match (right_code, expected.returned) {
+                        (false, _) => {
+                            prop_assert_eq!(code.as_deref(), Some("verification_code_mismatch"))
+                        }
+                        (true, Some(previous)) if previous == wanted => {
+                            prop_assert!(outcome.is_ok())
+                        }
+                        (true, Some(_)) => {
+                            prop_assert_eq!(code.as_deref(), Some("statement_already_returned"))
+                        }
+                        (true, None) => {
+                            prop_assert!(outcome.is_ok(), "{:?} {:?}", outcome, disputed);
+                            expected.returned = Some(wanted);
+                        }
+                    }
+                }
+                _ => {}
+            }
+            for (id, expected) in &model {
+                let statement = w.ledger.statement(id).expect("issued statements stay");
+                prop_assert_eq!(statement.state, expected.state(), "{}", id);
+                prop_assert_eq!(
+                    statement.opening_balance + line_sum(&w.ledger, statement),
+                    statement.closing_balance
+                );
+            }
+        }
+        // Consecutive statements of an account chain: each opens where the
+        // previous one closed.
+        for account in ACCOUNTS {
+            let mut own: Vec<&Statement> = w
+                .ledger
+                .statements()
+                .filter(|s| s.account.as_str() == account)
+                .collect();
+            own.sort_by_key(|s| s.cutoff);
+            for pair in own.windows(2) {
+                prop_assert_eq!(pair[1].opening_balance, pair[0].closing_balance);
+                prop_assert_eq!(pair[1].opening, pair[0].closing);
+            }
+        }
+        Ok((w, log))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        // Property: each statement's return state follows the model (wrong
+        // codes refused, same answer idempotent, another answer refused,
+        // overdue exactly when unreturned past the deadline), its lines add
+        // up from the opening to the closing balance, an account's statements
+        // chain, and a replay of the log and a snapshot give the same digest.
+        #[test]
+        fn statements_follow_the_model_and_replicate(steps in prop::collection::vec(step(), 1..60)) {
+            let (w, log) = run(&steps)?;
+            let mut replica = World::new().ledger;
+            for (index, commands) in log {
+                replica.apply(index, commands);
+            }
+            prop_assert_eq!(replica.digest(), w.ledger.digest());
+            let restored = Ledger::from_snapshot(&w.ledger.to_snapshot(), false)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(restored.digest(), w.ledger.digest());
+        }
+    }
+}
