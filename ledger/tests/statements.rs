@@ -610,11 +610,14 @@ mod properties {
         }
     }
 
+    /// The commands applied, by log index.
+    type Log = Vec<(u64, Vec<Command>)>;
+
     fn plus_hours(at: Timestamp, hours: u64) -> Timestamp {
         at.plus_seconds(hours * 3600)
     }
 
-    fn run(steps: &[Step]) -> Result<(World, Vec<(u64, Vec<Command>)>), TestCaseError> {
+    fn run(steps: &[Step]) -> Result<(World, Log), TestCaseError> {
         let mut w = World::new();
         let mut log = Vec::new();
         let mut model: BTreeMap<StatementId, Expected> = BTreeMap::new();
