@@ -108,6 +108,8 @@ pub enum AuditEvent {
     },
     /// A net debit cap was set.
     NetDebitCapSet(crate::clearing_window::NetDebitCap),
+    /// A customer statement event.
+    Statement(crate::statement::StatementEvent),
 }
 
 /// One link of the chain.

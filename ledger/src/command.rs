@@ -13,6 +13,7 @@ use crate::clearing_window::{ClearingWindow, NetDebitCap};
 use crate::id::{AccountId, EntryId};
 use crate::journal_entry::{EntryOutcome, JournalEntry};
 use crate::principal::{Actor, NewPrincipal, Principal};
+use crate::statement::{StatementCommand, StatementReceipt};
 use crate::time::Timestamp;
 
 /// One command, as ordered by the log.
@@ -127,6 +128,8 @@ pub enum CommandKind {
     /// Let time pass: the leader sends it when a pending entry's timeout is
     /// due on an otherwise idle ledger, so that expiry never waits for traffic.
     Tick,
+    /// Issue customer statements, record a return, or set the statement policy.
+    Statements(StatementCommand),
 }
 
 /// What an accepted command answers.
@@ -156,4 +159,6 @@ pub enum Receipt {
     Reconciliation(Box<crate::recon::ReconciliationRun>),
     /// A break after an action on it.
     Break(Box<crate::recon::ReconciliationBreak>),
+    /// What a statement command answers.
+    Statements(StatementReceipt),
 }

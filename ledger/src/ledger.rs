@@ -16,13 +16,15 @@ use crate::clearing_window::{ClearingWindow, Exposure, NetDebitCap, PairFlows};
 use crate::command::{Command, CommandKind, Receipt};
 use crate::currency::Currency;
 use crate::entry_table::EntryTable;
-use crate::id::{BranchCode, EntryId, PrincipalName};
+use crate::id::{BranchCode, EntryId, PrincipalName, StatementId};
 use crate::principal::{Actor, KeyHash, Principal, Role};
 use crate::recon::{
     ExternalStatement, ExternalStatementId, ItemRef, ItemState, ReconciliationBreak,
     ReconciliationRun,
 };
 use crate::rejection::Rejection;
+use crate::statement::Statement;
+use crate::statement_book::{StatementIndex, StatementSettings};
 use crate::table::{DenseTable, Table};
 use crate::time::Timestamp;
 use crate::warm::WARM_ENTRIES;
@@ -88,6 +90,7 @@ pub(crate) struct Derived {
     pub(crate) time_index: BTreeMap<Timestamp, u64>,
     /// Each branch's exposure against its net debit cap, per currency.
     pub(crate) exposures: BTreeMap<(BranchCode, Currency), Exposure>,
+    pub(crate) statements: StatementIndex,
 }
 
 impl Derived {
@@ -135,6 +138,8 @@ pub struct Ledger {
     pub(crate) recon_items: Table<ItemRef, ItemState>,
     /// Adjusting entries awaiting approval, with the break each resolves.
     pub(crate) adjustments: Table<EntryId, u64>,
+    pub(crate) statements: Table<StatementId, Statement>,
+    pub(crate) statement_settings: Table<u8, StatementSettings>,
     pub(crate) derived: Derived,
     pub(crate) touched: Vec<AccountNo>,
     /// Reused for encoding each audit record to hash it.
@@ -185,6 +190,8 @@ impl Ledger {
             breaks: Table::new(tracking),
             recon_items: Table::new(tracking),
             adjustments: Table::new(tracking),
+            statements: Table::new(tracking),
+            statement_settings: Table::new(tracking),
             derived: Derived::default(),
             touched: Vec::new(),
             scratch: Vec::new(),
@@ -228,6 +235,7 @@ impl Ledger {
         let at = command.at.max(self.meta.applied_at);
         self.meta.applied_at = at;
         self.expire_pending(position, at);
+        self.expire_statements(position, at);
         let outcome = match self.role_of(&command.actor) {
             Ok(role) => {
                 let own_branch = match &role {
@@ -303,6 +311,7 @@ impl Ledger {
             CommandKind::ResolveBreak { id, resolution } => {
                 self.resolve_break(context, id, resolution)
             }
+            CommandKind::Statements(command) => self.statement_command(context, command),
             CommandKind::Tick => {
                 Self::require(&context.role, &["admin"], "send ticks")?;
                 Ok(Receipt::Ticked)

@@ -95,6 +95,8 @@ mod rejection;
 mod setup;
 mod small_vec;
 mod state;
+mod statement;
+mod statement_book;
 mod table;
 mod time;
 mod warm;
@@ -119,4 +121,10 @@ pub use principal::{Actor, KeyHash, NewPrincipal, Principal, Role, UnknownRole};
 pub use queries::PointInTimeError;
 pub use rejection::Rejection;
 pub use state::{Record, RestoreError, SNAPSHOT_FORMAT};
+pub use statement::{
+    AgeBucket, AgedStatement, BranchReturnRate, Frequency, IssueStatements, ReturnAnswer,
+    ReturnState, ReturnStatement, STATEMENT_ACCOUNTS_MAX, STATEMENT_RULES_MAX, Statement,
+    StatementCommand, StatementEvent, StatementKey, StatementLine, StatementPolicy,
+    StatementReceipt, StatementRejection, StatementReturn, StatementRule, VERIFICATION_CODE_BYTES,
+};
 pub use time::{Date, TimeParseError, Timestamp};

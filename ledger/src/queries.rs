@@ -126,9 +126,12 @@ impl Ledger {
         pending
     }
 
-    /// When the next pending entry expires, if any is pending.
+    /// When the next pending entry expires or the next statement becomes
+    /// overdue, if any is waiting.
     pub fn next_expiry(&self) -> Option<Timestamp> {
-        self.derived.pending_expiry.first().map(|(at, _)| *at)
+        let pending = self.derived.pending_expiry.first().map(|(at, _)| *at);
+        let statement = self.derived.statements.next_deadline();
+        pending.into_iter().chain(statement).min()
     }
 
     /// A clearing window.

@@ -8,6 +8,7 @@ use crate::amount::Amount;
 use crate::currency::Currency;
 use crate::id::{AccountId, BranchCode, EntryId, PrincipalName};
 use crate::journal_entry::EntryField;
+use crate::statement::StatementRejection;
 
 /// A business rejection: data that goes back to the client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -368,6 +369,9 @@ pub enum Rejection {
         /// The lines' sum.
         lines: String,
     },
+    /// A statement command was refused.
+    #[error("{0}")]
+    Statement(StatementRejection),
 }
 
 impl Rejection {
@@ -439,6 +443,7 @@ impl Rejection {
             Rejection::AdjustmentOffAccount { .. } => "adjustment_off_account".to_string(),
             Rejection::ItemNotMatchable { .. } => "item_not_matchable".to_string(),
             Rejection::ManualMatchUnbalanced { .. } => "manual_match_unbalanced".to_string(),
+            Rejection::Statement(rejection) => rejection.code().to_string(),
         }
     }
 }

@@ -86,6 +86,8 @@ macro_rules! for_each_table {
         $visit!(42, breaks);
         $visit!(43, recon_items);
         $visit!(44, adjustments);
+        $visit!(50, statements);
+        $visit!(51, statement_settings);
     };
 }
 
@@ -399,6 +401,7 @@ impl Ledger {
         for (index, at) in self.index_times.iter() {
             derived.time_index.insert(*at, *index);
         }
+        derived.statements = self.derive_statements();
         self.derived = derived;
         self.derived.exposures = self.derive_exposures();
     }

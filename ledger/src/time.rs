@@ -107,6 +107,13 @@ impl Date {
     pub fn next(self) -> Date {
         Date(self.0 + 1)
     }
+
+    /// Calendar months since year 0 (year × 12 + month − 1): two dates are in
+    /// the same month when these are equal.
+    pub fn month_number(self) -> i64 {
+        let (year, month, _) = civil_from_days(i64::from(self.0));
+        year * 12 + i64::from(month) - 1
+    }
 }
 
 impl Timestamp {

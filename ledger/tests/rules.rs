@@ -1427,6 +1427,7 @@ fn variant(kind: &CommandKind) -> usize {
         CommandKind::ImportExternalStatements { .. } => 16,
         CommandKind::RunReconciliation { .. } => 17,
         CommandKind::ResolveBreak { .. } => 18,
+        CommandKind::Statements(_) => 19,
     }
 }
 
@@ -1459,7 +1460,6 @@ fn auditor_cannot_write_anything() {
             cap: yuan(1),
             warning_percent: 80,
         }),
-    ];
         CommandKind::ImportExternalStatements {
             account: acct(ALICE),
             statements: vec![],
@@ -1475,9 +1475,12 @@ fn auditor_cannot_write_anything() {
                 reason: "timing".into(),
             },
         },
+        CommandKind::Statements(ledger::StatementCommand::SetPolicy(
+            ledger::StatementPolicy::default(),
+        )),
     ];
     let covered: BTreeSet<usize> = commands.iter().map(variant).collect();
-    assert_eq!(covered.len(), 19, "every kind of command");
+    assert_eq!(covered.len(), 20, "every kind of command");
     for kind in commands {
         assert_eq!(w.refuse(AUDITOR, kind.clone()), "forbidden", "{kind:?}");
     }

@@ -40,6 +40,9 @@
 //! queue                         => ENTRY-ID ... | none     (pending entries, oldest first)
 //! ```
 //!
+//! The statement directives (issue-statements, return-statement, ...) are
+//! described in `scenarios/statements.rs`.
+//!
 //! STATUS is `posted`, `pending`, `voided` or `rejected CODE` (`Rejection::code`),
 //! optionally followed by `index=N`, the log index the entry was booked at.
 //! The log index of a command is its line number, so `at-index 12` reads as
@@ -65,6 +68,9 @@ use ledger::{
     Purpose, Receipt, Role, Side, Timestamp, VoidReason,
 };
 use sha2::{Digest, Sha256};
+
+#[path = "scenarios/statements.rs"]
+mod statements;
 
 /// Every scenario file holds, line by line.
 #[test]
@@ -253,6 +259,9 @@ impl Scenario {
         word: &str,
         args: &[Token],
     ) -> Result<Vec<Observation>, String> {
+        if let Some(observed) = statements::observe(self, index, word, args) {
+            return observed;
+        }
         let query = match word {
             "balance" => self.balance(Args::new(args))?,
             "status" => self.status(Args::new(args))?,
@@ -284,6 +293,7 @@ impl Scenario {
             Ok(Receipt::Entry(entry)) => vec![
                 Observation::new(status_words(&entry.status)).text("index", entry.booked.index),
             ],
+            Ok(Receipt::Statements(receipt)) => statements::render(&receipt),
             Ok(_) => vec![Observation::new(["ok".to_string()])],
         })
     }
