@@ -234,6 +234,11 @@ impl AccountTable {
         self.by_id.values().map(|no| self.at(*no))
     }
 
+    /// All accounts with their numbers, by id.
+    pub(crate) fn by_id(&self) -> impl Iterator<Item = (AccountNo, &Account)> {
+        self.by_id.values().map(|no| (*no, self.at(*no)))
+    }
+
     /// All accounts, by number.
     pub(crate) fn numbered(&self) -> impl Iterator<Item = (AccountNo, &Account)> {
         self.slots

@@ -87,6 +87,18 @@ pub enum AuditEvent {
         /// The window.
         window: u64,
     },
+    /// A branch's books were closed through a date.
+    PeriodClosed {
+        /// The branch.
+        branch: crate::id::BranchCode,
+        /// The last day closed.
+        closed_through: crate::time::Date,
+    },
+    /// A flagged entry was reviewed.
+    EntryReviewed {
+        /// The entry.
+        id: EntryId,
+    },
 }
 
 /// One link of the chain.

@@ -86,6 +86,20 @@ pub enum CommandKind {
     /// Let time pass: the leader sends it when a pending entry's timeout is
     /// due on an otherwise idle ledger, so that expiry never waits for traffic.
     Tick,
+    /// Close a branch's books through a date (关账).
+    ClosePeriod {
+        /// The branch.
+        branch: crate::id::BranchCode,
+        /// The last day closed.
+        through: crate::time::Date,
+    },
+    /// Mark a flagged entry reviewed (事后监督).
+    ReviewEntry {
+        /// The entry.
+        entry: EntryId,
+        /// The reviewer's note.
+        note: Option<String>,
+    },
 }
 
 /// What an accepted command answers.
@@ -107,4 +121,8 @@ pub enum Receipt {
     Window(Box<ClearingWindow>),
     /// Time passed.
     Ticked,
+    /// A branch's period close.
+    PeriodClosed(crate::period::PeriodClose),
+    /// A review of a flagged entry.
+    Reviewed(crate::supervision::Review),
 }

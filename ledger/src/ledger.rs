@@ -80,6 +80,8 @@ pub(crate) struct Derived {
     pub(crate) totals: BTreeMap<Currency, Balance>,
     pub(crate) pending_sum: BTreeMap<Currency, Amount>,
     pub(crate) time_index: BTreeMap<Timestamp, u64>,
+    /// The closed periods by branch number.
+    pub(crate) closed_through: BTreeMap<BranchNo, crate::time::Date>,
 }
 
 impl Derived {
@@ -118,6 +120,8 @@ pub struct Ledger {
     pub(crate) windows: Table<u64, ClearingWindow>,
     pub(crate) index_times: Table<u64, Timestamp>,
     pub(crate) audit: DenseTable<ChainedRecord>,
+    pub(crate) closed_periods: Table<BranchCode, crate::period::PeriodClose>,
+    pub(crate) reviews: Table<EntryId, crate::supervision::Review>,
     pub(crate) derived: Derived,
     pub(crate) touched: Vec<AccountNo>,
     /// Reused for encoding each audit record to hash it.
@@ -160,6 +164,8 @@ impl Ledger {
             windows: Table::new(tracking),
             index_times: Table::new(tracking),
             audit: DenseTable::new(1, tracking),
+            closed_periods: Table::new(tracking),
+            reviews: Table::new(tracking),
             derived: Derived::default(),
             touched: Vec::new(),
             scratch: Vec::new(),
@@ -265,6 +271,10 @@ impl Ledger {
                 Self::require(&context.role, &["admin"], "send ticks")?;
                 Ok(Receipt::Ticked)
             }
+            CommandKind::ClosePeriod { branch, through } => {
+                self.close_period(context, branch, through)
+            }
+            CommandKind::ReviewEntry { entry, note } => self.review_entry(context, entry, note),
         }
     }
 

@@ -86,6 +86,7 @@ mod id_index;
 mod journal_entry;
 mod ledger;
 pub mod limits;
+mod period;
 mod posting;
 mod principal;
 mod queries;
@@ -93,8 +94,11 @@ mod rejection;
 mod setup;
 mod small_vec;
 mod state;
+mod supervision;
 mod table;
 mod time;
+mod trail;
+mod trial_balance;
 mod warm;
 
 pub use account::{Account, AccountClass, AccountFlags, Balance, NewAccount, Purpose};
@@ -111,8 +115,15 @@ pub use journal_entry::{
     Posting, Side, VoidReason,
 };
 pub use ledger::{Applied, Ledger, Position};
+pub use period::PeriodClose;
 pub use principal::{Actor, KeyHash, NewPrincipal, Principal, Role, UnknownRole};
 pub use queries::PointInTimeError;
 pub use rejection::Rejection;
 pub use state::{Record, RestoreError, SNAPSHOT_FORMAT};
+pub use supervision::{FlaggedEntry, Review, ReviewFlag, ReviewList};
 pub use time::{Date, TimeParseError, Timestamp};
+pub use trail::TrailQuery;
+pub use trial_balance::{
+    BranchTotals, ClassTotals, CurrencyTotals, DayBalance, END_OF_DAY_SPAN_MAX_DAYS, Totals,
+    TrialBalance, TrialBalanceLine,
+};

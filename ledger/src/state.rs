@@ -78,6 +78,8 @@ macro_rules! for_each_table {
         $other!(HISTORY);
         $visit!(8, index_times);
         $other!(AUDIT);
+        $visit!(20, closed_periods);
+        $visit!(21, reviews);
     };
 }
 
@@ -390,6 +392,11 @@ impl Ledger {
         }
         for (index, at) in self.index_times.iter() {
             derived.time_index.insert(*at, *index);
+        }
+        for (branch, close) in self.closed_periods.iter() {
+            if let Some(&no) = derived.branch_numbers.get(branch) {
+                derived.closed_through.insert(no, close.closed_through);
+            }
         }
         self.derived = derived;
     }

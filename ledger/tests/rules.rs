@@ -1416,6 +1416,10 @@ fn variant(kind: &CommandKind) -> usize {
         CommandKind::SetApprovalPolicy(_) => 9,
         CommandKind::OpenWindow => 10,
         CommandKind::Tick => 11,
+        CommandKind::ClosePeriod { .. } => 12,
+        // The auditor's own record, a review mark, which changes nothing in
+        // the books (tests/audit.rs).
+        CommandKind::ReviewEntry { .. } => 13,
     }
 }
 
@@ -1439,9 +1443,13 @@ fn auditor_cannot_write_anything() {
         policy(SH01, Some(yuan(1)), &[]),
         CommandKind::OpenWindow,
         CommandKind::Tick,
+        CommandKind::ClosePeriod {
+            branch: code(SH01),
+            through: time(T0).date(),
+        },
     ];
     let covered: BTreeSet<usize> = commands.iter().map(variant).collect();
-    assert_eq!(covered.len(), 12, "every kind of command");
+    assert_eq!(covered.len(), 13, "every kind of command but a review mark");
     for kind in commands {
         assert_eq!(w.refuse(AUDITOR, kind.clone()), "forbidden", "{kind:?}");
     }
