@@ -114,7 +114,7 @@ pub struct TrialBalance {
     pub at: Timestamp,
     /// The branch asked for; `None` for the whole ledger.
     pub branch: Option<BranchCode>,
-    /// Every account open at the index, by id.
+    /// Every account open at the index, in the order they were opened.
     pub accounts: Vec<TrialBalanceLine>,
     /// Per branch, currency and class.
     pub classes: Vec<ClassTotals>,
@@ -176,13 +176,20 @@ impl Ledger {
             return Err(PointInTimeError::BranchNotFound(branch.clone()));
         }
         let end = Position::end_of(index);
+        // The whole ledger reads every account, fastest all at once; one
+        // branch reads its own accounts only.
+        let all = branch.is_none().then(|| self.accounts.balances_at(end));
         let mut accounts = Vec::new();
         let mut classes: BTreeMap<(&BranchCode, Currency, AccountClass), Totals> = BTreeMap::new();
-        for (no, account) in self.accounts.by_id() {
+        for (no, account) in self.accounts.numbered() {
             if account.opened_at.index > index || branch.is_some_and(|b| *b != account.branch) {
                 continue;
             }
-            let balance = self.accounts.balance_at(no, end).unwrap_or_default();
+            let balance = match &all {
+                Some(all) => all[no.get() as usize],
+                None => self.accounts.balance_at(no, end),
+            }
+            .unwrap_or_default();
             classes
                 .entry((&account.branch, account.currency, account.class))
                 .or_default()
