@@ -122,7 +122,7 @@ pub use rejection::Rejection;
 pub use state::{Record, RestoreError, SNAPSHOT_FORMAT};
 pub use supervision::{FlaggedEntry, Review, ReviewFlag, ReviewList};
 pub use time::{Date, TimeParseError, Timestamp};
-pub use trail::TrailQuery;
+pub use trail::{ExportedRecord, TrailQuery};
 pub use trial_balance::{
     BranchTotals, ClassTotals, CurrencyTotals, DayBalance, END_OF_DAY_SPAN_MAX_DAYS, Totals,
     TrialBalance, TrialBalanceLine,

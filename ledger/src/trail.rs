@@ -3,10 +3,91 @@
 //! record's chain hash and the hash before it so that any run of records can
 //! be verified on its own.
 
-use crate::audit::{ChainedRecord, GENESIS_HASH, Hash};
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{AuditEvent, AuditRecord, ChainedRecord, GENESIS_HASH, Hash};
 use crate::id::PrincipalName;
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, Position};
+use crate::principal::Actor;
 use crate::time::Timestamp;
+
+/// An audit record as exported, flat and self-contained: its place, time,
+/// actor, event, the hash before it and its own, as hex. JSON Lines exports
+/// hold one per line; anyone can rebuild the [`AuditRecord`] from it and
+/// recompute `hash = SHA-256(previous_hash || bincode(record))`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportedRecord {
+    /// Place in the chain, from 1.
+    pub seq: u64,
+    /// Raft log index.
+    pub index: u64,
+    /// The command's ordinal within the log entry.
+    pub command: u32,
+    /// When, RFC 3339 with microseconds.
+    pub at: String,
+    /// Who.
+    pub principal: String,
+    /// With which key.
+    pub key_id: String,
+    /// From which address.
+    pub client: String,
+    /// What changed.
+    pub event: AuditEvent,
+    /// The hash before this record, hex.
+    pub previous_hash: String,
+    /// This record's chain hash, hex.
+    pub hash: String,
+}
+
+impl ExportedRecord {
+    /// The export form of `chained`, which follows `previous`.
+    pub fn of(chained: &ChainedRecord, previous: &Hash) -> ExportedRecord {
+        let record = &chained.record;
+        ExportedRecord {
+            seq: record.seq,
+            index: record.position.index,
+            command: record.position.seq,
+            at: record.at.to_string(),
+            principal: record.actor.principal.to_string(),
+            key_id: record.actor.key_id.clone(),
+            client: record.actor.client.clone(),
+            event: record.event.clone(),
+            previous_hash: hex::encode(previous),
+            hash: hex::encode(chained.hash),
+        }
+    }
+
+    /// The record as the ledger hashes it, with the stated previous hash and
+    /// hash; or what is malformed.
+    pub fn parts(&self) -> Result<(AuditRecord, Hash, Hash), String> {
+        let hash = |name: &str, text: &str| -> Result<Hash, String> {
+            hex::decode(text)
+                .ok()
+                .and_then(|bytes| bytes.try_into().ok())
+                .ok_or_else(|| format!("{name} is not 64 hex digits"))
+        };
+        let record = AuditRecord {
+            seq: self.seq,
+            position: Position {
+                index: self.index,
+                seq: self.command,
+            },
+            at: Timestamp::parse_rfc3339(&self.at).map_err(|error| error.to_string())?,
+            actor: Actor {
+                principal: PrincipalName::new(self.principal.clone())
+                    .map_err(|error| format!("principal: {error}"))?,
+                key_id: self.key_id.clone(),
+                client: self.client.clone(),
+            },
+            event: self.event.clone(),
+        };
+        Ok((
+            record,
+            hash("previous_hash", &self.previous_hash)?,
+            hash("hash", &self.hash)?,
+        ))
+    }
+}
 
 /// Which audit records to read. Bounds are inclusive; a record must meet
 /// every bound given.
