@@ -180,7 +180,8 @@ impl Ledger {
         // branch reads its own accounts only.
         let all = branch.is_none().then(|| self.accounts.balances_at(end));
         let mut accounts = Vec::new();
-        let mut classes: BTreeMap<(&BranchCode, Currency, AccountClass), Totals> = BTreeMap::new();
+        // Keyed by branch number while summing: no string compares per account.
+        let mut by_number: BTreeMap<(u32, Currency, AccountClass), Totals> = BTreeMap::new();
         for (no, account) in self.accounts.numbered() {
             if account.opened_at.index > index || branch.is_some_and(|b| *b != account.branch) {
                 continue;
@@ -190,8 +191,9 @@ impl Ledger {
                 None => self.accounts.balance_at(no, end),
             }
             .unwrap_or_default();
-            classes
-                .entry((&account.branch, account.currency, account.class))
+            let branch_no = self.accounts.branch_of(no).0;
+            by_number
+                .entry((branch_no, account.currency, account.class))
                 .or_default()
                 .add(&balance);
             accounts.push(TrialBalanceLine {
@@ -202,6 +204,11 @@ impl Ledger {
                 balance,
             });
         }
+        let codes = &self.derived.branch_codes;
+        let classes: BTreeMap<(&BranchCode, Currency, AccountClass), Totals> = by_number
+            .into_iter()
+            .map(|((no, currency, class), totals)| ((&codes[no as usize], currency, class), totals))
+            .collect();
         let mut branches: BTreeMap<(&BranchCode, Currency), Totals> = BTreeMap::new();
         let mut currencies: BTreeMap<Currency, Totals> = BTreeMap::new();
         for ((branch, currency, _), totals) in &classes {
