@@ -234,6 +234,39 @@ impl AccountTable {
         self.by_id.values().map(|no| self.at(*no))
     }
 
+    /// Every account's balance after the last change at or before `end`, by
+    /// number. Done level by level for a run of accounts at a time — first
+    /// where each one's row is, then the rows — so that the waits for memory
+    /// of different accounts overlap (see `crate::warm`).
+    pub(crate) fn balances_at(&self, end: Position) -> Vec<Option<Balance>> {
+        const RUN: usize = 64;
+        let mut balances = Vec::with_capacity(self.slots.len());
+        let mut rows = Vec::with_capacity(RUN);
+        for run in self.slots.chunks(RUN) {
+            // Read every cache line of each history first: the loads do not
+            // depend on each other, so they overlap; the searches then hit.
+            let mut sink = 0u64;
+            for slot in run {
+                for (position, _) in slot.history.iter().step_by(2) {
+                    sink ^= position.index;
+                }
+            }
+            std::hint::black_box(sink);
+            rows.clear();
+            rows.extend(run.iter().map(|slot| {
+                let after = slot
+                    .history
+                    .partition_point(|(position, _)| *position <= end);
+                after.checked_sub(1).map(|at| slot.history[at].1)
+            }));
+            balances.extend(
+                rows.iter()
+                    .map(|row| row.map(|row| self.rows.get(&row).expect("rows exist").balance)),
+            );
+        }
+        balances
+    }
+
     /// All accounts, by number.
     pub(crate) fn numbered(&self) -> impl Iterator<Item = (AccountNo, &Account)> {
         self.slots

@@ -110,6 +110,18 @@ pub enum AuditEvent {
     NetDebitCapSet(crate::clearing_window::NetDebitCap),
     /// A customer statement event.
     Statement(crate::statement::StatementEvent),
+    /// A branch's books were closed through a date.
+    PeriodClosed {
+        /// The branch.
+        branch: crate::id::BranchCode,
+        /// The last day closed.
+        closed_through: crate::time::Date,
+    },
+    /// A flagged entry was reviewed.
+    EntryReviewed {
+        /// The entry.
+        id: EntryId,
+    },
 }
 
 /// One link of the chain.

@@ -130,6 +130,20 @@ pub enum CommandKind {
     Tick,
     /// Issue customer statements, record a return, or set the statement policy.
     Statements(StatementCommand),
+    /// Close a branch's books through a date (关账).
+    ClosePeriod {
+        /// The branch.
+        branch: crate::id::BranchCode,
+        /// The last day closed.
+        through: crate::time::Date,
+    },
+    /// Mark a flagged entry reviewed (事后监督).
+    ReviewEntry {
+        /// The entry.
+        entry: EntryId,
+        /// The reviewer's note.
+        note: Option<String>,
+    },
 }
 
 /// What an accepted command answers.
@@ -161,4 +175,8 @@ pub enum Receipt {
     Break(Box<crate::recon::ReconciliationBreak>),
     /// What a statement command answers.
     Statements(StatementReceipt),
+    /// A branch's period close.
+    PeriodClosed(crate::period::PeriodClose),
+    /// A review of a flagged entry.
+    Reviewed(crate::supervision::Review),
 }

@@ -91,6 +91,8 @@ pub(crate) struct Derived {
     /// Each branch's exposure against its net debit cap, per currency.
     pub(crate) exposures: BTreeMap<(BranchCode, Currency), Exposure>,
     pub(crate) statements: StatementIndex,
+    /// The closed periods by branch number.
+    pub(crate) closed_through: BTreeMap<BranchNo, crate::time::Date>,
 }
 
 impl Derived {
@@ -140,6 +142,8 @@ pub struct Ledger {
     pub(crate) adjustments: Table<EntryId, u64>,
     pub(crate) statements: Table<StatementId, Statement>,
     pub(crate) statement_settings: Table<u8, StatementSettings>,
+    pub(crate) closed_periods: Table<BranchCode, crate::period::PeriodClose>,
+    pub(crate) reviews: Table<EntryId, crate::supervision::Review>,
     pub(crate) derived: Derived,
     pub(crate) touched: Vec<AccountNo>,
     /// Reused for encoding each audit record to hash it.
@@ -192,6 +196,8 @@ impl Ledger {
             adjustments: Table::new(tracking),
             statements: Table::new(tracking),
             statement_settings: Table::new(tracking),
+            closed_periods: Table::new(tracking),
+            reviews: Table::new(tracking),
             derived: Derived::default(),
             touched: Vec::new(),
             scratch: Vec::new(),
@@ -316,6 +322,10 @@ impl Ledger {
                 Self::require(&context.role, &["admin"], "send ticks")?;
                 Ok(Receipt::Ticked)
             }
+            CommandKind::ClosePeriod { branch, through } => {
+                self.close_period(context, branch, through)
+            }
+            CommandKind::ReviewEntry { entry, note } => self.review_entry(context, entry, note),
         }
     }
 

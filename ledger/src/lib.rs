@@ -87,6 +87,7 @@ mod id_index;
 mod journal_entry;
 mod ledger;
 pub mod limits;
+mod period;
 mod posting;
 mod principal;
 mod queries;
@@ -97,8 +98,11 @@ mod small_vec;
 mod state;
 mod statement;
 mod statement_book;
+mod supervision;
 mod table;
 mod time;
+mod trail;
+mod trial_balance;
 mod warm;
 
 pub use account::{Account, AccountClass, AccountFlags, Balance, NewAccount, Purpose};
@@ -117,6 +121,7 @@ pub use journal_entry::{
     Posting, Side, VoidReason,
 };
 pub use ledger::{Applied, Ledger, Position};
+pub use period::PeriodClose;
 pub use principal::{Actor, KeyHash, NewPrincipal, Principal, Role, UnknownRole};
 pub use queries::PointInTimeError;
 pub use rejection::Rejection;
@@ -127,4 +132,10 @@ pub use statement::{
     StatementCommand, StatementEvent, StatementKey, StatementLine, StatementPolicy,
     StatementReceipt, StatementRejection, StatementReturn, StatementRule, VERIFICATION_CODE_BYTES,
 };
+pub use supervision::{FlaggedEntry, Review, ReviewFlag, ReviewList};
 pub use time::{Date, TimeParseError, Timestamp};
+pub use trail::{ExportedRecord, TrailQuery};
+pub use trial_balance::{
+    BranchTotals, ClassTotals, CurrencyTotals, DayBalance, END_OF_DAY_SPAN_MAX_DAYS, Totals,
+    TrialBalance, TrialBalanceLine,
+};

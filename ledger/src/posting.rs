@@ -360,6 +360,11 @@ impl Ledger {
                 amount: posting.amount,
             });
         }
+        self.check_period_open(
+            nets.as_slice().iter().map(|(branch, _)| *branch),
+            entry.value_date,
+            context.at,
+        )?;
         let mut required_authority = crate::approval::AUTHORITY_DEFAULT;
         if !self.derived.policy_index.is_empty() {
             let amount = entry.debit_total();
@@ -684,6 +689,14 @@ impl Ledger {
             });
         }
         let lines = self.lines_of(&entry.postings);
+        self.check_period_open(
+            lines
+                .as_slice()
+                .iter()
+                .map(|line| self.accounts.branch_of(line.account)),
+            entry.request.value_date,
+            context.at,
+        )?;
         let balances = self.plan_balances(
             lines.as_slice(),
             &Overlay::default(),
@@ -911,6 +924,14 @@ impl Ledger {
                 reversed_by: reversed_by.clone(),
             });
         }
+        // A correction of a closed period posts into the open one.
+        let value_date = self.correction_value_date(
+            self.lines_of(&entry.postings)
+                .as_slice()
+                .iter()
+                .map(|line| self.accounts.branch_of(line.account)),
+            context.at,
+        );
         let request = NewEntry {
             id: id.clone(),
             currency: entry.request.currency,
@@ -927,7 +948,7 @@ impl Ledger {
             timeout_seconds: None,
             memo: Some(format!("reversal of {original}")),
             reference: entry.request.reference.clone(),
-            value_date: None,
+            value_date,
         };
         let plan = self.plan_entry(context, &request, &Overlay::default(), true)?;
         // From here on, reversing cannot fail.

@@ -40,6 +40,30 @@ pub enum PointInTimeError {
     /// The time is before anything was applied.
     #[error("{0} is before the first entry of the ledger")]
     BeforeFirstEntry(Timestamp),
+    /// The log index is before the first one that applied anything.
+    #[error("log index {asked} is before the first entry of the ledger (index {first})")]
+    IndexBeforeFirstEntry {
+        /// The index asked for.
+        asked: u64,
+        /// The first index that applied anything (0: nothing was applied).
+        first: u64,
+    },
+    /// No such branch (at the point asked for).
+    #[error("branch {0} does not exist")]
+    BranchNotFound(BranchCode),
+    /// An end-of-day range that is backwards or too long.
+    #[error("{from} to {to} is not a range of at most {max_days} days")]
+    DaySpan {
+        /// The first day.
+        from: crate::time::Date,
+        /// The last day.
+        to: crate::time::Date,
+        /// The longest span.
+        max_days: i32,
+    },
+    /// The day has not ended yet: it has no end-of-day balance.
+    #[error("{0} has not ended yet")]
+    DayNotEnded(crate::time::Date),
     /// The time is after the last applied command.
     #[error("{asked} is after the last applied time {applied}")]
     TimeInTheFuture {
@@ -48,6 +72,24 @@ pub enum PointInTimeError {
         /// The last applied time.
         applied: Timestamp,
     },
+}
+
+impl PointInTimeError {
+    /// The stable snake_case code clients match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PointInTimeError::AccountNotFound(_) => "account_not_found",
+            PointInTimeError::NotYetOpened { .. } => "not_yet_opened",
+            PointInTimeError::InTheFuture { .. } | PointInTimeError::TimeInTheFuture { .. } => {
+                "point_in_the_future"
+            }
+            PointInTimeError::BeforeFirstEntry(_)
+            | PointInTimeError::IndexBeforeFirstEntry { .. } => "before_first_entry",
+            PointInTimeError::BranchNotFound(_) => "branch_not_found",
+            PointInTimeError::DaySpan { .. } => "day_span_invalid",
+            PointInTimeError::DayNotEnded(_) => "day_not_ended",
+        }
+    }
 }
 
 impl Ledger {

@@ -372,6 +372,50 @@ pub enum Rejection {
     /// A statement command was refused.
     #[error("{0}")]
     Statement(StatementRejection),
+    /// The entry is valued in a period the branch has closed.
+    #[error(
+        "branch {branch} is closed through {closed_through}; value date {value_date} is in the closed period"
+    )]
+    PeriodClosed {
+        /// The branch.
+        branch: BranchCode,
+        /// Its last closed day.
+        closed_through: crate::time::Date,
+        /// The entry's value date.
+        value_date: crate::time::Date,
+    },
+    /// A close through a day before the branch's current close.
+    #[error(
+        "branch {branch} is closed through {closed_through} already; a period is never reopened"
+    )]
+    PeriodAlreadyClosed {
+        /// The branch.
+        branch: BranchCode,
+        /// Its last closed day.
+        closed_through: crate::time::Date,
+    },
+    /// A close through a day that has not ended.
+    #[error("{through} cannot be closed on {today}: only days up to today can be closed")]
+    PeriodNotEnded {
+        /// The day asked for.
+        through: crate::time::Date,
+        /// The ledger's day.
+        today: crate::time::Date,
+    },
+    /// A review of an entry that is not flagged for review.
+    #[error("entry {entry} is not flagged for review")]
+    EntryNotFlagged {
+        /// The entry.
+        entry: EntryId,
+    },
+    /// Someone else reviewed the entry already.
+    #[error("entry {entry} was reviewed already by {reviewed_by}")]
+    EntryAlreadyReviewed {
+        /// The entry.
+        entry: EntryId,
+        /// The reviewer.
+        reviewed_by: PrincipalName,
+    },
 }
 
 impl Rejection {
@@ -444,6 +488,11 @@ impl Rejection {
             Rejection::ItemNotMatchable { .. } => "item_not_matchable".to_string(),
             Rejection::ManualMatchUnbalanced { .. } => "manual_match_unbalanced".to_string(),
             Rejection::Statement(rejection) => rejection.code().to_string(),
+            Rejection::PeriodClosed { .. } => "period_closed".to_string(),
+            Rejection::PeriodAlreadyClosed { .. } => "period_already_closed".to_string(),
+            Rejection::PeriodNotEnded { .. } => "period_not_ended".to_string(),
+            Rejection::EntryNotFlagged { .. } => "entry_not_flagged".to_string(),
+            Rejection::EntryAlreadyReviewed { .. } => "entry_already_reviewed".to_string(),
         }
     }
 }

@@ -88,6 +88,8 @@ macro_rules! for_each_table {
         $visit!(44, adjustments);
         $visit!(50, statements);
         $visit!(51, statement_settings);
+        $visit!(60, closed_periods);
+        $visit!(61, reviews);
     };
 }
 
@@ -402,6 +404,11 @@ impl Ledger {
             derived.time_index.insert(*at, *index);
         }
         derived.statements = self.derive_statements();
+        for (branch, close) in self.closed_periods.iter() {
+            if let Some(&no) = derived.branch_numbers.get(branch) {
+                derived.closed_through.insert(no, close.closed_through);
+            }
+        }
         self.derived = derived;
         self.derived.exposures = self.derive_exposures();
     }

@@ -72,6 +72,11 @@ impl<K: Ord + Clone, V> Table<K, V> {
         self.map.iter()
     }
 
+    /// The last record with a key at or before `key`.
+    pub(crate) fn last_up_to(&self, key: &K) -> Option<(&K, &V)> {
+        self.map.range(..=key).next_back()
+    }
+
     pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
         self.map.values()
     }

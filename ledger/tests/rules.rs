@@ -1428,6 +1428,10 @@ fn variant(kind: &CommandKind) -> usize {
         CommandKind::RunReconciliation { .. } => 17,
         CommandKind::ResolveBreak { .. } => 18,
         CommandKind::Statements(_) => 19,
+        CommandKind::ClosePeriod { .. } => 20,
+        // The auditor's own record, a review mark, which changes nothing in
+        // the books (tests/audit.rs).
+        CommandKind::ReviewEntry { .. } => 21,
     }
 }
 
@@ -1478,9 +1482,13 @@ fn auditor_cannot_write_anything() {
         CommandKind::Statements(ledger::StatementCommand::SetPolicy(
             ledger::StatementPolicy::default(),
         )),
+        CommandKind::ClosePeriod {
+            branch: code(SH01),
+            through: time(T0).date(),
+        },
     ];
     let covered: BTreeSet<usize> = commands.iter().map(variant).collect();
-    assert_eq!(covered.len(), 20, "every kind of command");
+    assert_eq!(covered.len(), 21, "every kind of command but a review mark");
     for kind in commands {
         assert_eq!(w.refuse(AUDITOR, kind.clone()), "forbidden", "{kind:?}");
     }

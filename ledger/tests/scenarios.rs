@@ -418,6 +418,10 @@ fn point_in_time_code(error: &ledger::PointInTimeError) -> String {
         E::InTheFuture { .. } => "in_the_future",
         E::BeforeFirstEntry(_) => "before_first_entry",
         E::TimeInTheFuture { .. } => "time_in_the_future",
+        E::IndexBeforeFirstEntry { .. } => "index_before_first_entry",
+        E::BranchNotFound(_) => "branch_not_found",
+        E::DaySpan { .. } => "day_span",
+        E::DayNotEnded(_) => "day_not_ended",
     }
     .to_string()
 }
