@@ -17,18 +17,25 @@ real_seconds="${JEPSEN_REAL_SECONDS:-100}"
 mkdir -p "$out"
 
 echo "== build: the fault-injection node first (kept aside), then the real one"
-# Both builds share every dependency: the feature changes only clearledger-node.
-cargo build --release --locked -p clearledger-node --features fault-injection
+# Both builds select the same packages, so cargo resolves the same features
+# for every dependency and builds them once: the feature changes only
+# clearledger-node. The real build comes last, so target/release holds the
+# normal node afterwards.
+build=(cargo build --release --locked -p clearledger-node -p jepsen-tests)
+"${build[@]}" --features clearledger-node/fault-injection
 faulty="$CARGO_TARGET_DIR/jepsen/clearledger-node-fault-injection"
 mkdir -p "$(dirname "$faulty")"
 cp "$CARGO_TARGET_DIR/release/clearledger-node" "$faulty.tmp"
 mv "$faulty.tmp" "$faulty"
-cargo build --release --locked -p clearledger-node -p jepsen-tests
+"${build[@]}"
 jepsen="$CARGO_TARGET_DIR/release/jepsen-tests"
 
 echo "== checker self-tests"
 cargo test --release --locked -p jepsen-tests
 
+# Whatever happens from here on, no namespace of ours outlives this script
+# (each run removes its own; this catches a harness that was itself killed).
+trap '"$jepsen" cleanup || true' EXIT
 "$jepsen" cleanup
 
 failures=0
