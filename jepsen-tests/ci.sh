@@ -17,18 +17,28 @@ real_seconds="${JEPSEN_REAL_SECONDS:-100}"
 mkdir -p "$out"
 
 echo "== build: the fault-injection node first (kept aside), then the real one"
-# Both builds share every dependency: the feature changes only clearledger-node.
-cargo build --release --locked -p clearledger-node --features fault-injection
+# Both builds select what `cargo test --workspace` builds, so cargo resolves
+# the same features for every dependency and reuses the test stage's build:
+# the feature changes only clearledger-node and what depends on it. The real
+# build comes last, so target/release holds the normal node afterwards.
+build=(cargo build --release --locked --workspace --all-targets)
+"${build[@]}" --features clearledger-node/fault-injection
 faulty="$CARGO_TARGET_DIR/jepsen/clearledger-node-fault-injection"
 mkdir -p "$(dirname "$faulty")"
 cp "$CARGO_TARGET_DIR/release/clearledger-node" "$faulty.tmp"
 mv "$faulty.tmp" "$faulty"
-cargo build --release --locked -p clearledger-node -p jepsen-tests
+"${build[@]}"
 jepsen="$CARGO_TARGET_DIR/release/jepsen-tests"
 
-echo "== checker self-tests"
-cargo test --release --locked -p jepsen-tests
+# scripts/test.sh has run them with the rest of the workspace's tests.
+if [[ "${JEPSEN_SELF_TESTS:-run}" != skip ]]; then
+  echo "== checker self-tests"
+  cargo test --release --locked --workspace -- checker
+fi
 
+# Whatever happens from here on, no namespace of ours outlives this script
+# (each run removes its own; this catches a harness that was itself killed).
+trap '"$jepsen" cleanup || true' EXIT
 "$jepsen" cleanup
 
 failures=0

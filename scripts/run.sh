@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/clearledger/target}"
 bash scripts/setup.sh
-cargo build --release --locked -p clearledger-node
+cargo build --release --locked --workspace --all-targets
 exec "$CARGO_TARGET_DIR/release/clearledger-node" dev "$@"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing ClearLedger needs on a Debian machine:
-# clang and libclang for the bundled RocksDB build, iproute2/iptables/procps for
-# the fault-injection harness. Idempotent: installs only what is missing.
+# clang and libclang for the bundled RocksDB build, iproute2/iptables/procps and
+# libfaketime (clock skew) for the fault-injection harness. Idempotent:
+# installs only what is missing.
 set -euo pipefail
 
 needed=()
@@ -10,6 +11,7 @@ ldconfig -p 2>/dev/null | grep -q 'libclang[-.0-9]*\.so' || needed+=(libclang-de
 command -v ip >/dev/null 2>&1 || needed+=(iproute2)
 command -v iptables >/dev/null 2>&1 || needed+=(iptables)
 command -v pkill >/dev/null 2>&1 || needed+=(procps)
+dpkg -s libfaketime >/dev/null 2>&1 || needed+=(libfaketime)
 
 if [ ${#needed[@]} -gt 0 ]; then
   echo "setup: installing ${needed[*]}"

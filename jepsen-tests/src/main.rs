@@ -19,6 +19,7 @@ mod money;
 mod nemesis;
 mod netns;
 mod node;
+mod proxy;
 mod report;
 mod run;
 mod svg;
@@ -89,7 +90,7 @@ struct RunArgs {
     /// Seconds of workload and faults (healing and checking come after).
     #[arg(long, default_value_t = 60)]
     time_limit: u64,
-    /// Faults: partition, kill, pause, member, clock (comma-separated), all, or none.
+    /// Faults: partition, kill, pause, member, clock, delay, drop (comma-separated), all, or none.
     #[arg(long, default_value = "partition,kill")]
     nemesis: String,
     /// Seeds the nemesis schedule and the clients' choices (random if absent).

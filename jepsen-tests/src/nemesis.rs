@@ -10,6 +10,11 @@
 //! - `pause`: SIGSTOP, SIGCONT at the heal.
 //! - `clock`: skew the wall clock of one node (the leader half the time)
 //!   by up to ±300 s through libfaketime; the monotonic clock is left alone.
+//! - `delay`: hold back the bytes between nodes in the harness's TCP
+//!   [`proxy`](crate::proxy): every link by 20–200 ms (plus jitter), or the
+//!   links of one node (the leader half the time) by 300–1500 ms.
+//! - `drop`: cut connections between nodes in the proxy at random: every
+//!   link 2–10 % of chunks and new connections, or one node's links 20–50 %.
 //! - `member`: remove a voter (DELETE /v1/cluster/members/{id}), and once
 //!   that is committed kill and wipe it, restart it under a new node id, add
 //!   it as a learner and promote it. A wiped node never returns under its old id.
@@ -31,8 +36,9 @@ use tokio::sync::{Mutex, watch};
 use crate::api::{Api, Outcome};
 use crate::cmd;
 use crate::history::{F, Kind, Recorder};
-use crate::netns;
 use crate::node::{self, ADMIN_KEY, Cluster};
+use crate::proxy::{Mode, Proxy};
+use crate::{netns, proxy};
 
 /// A kind of fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,16 +53,22 @@ pub enum Fault {
     Member,
     /// Skew wall clocks (libfaketime).
     Clock,
+    /// Slow links in the proxy.
+    Delay,
+    /// Lossy links in the proxy.
+    Drop,
 }
 
 impl Fault {
     /// Every fault.
-    pub const ALL: [Fault; 5] = [
+    pub const ALL: [Fault; 7] = [
         Fault::Partition,
         Fault::Kill,
         Fault::Pause,
         Fault::Member,
         Fault::Clock,
+        Fault::Delay,
+        Fault::Drop,
     ];
 
     /// Its name on the command line and in the history.
@@ -67,6 +79,8 @@ impl Fault {
             Fault::Pause => "pause",
             Fault::Member => "member",
             Fault::Clock => "clock",
+            Fault::Delay => "delay",
+            Fault::Drop => "drop",
         }
     }
 }
@@ -81,7 +95,7 @@ pub fn parse_faults(list: &str) -> anyhow::Result<Vec<Fault>> {
             _ => match Fault::ALL.iter().find(|fault| fault.name() == word) {
                 Some(fault) => faults.push(*fault),
                 None => bail!(
-                    "unknown nemesis {word:?}; choose from partition, kill, pause, member, clock, all, none"
+                    "unknown nemesis {word:?}; choose from partition, kill, pause, member, clock, delay, drop, all, none"
                 ),
             },
         }
@@ -99,6 +113,7 @@ enum Active {
     Killed(Vec<usize>),
     Paused(Vec<usize>),
     Skewed(Vec<usize>),
+    Proxied,
     Done(Value),
 }
 
@@ -116,6 +131,8 @@ pub struct Nemesis {
     pub faults: Vec<Fault>,
     /// How many slots.
     pub slots: usize,
+    /// The links between the nodes.
+    pub proxy: Arc<Proxy>,
 }
 
 /// Waits `duration`, or less if `stop` turns true; returns whether it stopped.
@@ -139,6 +156,7 @@ impl Nemesis {
         seed: u64,
         faults: Vec<Fault>,
         slots: usize,
+        proxy: Arc<Proxy>,
     ) -> Nemesis {
         Nemesis {
             cluster,
@@ -147,6 +165,7 @@ impl Nemesis {
             rng: StdRng::seed_from_u64(seed ^ 0x006e_656d_6573_6973),
             faults,
             slots,
+            proxy,
         }
     }
 
@@ -165,6 +184,7 @@ impl Nemesis {
                 Ok(active) => active,
                 Err(error) => {
                     // Whatever part of the fault took hold is undone.
+                    self.proxy.heal();
                     let healed = heal_network(&self.cluster).await;
                     let detail = json!({
                         "fault": fault.name(),
@@ -251,6 +271,21 @@ impl Nemesis {
                 }
                 Ok(Active::Skewed(targets))
             }
+            Fault::Delay | Fault::Drop => {
+                let (shape, links, mode) = self.link_plan(fault).await;
+                let detail = match mode {
+                    Mode::Delay { base_ms, jitter_ms } => {
+                        json!({ "base_ms": base_ms, "jitter_ms": jitter_ms })
+                    }
+                    Mode::Drop { per_mille } => json!({ "cut_per_mille": per_mille }),
+                    Mode::Pass => Value::Null,
+                };
+                self.begin(json!({ "fault": fault.name(), "shape": shape, "links": links, "mode": detail }));
+                for (from, to) in &links {
+                    self.proxy.set(*from, *to, mode);
+                }
+                Ok(Active::Proxied)
+            }
             Fault::Member => {
                 self.begin(json!({ "fault": "member" }));
                 Ok(Active::Done(self.member_cycle().await?))
@@ -284,8 +319,52 @@ impl Nemesis {
                 }
                 Ok(())
             }
+            Active::Proxied => {
+                self.proxy.heal();
+                Ok(())
+            }
             Active::Done(_) => Ok(()),
         }
+    }
+
+    /// Which links to slow down or make lossy, and how: every link mildly,
+    /// or one node's links (the leader half the time) badly.
+    async fn link_plan(&mut self, fault: Fault) -> (&'static str, Vec<(usize, usize)>, Mode) {
+        let n = self.slots;
+        let every_link = self.rng.random_bool(0.5);
+        let (shape, links) = if every_link {
+            let links = (1..=n)
+                .flat_map(|a| (1..=n).filter(move |b| *b != a).map(move |b| (a, b)))
+                .collect();
+            ("all_links", links)
+        } else {
+            let target = self.targets().await[0];
+            let links = (1..=n)
+                .filter(|peer| *peer != target)
+                .flat_map(|peer| [(target, peer), (peer, target)])
+                .collect();
+            ("one_node", links)
+        };
+        let mode = match (fault, every_link) {
+            (Fault::Drop, true) => Mode::Drop {
+                per_mille: self.rng.random_range(20..=100),
+            },
+            (Fault::Drop, false) => Mode::Drop {
+                per_mille: self.rng.random_range(200..=500),
+            },
+            (_, true) => {
+                let base_ms = self.rng.random_range(20..=200);
+                Mode::Delay {
+                    base_ms,
+                    jitter_ms: base_ms / 2,
+                }
+            }
+            (_, false) => Mode::Delay {
+                base_ms: self.rng.random_range(300..=1_500),
+                jitter_ms: 200,
+            },
+        };
+        (shape, links, mode)
     }
 
     /// One node, or on five nodes sometimes two; the leader half the time.
@@ -365,19 +444,31 @@ impl Nemesis {
     }
 }
 
-/// Drops traffic both ways between each pair in `cuts`.
+/// Drops traffic both ways between each pair in `cuts`: each node of a
+/// pair drops what it sends towards the other (through the proxy port of
+/// that link) and whatever reaches it from the other's address directly.
 pub async fn apply_cuts(cluster: &SharedCluster, cuts: &[(usize, usize)]) -> anyhow::Result<()> {
     let run_id = cluster.lock().await.run_id().to_string();
     for (a, b) in cuts {
-        for (here, there) in [(a, b), (b, a)] {
-            let ns = netns::node_name(&run_id, *here);
-            let source = netns::node_ip(*there);
-            cmd::in_netns(
-                &ns,
-                "iptables",
-                &["-A", "INPUT", "-s", &source, "-j", "DROP"],
-            )
-            .await?;
+        for (here, there) in [(*a, *b), (*b, *a)] {
+            let ns = netns::node_name(&run_id, here);
+            let port = proxy::port(here, there).to_string();
+            let to_proxy = [
+                "-A",
+                "OUTPUT",
+                "-p",
+                "tcp",
+                "-d",
+                netns::HUB_IP,
+                "--dport",
+                &port,
+                "-j",
+                "DROP",
+            ];
+            cmd::in_netns(&ns, "iptables", &to_proxy).await?;
+            let source = netns::node_ip(there);
+            let direct = ["-A", "INPUT", "-s", &source, "-j", "DROP"];
+            cmd::in_netns(&ns, "iptables", &direct).await?;
         }
     }
     Ok(())
@@ -390,12 +481,9 @@ pub async fn heal_network(cluster: &SharedCluster) -> anyhow::Result<()> {
         (cluster.run_id().to_string(), cluster.slots.len())
     };
     for slot in 1..=slots {
-        cmd::in_netns(
-            &netns::node_name(&run_id, slot),
-            "iptables",
-            &["-F", "INPUT"],
-        )
-        .await?;
+        let ns = netns::node_name(&run_id, slot);
+        cmd::in_netns(&ns, "iptables", &["-F", "INPUT"]).await?;
+        cmd::in_netns(&ns, "iptables", &["-F", "OUTPUT"]).await?;
     }
     Ok(())
 }

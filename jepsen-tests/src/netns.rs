@@ -9,8 +9,11 @@
 //! ```
 //!
 //! Every address lives inside a namespace the run created; the host's own
-//! network is never touched. Partitions are iptables rules inside the node
-//! namespaces, so the harness (in the hub) always reaches every node.
+//! network is never touched. A DNAT rule in each node namespace sends the
+//! node's connections to its peers through the harness's [`proxy`] in the
+//! hub (delays and drops). Partitions are iptables rules inside the node
+//! namespaces that drop a node's traffic to the proxy ports of the peers it
+//! is cut from, so the harness (in the hub) always reaches every node.
 //! `/run/jepsen-tests/<run>` holds the supervising process's pid, so that
 //! `jepsen-tests cleanup` can tell a live run from a leftover.
 
@@ -18,7 +21,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::cmd;
+use crate::{cmd, proxy};
 
 /// Every namespace of this harness starts with this.
 pub const PREFIX: &str = "jt-";
@@ -116,6 +119,37 @@ impl Net {
             cmd::run("ip", &["-n", &ns, "link", "set", "lo", "up"])?;
             cmd::run("ip", &["-n", &ns, "addr", "add", &address, "dev", "eth0"])?;
             cmd::run("ip", &["-n", &ns, "link", "set", "eth0", "up"])?;
+        }
+        for from in 1..=self.slots {
+            let ns = node_name(&self.run_id, from);
+            for to in (1..=self.slots).filter(|to| *to != from) {
+                // Node `from`'s connections to node `to` go through the proxy.
+                let proxy = format!("{HUB_IP}:{}", proxy::port(from, to));
+                let port = NODE_PORT.to_string();
+                cmd::run(
+                    "ip",
+                    &[
+                        "netns",
+                        "exec",
+                        &ns,
+                        "iptables",
+                        "-t",
+                        "nat",
+                        "-A",
+                        "OUTPUT",
+                        "-p",
+                        "tcp",
+                        "-d",
+                        &node_ip(to),
+                        "--dport",
+                        &port,
+                        "-j",
+                        "DNAT",
+                        "--to-destination",
+                        &proxy,
+                    ],
+                )?;
+            }
         }
         Ok(())
     }

@@ -251,6 +251,11 @@ impl Cluster {
         Ok(())
     }
 
+    /// Whether the nodes run under libfaketime (their clocks can be skewed).
+    pub fn skews_clocks(&self) -> bool {
+        self.settings.faketime.is_some()
+    }
+
     /// Sets `slot`'s wall clock `offset_s` seconds off (0: true time again).
     pub fn set_clock(&self, slot: usize, offset_s: i64) -> anyhow::Result<()> {
         anyhow::ensure!(

@@ -15,6 +15,7 @@ use crate::api::{Api, Outcome};
 use crate::history::{DigestOk, F, Kind, Recorder, Resolved};
 use crate::nemesis::{self, Fault, Nemesis, SharedCluster};
 use crate::node::{ADMIN_KEY, Cluster, NodeSettings};
+use crate::proxy::Proxy;
 use crate::report;
 use crate::workload::{self, ATTEMPTS_MAX, Bank, Client, Ledgerbook, SharedBook};
 
@@ -155,6 +156,7 @@ async fn test(
     recorder: &Arc<Recorder>,
 ) -> anyhow::Result<Verdict> {
     let api = Api::new()?;
+    let proxy = Arc::new(Proxy::start(config.nodes).await?);
     start_cluster(config, cluster, &api).await?;
     let bank = Arc::new(Bank::new());
     workload::setup(&api, &bank, recorder).await?;
@@ -163,9 +165,9 @@ async fn test(
         config.time_limit
     );
     let book: SharedBook = Arc::new(StdMutex::new(Ledgerbook::default()));
-    run_workload(config, cluster, recorder, &api, &bank, &book).await?;
+    run_workload(config, cluster, recorder, &api, &bank, &book, &proxy).await?;
     eprintln!("jepsen-tests: workload stopped; healing");
-    heal(&api, cluster, recorder, config.nodes).await?;
+    heal(&api, cluster, recorder, &proxy, config.nodes).await?;
     resolve(&api, &book, recorder, &bank, config.nodes).await?;
     final_reads(&api, &bank, recorder, config.nodes).await;
     digests(&api, cluster, recorder, config.nodes).await;
@@ -214,6 +216,7 @@ async fn run_workload(
     api: &Api,
     bank: &Arc<Bank>,
     book: &SharedBook,
+    proxy: &Arc<Proxy>,
 ) -> anyhow::Result<()> {
     let (stop, stopped) = watch::channel(false);
     let mut clients = tokio::task::JoinSet::new();
@@ -236,6 +239,7 @@ async fn run_workload(
         config.seed,
         faults,
         config.nodes,
+        proxy.clone(),
     );
     let nemesis = tokio::spawn(nemesis.run(stopped.clone()));
     let watcher = tokio::spawn(nemesis::watch_for_exits(
@@ -314,13 +318,18 @@ async fn heal(
     api: &Api,
     cluster: &SharedCluster,
     recorder: &Recorder,
+    proxy: &Proxy,
     slots: usize,
 ) -> anyhow::Result<()> {
+    proxy.heal();
     nemesis::heal_network(cluster).await?;
     record_exits(cluster, recorder).await;
     {
         let mut nodes = cluster.lock().await;
         for slot in 1..=slots {
+            if nodes.skews_clocks() {
+                nodes.set_clock(slot, 0)?;
+            }
             nodes.set_paused(slot, false).await?;
             if !nodes.is_running(slot) {
                 nodes.start(slot)?;
