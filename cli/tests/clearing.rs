@@ -95,7 +95,7 @@ fn an_operator_caps_closes_settles_and_aborts_windows() {
         "--warning-percent",
         "50",
     ];
-    cluster.cli(OPERATOR, &cap).code(3).stderr_has("forbidden");
+    cluster.cli(OPERATOR, &cap).code(5).stderr_has("forbidden");
     cluster.cli(ADMIN_KEY, &cap).ok().stdout_has("500.00");
     let negative = ["caps", "set", "--branch", "SH01", "--currency", "CNY"];
     let negative = [&negative[..], &["--cap", "-1.00"]].concat();

@@ -302,6 +302,12 @@ pub enum Rejection {
         /// `clearing` or `settlement_reserve`.
         purpose: String,
     },
+    /// Settlement entries of a settled window are never reversed.
+    #[error("entry {entry} settles a clearing window and cannot be reversed")]
+    SettlementEntryIrreversible {
+        /// The settlement entry.
+        entry: EntryId,
+    },
     /// A settlement entry's id is taken by another entry.
     #[error("settlement entry id {entry} is in use by another entry")]
     SettlementEntryExists {
@@ -366,6 +372,9 @@ impl Rejection {
             Rejection::ClearingCenterUndefined { .. } => "clearing_center_undefined".to_string(),
             Rejection::SettlementAccountMissing { .. } => "settlement_account_missing".to_string(),
             Rejection::SettlementEntryExists { .. } => "settlement_entry_exists".to_string(),
+            Rejection::SettlementEntryIrreversible { .. } => {
+                "settlement_entry_irreversible".to_string()
+            }
         }
     }
 }
