@@ -465,6 +465,19 @@ impl Ledger {
         Ok(requests)
     }
 
+    /// Whether `id` is a settlement entry of a settled window: those are
+    /// never reversed, since a settled window never changes.
+    pub(crate) fn is_settlement_entry(&self, id: &EntryId) -> bool {
+        let window = id
+            .as_str()
+            .strip_prefix("stl:")
+            .and_then(|rest| rest.split(':').next())
+            .and_then(|window| window.parse::<u64>().ok());
+        window
+            .and_then(|window| self.windows.get(&window))
+            .is_some_and(|window| window.settlement.contains(id))
+    }
+
     /// A branch's exposure against its cap in `currency`.
     pub fn exposure(&self, branch: &BranchCode, currency: Currency) -> Exposure {
         self.derived

@@ -918,6 +918,9 @@ impl Ledger {
         if entry.status != EntryStatus::Posted {
             return Err(Rejection::EntryNotPosted { entry: original });
         }
+        if self.is_settlement_entry(&original) {
+            return Err(Rejection::SettlementEntryIrreversible { entry: original });
+        }
         if let Some(reversed_by) = &entry.reversed_by {
             return Err(Rejection::EntryAlreadyReversed {
                 entry: original,

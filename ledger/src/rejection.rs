@@ -303,6 +303,12 @@ pub enum Rejection {
         /// `clearing` or `settlement_reserve`.
         purpose: String,
     },
+    /// Settlement entries of a settled window are never reversed.
+    #[error("entry {entry} settles a clearing window and cannot be reversed")]
+    SettlementEntryIrreversible {
+        /// The settlement entry.
+        entry: EntryId,
+    },
     /// A settlement entry's id is taken by another entry.
     #[error("settlement entry id {entry} is in use by another entry")]
     SettlementEntryExists {
@@ -493,6 +499,9 @@ impl Rejection {
             Rejection::PeriodNotEnded { .. } => "period_not_ended".to_string(),
             Rejection::EntryNotFlagged { .. } => "entry_not_flagged".to_string(),
             Rejection::EntryAlreadyReviewed { .. } => "entry_already_reviewed".to_string(),
+            Rejection::SettlementEntryIrreversible { .. } => {
+                "settlement_entry_irreversible".to_string()
+            }
         }
     }
 }
