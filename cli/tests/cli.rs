@@ -910,14 +910,19 @@ impl DevCluster {
         use std::io::BufRead;
         use std::os::unix::process::CommandExt;
 
-        let base_port = wait_for("three consecutive free ports", Duration::from_secs(10), || {
-            let base = free_port();
-            let free = (1..3u16).all(|n| {
-                base.checked_add(n)
-                    .is_some_and(|port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok())
-            });
-            free.then_some(base)
-        });
+        let base_port = wait_for(
+            "three consecutive free ports",
+            Duration::from_secs(10),
+            || {
+                let base = free_port();
+                let free = (1..3u16).all(|n| {
+                    base.checked_add(n).is_some_and(|port| {
+                        std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+                    })
+                });
+                free.then_some(base)
+            },
+        );
         let data = tempfile::tempdir().expect("tempdir");
         let mut launcher = std::process::Command::new(node_binary())
             .args(["dev", "--base-port", &base_port.to_string(), "--data-dir"])
@@ -931,7 +936,10 @@ impl DevCluster {
         let stdout = launcher.stdout.take().expect("piped stdout");
         let (lines, receive) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
                 if lines.send(line).is_err() {
                     break;
                 }
@@ -957,6 +965,7 @@ impl DevCluster {
         let group = format!("-{}", self.launcher.id());
         let _ = std::process::Command::new("kill")
             .args([signal, "--", &group])
+            .stderr(std::process::Stdio::null())
             .status();
     }
 }
