@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Deserialize;
 
 use crate::commands::{
-    account, approval, bench, branch, cluster, entry, principal, transfer, window,
+    account, approval, bench, branch, cluster, entry, principal, statement, transfer, window,
 };
 
 /// The help heading of the flags every command takes.
@@ -116,6 +116,9 @@ pub enum Command {
     /// Clearing windows (清算场次) and their positions.
     #[command(subcommand, alias = "window")]
     Windows(window::WindowCommand),
+    /// Customer statements (对账单), their returns (对账回执) and reports (回收率).
+    #[command(subcommand, alias = "statement")]
+    Statements(statement::StatementCommand),
     /// Measure the cluster: post transfers at a concurrency and batch size,
     /// report committed transfers/s and latency percentiles.
     Bench(bench::BenchArgs),
