@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::commands::{
     account, approval, bench, branch, cap, cluster, entry, principal, transfer, window,
+    account, approval, bench, branch, cluster, entry, principal, statement, transfer, window,
 };
 
 /// The help heading of the flags every command takes.
@@ -119,6 +120,9 @@ pub enum Command {
     /// Net debit caps (净借记限额) and each branch's exposure against its cap.
     #[command(subcommand, alias = "cap")]
     Caps(cap::CapCommand),
+    /// Customer statements (对账单), their returns (对账回执) and reports (回收率).
+    #[command(subcommand, alias = "statement")]
+    Statements(statement::StatementCommand),
     /// Measure the cluster: post transfers at a concurrency and batch size,
     /// report committed transfers/s and latency percentiles.
     Bench(bench::BenchArgs),

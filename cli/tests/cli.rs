@@ -1240,4 +1240,115 @@ fn an_operator_caps_closes_settles_and_aborts_windows() {
         .cli(OPERATOR, &["windows", "list"])
         .ok()
         .stdout_has("Window 3 is open");
+/// `statements issue|returns|report|list|show` as an operator and a branch
+/// use them (issue 7 A): the code comes with the issue and is hidden from the
+/// branch, a wrong code exits 3 with its code, a dispute without the stated
+/// balance is a usage error that sends nothing, and reports export as CSV.
+#[test]
+fn statements_are_issued_returned_and_reported() {
+    let cluster = Cluster::start(1);
+    seed(&cluster);
+    let fund = cluster
+        .cli(AUDITOR, &["entries", "show", "fund-SH01", "-o", "json"])
+        .ok()
+        .json();
+    let cutoff = fund["booked_at"].as_str().expect("booked_at").to_string();
+    let due = cutoff[..10].to_string();
+    let issue = [
+        "statements",
+        "issue",
+        "--account",
+        "SH01-A",
+        "--account",
+        "SH01-B",
+        "--cutoff",
+        &cutoff,
+        "--due",
+        &due,
+    ];
+    let issued = cluster
+        .cli(OPERATOR, &[&issue[..], &["-o", "json"]].concat())
+        .ok()
+        .json();
+    let statements = issued["statements"].as_array().expect("statements");
+    assert_eq!(statements.len(), 2, "{issued}");
+    let a_id = statements[0]["id"].as_str().unwrap();
+    let b_id = statements[1]["id"].as_str().unwrap();
+    let a_code = statements[0]["verification_code"].as_str().unwrap();
+    let b_code = statements[1]["verification_code"].as_str().unwrap();
+    cluster
+        .cli(OPERATOR, &issue)
+        .ok()
+        .stdout_has(a_id)
+        .stdout_has("1000000.00")
+        .stdout_has("2 statement(s).");
+    cluster
+        .cli(OPERATOR, &["statements", "issue", "--cutoff", &cutoff])
+        .code(2)
+        .stderr_has("--due");
+
+    let teller_view = cluster
+        .cli(TELLER_SH01, &["statements", "show", a_id, "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(teller_view["verification_code"], serde_json::Value::Null);
+    cluster
+        .cli(AUDITOR, &["statements", "show", a_id])
+        .ok()
+        .stdout_has(a_code)
+        .stdout_has("fund-SH01");
+
+    let returns = |id: &str, code: &str, extra: &[&str]| {
+        let args = ["statements", "returns", id, "--code", code];
+        cluster.cli(TELLER_SH01, &[&args[..], extra].concat())
+    };
+    returns(a_id, b_code, &["--status", "confirmed"])
+        .code(3)
+        .stderr_has("verification_code_mismatch")
+        .no_debug_dump();
+    returns(b_id, b_code, &["--status", "disputed"])
+        .code(2)
+        .stderr_has("--stated-balance");
+    returns(a_id, a_code, &["--status", "confirmed"])
+        .ok()
+        .stdout_has("reconciled");
+    returns(
+        b_id,
+        b_code,
+        &["--status", "disputed", "--stated-balance", "5.00"],
+    )
+    .ok()
+    .stdout_has("disputed")
+    .stdout_has("5.00");
+
+    cluster
+        .cli(OPERATOR, &["statements", "report", "return-rates"])
+        .ok()
+        .stdout_has("SH01")
+        .stdout_has("100.00");
+    let csv = cluster
+        .cli(OPERATOR, &["-o", "csv", "statements", "report", "disputes"])
+        .ok();
+    let rows: Vec<&str> = csv.stdout.lines().collect();
+    assert_eq!(
+        rows[0],
+        "id,branch,account,ccy,closing,stated,difference,due,status,age_(days),bucket"
+    );
+    assert_eq!(
+        rows[1],
+        format!("{b_id},SH01,SH01-B,CNY,0.00,5.00,5.00,{due},disputed,0,0-7")
+    );
+    assert_eq!(rows.len(), 2, "{csv}");
+    cluster
+        .cli(
+            OPERATOR,
+            &["statements", "report", "overdue", "--from", "2026-01-01"],
+        )
+        .code(2)
+        .stderr_has("return-rates");
+    cluster
+        .cli(OPERATOR, &["statements", "list", "--status", "disputed"])
+        .ok()
+        .stdout_has(b_id)
+        .stdout_has("1 statement(s).");
 }

@@ -212,8 +212,9 @@ async fn initialize(app: &App) -> anyhow::Result<()> {
 }
 
 /// While this node leads, proposes a `Tick` whenever a pending entry's
-/// timeout has passed, so that expiry (and the release of its reservation)
-/// never waits for other traffic. The ledger itself decides what expires.
+/// timeout or a statement's due date has passed, so that expiry (and the
+/// release of its reservation) and overdue marks never wait for other
+/// traffic. The ledger itself decides what expires.
 async fn expire_pending_entries(app: Arc<App>) {
     let mut interval = tokio::time::interval(Duration::from_secs(1));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -1,6 +1,7 @@
 //! Three real `clearledger-node` processes on loopback: replication,
 //! forwarding, linearizable reads, leader failure, snapshot catch-up,
-//! idempotent retries across leader changes, and bad input.
+//! idempotent retries across leader changes, bad input, and customer
+//! statements with their returns and reports.
 
 mod support;
 
@@ -820,4 +821,299 @@ fn cap_refuses_the_entry_that_would_pass_it() {
     );
     let window = cluster.get(1, "/v1/windows/1", OPERATOR).unwrap();
     assert_eq!(window["cap_warnings"][0]["branch"], "SH01", "{window}");
+// --- Customer statements (对账单) and returns (对账回执) ---------------------
+
+/// GET answering text (CSV), with its status and content type.
+fn get_text(cluster: &Cluster, node: u64, path: &str, key: &str) -> (u16, String, String) {
+    let response = cluster
+        .http
+        .get(cluster.node(node).url(path))
+        .bearer_auth(key)
+        .send()
+        .expect("transport");
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    (status, content_type, response.text().expect("body"))
+}
+
+fn problem_code(reply: &(u16, Value)) -> (u16, &str) {
+    (reply.0, reply.1["code"].as_str().unwrap_or_default())
+}
+
+/// design.md: statements carry a verification code, returns are posted by
+/// branch systems, and the return rate per branch (回收率) and disputes are
+/// the headline figures; issue #7 A: a wrong code is refused, a branch returns
+/// only its own statements, reports export as CSV.
+#[test]
+fn statements_are_issued_returned_and_reported_through_any_node() {
+    let cluster = Cluster::start(3, Settings::default());
+    cluster.seed();
+    let follower = cluster.follower();
+    let paid = cluster.must_post(
+        follower,
+        "/v1/transfers",
+        SH01,
+        transfer("t-stmt", "SH01-A", "SH01-B", "100.00"),
+    );
+    let cutoff = paid["results"][0]["booked_at"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let due = cutoff[..10].to_string();
+
+    let request = json!({"accounts": ["SH01-B", "SH01-A"], "cutoff": cutoff, "due": due});
+    let refused = cluster
+        .post(follower, "/v1/statements", AUDITOR, &request)
+        .unwrap();
+    assert_eq!(problem_code(&refused), (403, "forbidden"));
+    let issued = cluster.must_post(follower, "/v1/statements", OPERATOR, request.clone());
+    let statements = issued["statements"].as_array().expect("statements");
+    assert_eq!(statements.len(), 2, "{issued}");
+    let (a, b) = (&statements[0], &statements[1]);
+    assert_eq!(
+        (a["account"].as_str(), a["closing_balance"].as_str()),
+        (Some("SH01-A"), Some("999900.00"))
+    );
+    assert_eq!(
+        (b["account"].as_str(), b["closing_balance"].as_str()),
+        (Some("SH01-B"), Some("100.00"))
+    );
+    for statement in statements {
+        let code = statement["verification_code"].as_str().expect("a code");
+        assert_eq!(code.len(), 32);
+        assert!(code.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(statement["status"], "issued");
+    }
+    assert!(issued["index"].as_u64().is_some() && issued["booked_at"].is_string());
+    // Issuing again answers the same statements.
+    let again = cluster.must_post(cluster.leader(), "/v1/statements", OPERATOR, request);
+    assert_eq!(again["statements"], issued["statements"]);
+
+    let a_id = a["id"].as_str().unwrap();
+    let b_id = b["id"].as_str().unwrap();
+    let a_code = a["verification_code"].as_str().unwrap();
+    let b_code = b["verification_code"].as_str().unwrap();
+
+    // The owning branch reads the statement and its lines, without the code.
+    let read = cluster
+        .get(follower, &format!("/v1/statements/{a_id}"), SH01)
+        .unwrap();
+    assert_eq!(read["verification_code"], Value::Null);
+    let lines: Vec<(&str, &str, &str)> = read["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["entry"].as_str().unwrap(),
+                l["side"].as_str().unwrap(),
+                l["balance_after"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("fund-SH01", "credit", "1000000.00"),
+            ("t-stmt", "debit", "999900.00")
+        ]
+    );
+    let hidden = cluster
+        .get_raw(follower, &format!("/v1/statements/{a_id}"), BJ01)
+        .unwrap();
+    assert_eq!(problem_code(&hidden), (404, "statement_not_found"));
+
+    // Returns: only the owning branch, only with the statement's own code.
+    let path = format!("/v1/statements/{a_id}/return");
+    let confirm = json!({"verification_code": a_code, "status": "confirmed"});
+    let other_branch = cluster.post(follower, &path, BJ01, &confirm).unwrap();
+    assert_eq!(problem_code(&other_branch), (403, "forbidden"));
+    let wrong = json!({"verification_code": b_code, "status": "confirmed"});
+    let wrong = cluster.post(follower, &path, SH01, &wrong).unwrap();
+    assert_eq!(problem_code(&wrong), (422, "verification_code_mismatch"));
+    let reconciled = cluster.must_post(follower, &path, SH01, confirm.clone());
+    assert_eq!(reconciled["status"], "reconciled");
+    assert_eq!(reconciled["difference"], "0.00");
+    let retried = cluster.must_post(cluster.leader(), &path, SH01, confirm);
+    assert_eq!(retried["returned"], reconciled["returned"]);
+    let dispute = json!({"verification_code": b_code.to_uppercase(), "status": "disputed"});
+    let missing = cluster
+        .post(
+            follower,
+            &format!("/v1/statements/{b_id}/return"),
+            SH01,
+            &dispute,
+        )
+        .unwrap();
+    assert_eq!(problem_code(&missing), (422, "stated_balance_required"));
+    let dispute =
+        json!({"verification_code": b_code, "status": "disputed", "stated_balance": "90.00"});
+    let disputed = cluster.must_post(
+        follower,
+        &format!("/v1/statements/{b_id}/return"),
+        SH01,
+        dispute,
+    );
+    assert_eq!(
+        (
+            &disputed["status"],
+            &disputed["stated_balance"],
+            &disputed["difference"]
+        ),
+        (&json!("disputed"), &json!("90.00"), &json!("-10.00"))
+    );
+
+    // A whole branch by the default policy: its customer accounts only.
+    let branch = json!({"branch": "BJ01", "cutoff": cutoff, "due": due});
+    let bj = cluster.must_post(follower, "/v1/statements", OPERATOR, branch);
+    let accounts: Vec<&str> = bj["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["account"].as_str().unwrap())
+        .collect();
+    assert_eq!(accounts, ["BJ01-A", "BJ01-B"]);
+
+    // Reports: JSON and CSV, a branch sees only its own.
+    let rates = cluster
+        .get(follower, "/v1/statement-reports/return-rates", OPERATOR)
+        .unwrap();
+    let figures: Vec<(String, u64, u64, String)> = rates["branches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["branch"].as_str().unwrap().to_string(),
+                r["issued"].as_u64().unwrap(),
+                r["returned"].as_u64().unwrap(),
+                r["return_rate_percent"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        figures,
+        [
+            ("BJ01".to_string(), 2, 0, "0.00".to_string()),
+            ("SH01".to_string(), 2, 2, "100.00".to_string())
+        ]
+    );
+    let (status, content_type, csv) = get_text(
+        &cluster,
+        follower,
+        "/v1/statement-reports/return-rates?format=csv",
+        SH01,
+    );
+    assert_eq!(status, 200);
+    assert!(content_type.starts_with("text/csv"), "{content_type}");
+    assert_eq!(
+        csv,
+        "branch,issued,returned,reconciled,disputed,overdue,outstanding,return_rate_percent\r\n\
+         SH01,2,2,1,1,0,0,100.00\r\n"
+    );
+    let (status, _, disputes) = get_text(
+        &cluster,
+        follower,
+        "/v1/statement-reports/disputes?format=csv",
+        OPERATOR,
+    );
+    assert_eq!(status, 200);
+    let rows: Vec<&str> = disputes.lines().collect();
+    assert_eq!(rows.len(), 2, "{disputes}");
+    assert!(
+        rows[1].starts_with(&format!("{b_id},SH01,SH01-B,CNY,"))
+            && rows[1].ends_with(",100.00,90.00,-10.00,disputed,0,0-7"),
+        "{}",
+        rows[1]
+    );
+    let foreign = cluster
+        .get_raw(follower, "/v1/statement-reports/overdue?branch=BJ01", SH01)
+        .unwrap();
+    assert_eq!(problem_code(&foreign), (403, "forbidden"));
+
+    // Every replica holds the same statements, returns and digest.
+    assert_eq!(cluster.converged_digests().len(), 3);
+    for node in 1..=3 {
+        let stale = cluster
+            .get(
+                node,
+                &format!("/v1/statements/{b_id}?consistency=stale"),
+                OPERATOR,
+            )
+            .unwrap();
+        assert_eq!(stale["status"], "disputed", "node {node}");
+        assert_eq!(stale["verification_code"], b["verification_code"]);
+    }
+    wait_for(
+        "the statement list on the leader",
+        Duration::from_secs(10),
+        || {
+            let list = cluster
+                .get(cluster.leader(), "/v1/statements?status=disputed", AUDITOR)
+                .ok()?;
+            (list["statements"].as_array()?.len() == 1).then_some(())
+        },
+    );
+}
+
+/// The differentiated policy is replicated configuration: only an admin sets
+/// it, and a whole-branch issue follows it.
+#[test]
+fn the_statement_policy_is_set_by_an_admin_and_followed() {
+    let cluster = Cluster::start(3, Settings::default());
+    cluster.seed();
+    let policy = json!({"rules": [
+        {"purpose": "customer", "currency": "CNY", "min_balance": "500000.00", "frequency": "monthly"},
+        {"purpose": "customer", "frequency": "never"}
+    ]});
+    let refused = cluster
+        .post(
+            cluster.follower(),
+            "/v1/statement-policy",
+            OPERATOR,
+            &policy,
+        )
+        .unwrap();
+    assert_eq!(problem_code(&refused), (403, "forbidden"));
+    let bad = json!({"rules": [{"min_balance": "1.00", "frequency": "monthly"}]});
+    let bad = cluster
+        .post(cluster.follower(), "/v1/statement-policy", ADMIN_KEY, &bad)
+        .unwrap();
+    assert_eq!(problem_code(&bad), (422, "statement_policy_invalid"));
+    let stored = cluster.must_post(
+        cluster.follower(),
+        "/v1/statement-policy",
+        ADMIN_KEY,
+        policy,
+    );
+    assert_eq!(stored["rules"][0]["min_balance"], "500000.00");
+    let read = cluster
+        .get(cluster.follower(), "/v1/statement-policy", AUDITOR)
+        .unwrap();
+    assert_eq!(read["rules"], stored["rules"]);
+    let paid = cluster.must_post(
+        cluster.leader(),
+        "/v1/transfers",
+        SH01,
+        transfer("t-policy", "SH01-A", "SH01-B", "1.00"),
+    );
+    let cutoff = paid["results"][0]["booked_at"].as_str().unwrap();
+    let issued = cluster.must_post(
+        cluster.follower(),
+        "/v1/statements",
+        OPERATOR,
+        json!({"branch": "SH01", "cutoff": cutoff, "due": &cutoff[..10]}),
+    );
+    let accounts: Vec<&str> = issued["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["account"].as_str().unwrap())
+        .collect();
+    assert_eq!(accounts, ["SH01-A"], "{issued}");
 }

@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod entry;
 pub mod import;
 pub mod principal;
+pub mod statement;
 pub mod transfer;
 pub mod window;
 
@@ -75,6 +76,7 @@ pub fn run(context: &Context, command: &Command) -> anyhow::Result<View> {
         Command::Policy(command) => principal::run_policy(context, command),
         Command::Windows(command) => window::run(context, command),
         Command::Caps(command) => cap::run(context, command),
+        Command::Statements(command) => statement::run(context, command),
         Command::Bench(args) => bench::run(context, args),
         Command::Completions { .. } => Err(anyhow::anyhow!(
             "completions are printed before any command runs"

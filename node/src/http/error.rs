@@ -3,7 +3,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ledger::Rejection;
+use ledger::{Rejection, StatementRejection};
 use serde_json::{Value, json};
 
 use crate::proposer::ProposeError;
@@ -87,7 +87,26 @@ pub fn rejection_status(rejection: &Rejection) -> StatusCode {
         | Rejection::CapInvalid { .. }
         | Rejection::ReasonRequired
         | Rejection::AccountOpenedClosed => StatusCode::UNPROCESSABLE_ENTITY,
+        Rejection::Statement(rejection) => statement_rejection_status(rejection),
         _ => StatusCode::CONFLICT,
+    }
+}
+
+/// The HTTP status of a refused statement command: a missing statement is
+/// 404, input that can never succeed 422, a clash with what exists 409.
+fn statement_rejection_status(rejection: &StatementRejection) -> StatusCode {
+    match rejection {
+        StatementRejection::NotFound { .. } => StatusCode::NOT_FOUND,
+        StatementRejection::VerificationCodeMismatch { .. }
+        | StatementRejection::StatedBalanceRequired
+        | StatementRejection::CutoffInFuture { .. }
+        | StatementRejection::DueBeforeCutoff { .. }
+        | StatementRejection::SelectionInvalid { .. }
+        | StatementRejection::PolicyInvalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        StatementRejection::AlreadyReturned { .. }
+        | StatementRejection::CutoffBeforeLatest { .. }
+        | StatementRejection::AccountNotOpenAtCutoff { .. }
+        | StatementRejection::ExistsWithDifferentDue { .. } => StatusCode::CONFLICT,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod internal_api;
 pub mod ops_api;
 pub mod parse;
 pub mod setup_api;
+pub mod statements_api;
 pub mod views;
 
 use axum::Router;
@@ -83,6 +84,31 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/windows/{id}/settle", post(clearing::settle_window))
         .route("/v1/windows/{id}/abort", post(clearing::abort_window))
         .route("/v1/caps", post(clearing::set_cap).get(clearing::list_caps))
+        .route(
+            "/v1/statements",
+            post(statements_api::issue).get(statements_api::list),
+        )
+        .route("/v1/statements/{id}", get(statements_api::get))
+        .route(
+            "/v1/statements/{id}/return",
+            post(statements_api::return_statement),
+        )
+        .route(
+            "/v1/statement-policy",
+            post(statements_api::set_policy).get(statements_api::get_policy),
+        )
+        .route(
+            "/v1/statement-reports/return-rates",
+            get(statements_api::return_rates),
+        )
+        .route(
+            "/v1/statement-reports/overdue",
+            get(statements_api::overdue),
+        )
+        .route(
+            "/v1/statement-reports/disputes",
+            get(statements_api::disputes),
+        )
         .route("/v1/cluster", get(cluster::status))
         .route("/v1/cluster/digest", get(cluster::digest))
         .route("/v1/cluster/learners", post(cluster::add_learner))

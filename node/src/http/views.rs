@@ -243,6 +243,7 @@ pub fn receipt(applied: &Applied, receipt: &Receipt) -> Value {
         Receipt::Window(window_value) => window(window_value, &WindowPositions::default()),
         Receipt::Cap(cap_value) => cap(cap_value, &Exposure::default()),
         Receipt::Ticked => json!({}),
+        Receipt::Statements(statements) => crate::http::statements_api::receipt(statements),
     };
     value["index"] = json!(applied.position.index);
     // An entry keeps its own booking time; the decision's time is in `decision`.
