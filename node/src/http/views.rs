@@ -212,6 +212,8 @@ pub fn receipt(applied: &Applied, receipt: &Receipt) -> Value {
         }),
         Receipt::Window(window_value) => window(window_value),
         Receipt::Ticked => json!({}),
+        Receipt::PeriodClosed(close) => crate::http::audit_api::period(close),
+        Receipt::Reviewed(mark) => crate::http::audit_api::review(mark),
     };
     value["index"] = json!(applied.position.index);
     // An entry keeps its own booking time; the decision's time is in `decision`.
