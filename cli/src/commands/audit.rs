@@ -974,7 +974,11 @@ mod tests {
              "review": {"entry": "int-1", "reviewed_by": "aud", "reviewed_at": "2026-11-22T10:00:00.000000Z", "reviewed_index": 39, "note": null}},
             {"entry": "rev-1", "flags": ["reversal"], "currency": "CNY", "amount": "100.00", "branches": ["SH01"],
              "posted_by": "op1", "approved_by": null, "booked_at": "2026-11-22T09:05:00.000000Z", "review": null}]});
-        let text = table(&review_view(&answer));
+        let text = crate::output::render(
+            &review_view(&answer),
+            crate::args::OutputFormat::Table,
+            Some(120),
+        );
         assert!(text.contains("50.00%"), "{text}");
         assert!(
             text.contains("internal_account_outbound, approval"),
