@@ -7,8 +7,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Deserialize;
 
 use crate::commands::{
-    account, approval, bench, branch, cap, cluster, entry, principal, transfer, window,
-    account, approval, bench, branch, cluster, entry, principal, statement, transfer, window,
+    account, approval, audit, bench, branch, cap, cluster, entry, principal, statement, transfer,
+    window,
 };
 
 /// The help heading of the flags every command takes.
@@ -126,6 +126,18 @@ pub enum Command {
     /// Measure the cluster: post transfers at a concurrency and batch size,
     /// report committed transfers/s and latency percentiles.
     Bench(bench::BenchArgs),
+    /// Balances and the trial balance (试算平衡) as of a past point.
+    #[command(subcommand, alias = "snapshots")]
+    Snapshot(audit::SnapshotCommand),
+    /// The journal, exported with its chain hashes.
+    #[command(subcommand)]
+    Journal(audit::JournalCommand),
+    /// Period close (关账) per branch.
+    #[command(subcommand, alias = "period")]
+    Periods(audit::PeriodCommand),
+    /// The hash-chain check, the audit trail and post-hoc review (事后监督).
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Print a shell completion script.
     #[command(
         after_help = "Example:\n  clearledger completions bash > ~/.local/share/bash-completion/completions/clearledger"

@@ -232,6 +232,37 @@ impl Client {
         self.call(Method::POST, path, &[], Some(body), retry)
     }
 
+    /// `GET path?query` answered as a stream (an export): the first server
+    /// that answers, with its response still to be read.
+    pub fn get_stream(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Result<Response, Problem>, TransportError> {
+        let mut attempts = Vec::new();
+        for step in 0..self.settings.servers.len() {
+            let at = (self.preferred.get() + step) % self.settings.servers.len();
+            let server = &self.settings.servers[at];
+            match self.request(server, &Method::GET, path, query, None).send() {
+                Err(error) => attempts.push((server.clone(), describe(&error))),
+                Ok(response) if response.status().is_success() => return Ok(Ok(response)),
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let text = response.text().unwrap_or_default();
+                    let problem = Problem::from_response(status, &text);
+                    if !problem.nothing_proposed() && status != 503 {
+                        return Ok(Err(problem));
+                    }
+                    attempts.push((
+                        server.clone(),
+                        format!("{} ({})", problem.code, problem.detail),
+                    ));
+                }
+            }
+        }
+        Err(TransportError::Unreachable { attempts })
+    }
+
     /// `DELETE path`.
     pub fn delete(&self, path: &str) -> Answer {
         self.call(Method::DELETE, path, &[], None, Retry::Write)

@@ -1351,4 +1351,178 @@ fn statements_are_issued_returned_and_reported() {
         .ok()
         .stdout_has(b_id)
         .stdout_has("1 statement(s).");
+/// The auditors' commands against a real cluster (issue #8): a trial balance
+/// as of a past index, an export that verifies offline and fails at exactly
+/// the record whose byte was altered, the node's chain, the trail, period
+/// close and the review list.
+#[test]
+fn audit_commands_against_a_real_cluster() {
+    let cluster = Cluster::start(3);
+    seed(&cluster);
+    let fund = cluster
+        .cli(AUDITOR, &["entries", "show", "fund-SH01", "-o", "json"])
+        .ok()
+        .json();
+    let fund_index = fund["booked_index"].as_u64().expect("index").to_string();
+    let transfer = [
+        "transfer", "post", "--id", "au-1", "--debit", "SH01-A", "--credit", "SH01-B",
+    ];
+    let transfer = [&transfer[..], &["--amount", "25.00", "--currency", "CNY"]].concat();
+    cluster
+        .cli(TELLER_SH01, &transfer)
+        .ok()
+        .stdout_has("posted");
+
+    // The trial balance at the funding index does not see the later transfer.
+    let tb = [
+        "-o",
+        "json",
+        "snapshot",
+        "trial-balance",
+        "--index",
+        &fund_index,
+    ];
+    let then = cluster.cli(AUDITOR, &tb).ok().json();
+    assert_eq!(
+        then["index"].as_u64().map(|i| i.to_string()),
+        Some(fund_index.clone())
+    );
+    let b = then["accounts"]
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .find(|line| line["account"] == "SH01-B")
+        .expect("SH01-B")
+        .clone();
+    assert_eq!(b["credits_posted"], "0.00", "{then}");
+    assert!(
+        then["totals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["balanced"] == true)
+    );
+    cluster
+        .cli(AUDITOR, &["snapshot", "trial-balance", "--branch", "SH01"])
+        .ok()
+        .stdout_has("Totals per currency")
+        .stdout_has("SH01-B");
+    cluster
+        .cli(
+            AUDITOR,
+            &["snapshot", "balance", "SH01-B", "--index", &fund_index],
+        )
+        .ok()
+        .stdout_has("0.00");
+    cluster
+        .cli(
+            AUDITOR,
+            &["snapshot", "trial-balance", "--index", "999999999"],
+        )
+        .code(3)
+        .stderr_has("point_in_the_future")
+        .no_debug_dump();
+
+    // Export, verify offline, alter one byte, verify again.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("journal.jsonl");
+    let file_arg = file.display().to_string();
+    cluster
+        .cli(AUDITOR, &["journal", "export", "--out", &file_arg])
+        .ok()
+        .stdout_has("exported");
+    let run = clearledger(&["audit", "verify", &file_arg]).ok();
+    let text = std::fs::read_to_string(&file).expect("export");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(run.stdout.contains(&lines.len().to_string()), "{run}");
+    let at = lines
+        .iter()
+        .position(|line| line.contains("\"au-1\""))
+        .expect("the transfer's record");
+    let altered = lines[at].replacen("\"amount\":2500", "\"amount\":2501", 1);
+    assert_ne!(altered, lines[at]);
+    let mut tampered = lines.clone();
+    tampered[at] = &altered;
+    let tampered_file = dir.path().join("tampered.jsonl");
+    std::fs::write(&tampered_file, tampered.join("\n")).expect("write");
+    let seq = serde_json::from_str::<serde_json::Value>(lines[at]).expect("record")["seq"].clone();
+    clearledger(&["audit", "verify", &tampered_file.display().to_string()])
+        .code(1)
+        .stderr_has(&format!("line {} (record {seq})", at + 1))
+        .stderr_has("altered")
+        .no_debug_dump();
+    let csv = dir.path().join("journal.csv");
+    cluster
+        .cli(
+            AUDITOR,
+            &[
+                "journal",
+                "export",
+                "--format",
+                "csv",
+                "--out",
+                &csv.display().to_string(),
+            ],
+        )
+        .ok();
+    clearledger(&["audit", "verify", &csv.display().to_string()])
+        .ok()
+        .stdout_has("the chain verifies");
+    cluster
+        .cli(AUDITOR, &["audit", "verify"])
+        .ok()
+        .stdout_has("the chain verifies");
+
+    // Who did it, with which key, from where.
+    cluster
+        .cli(AUDITOR, &["audit", "trail", "--principal", "teller-sh01"])
+        .ok()
+        .stdout_has("teller-sh01")
+        .stdout_has("EntryBooked");
+
+    // Close the period: a same-day transfer is refused; the reversal posts.
+    let today = fund["booked_at"].as_str().expect("booked_at")[..10].to_string();
+    cluster
+        .cli(
+            AUDITOR,
+            &["periods", "close", "--branch", "SH01", "--through", &today],
+        )
+        .code(5);
+    cluster
+        .cli(
+            OPERATOR,
+            &["periods", "close", "--branch", "SH01", "--through", &today],
+        )
+        .ok()
+        .stdout_has(&today);
+    let late = [&transfer[..3], &["au-2"], &transfer[4..]].concat();
+    cluster
+        .cli(TELLER_SH01, &late)
+        .code(3)
+        .stderr_has("period_closed");
+    cluster
+        .cli(OPERATOR, &["reverse", "au-1", "--reason", "wrong account"])
+        .ok();
+
+    // The reversal is flagged; the auditor reviews it; coverage follows.
+    let list = cluster
+        .cli(AUDITOR, &["-o", "json", "audit", "review", "list"])
+        .ok()
+        .json();
+    assert_eq!(list["entries"][0]["entry"], "rev-au-1", "{list}");
+    assert_eq!(list["coverage_percent"], "0.00", "{list}");
+    cluster
+        .cli(
+            AUDITOR,
+            &["audit", "review", "mark", "rev-au-1", "--note", "seen"],
+        )
+        .ok();
+    cluster
+        .cli(AUDITOR, &["audit", "review", "list"])
+        .ok()
+        .stdout_has("100.00%");
+    cluster
+        .cli(AUDITOR, &["audit", "review", "mark", "au-1"])
+        .code(3)
+        .stderr_has("entry_not_flagged");
 }

@@ -1116,4 +1116,393 @@ fn the_statement_policy_is_set_by_an_admin_and_followed() {
         .map(|s| s["account"].as_str().unwrap())
         .collect();
     assert_eq!(accounts, ["SH01-A"], "{issued}");
+// --- Auditors ---------------------------------------------------------------
+
+/// Every write route of the API (every operation of `openapi.json` that is
+/// not a GET, which `tests/openapi.rs` holds equal to the router) refuses an
+/// auditor with 403 `forbidden` and changes nothing, on the leader and on a
+/// follower; the one exception is the auditor's own review mark.
+#[test]
+fn an_auditor_is_refused_every_write_route() {
+    let cluster = Cluster::start(3, Settings::default());
+    cluster.seed();
+    let doc: Value = serde_json::from_str(include_str!("../openapi.json")).expect("openapi.json");
+    let mut writes = Vec::new();
+    for (template, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            if method == "get" || !template.starts_with("/v1/") {
+                continue;
+            }
+            let mut path = template.clone();
+            for param in operation["parameters"].as_array().into_iter().flatten() {
+                let param = match param["$ref"].as_str() {
+                    Some(reference) => doc
+                        .pointer(reference.trim_start_matches('#'))
+                        .expect("parameter"),
+                    None => param,
+                };
+                if param["in"] == "path" {
+                    let example = match &param["example"] {
+                        Value::String(text) => text.clone(),
+                        other => other.to_string(),
+                    };
+                    path = path.replace(
+                        &format!("{{{}}}", param["name"].as_str().unwrap()),
+                        &example,
+                    );
+                }
+            }
+            let media = &operation["requestBody"]["content"]["application/json"];
+            let body = media.get("example").cloned().unwrap_or_else(|| json!({}));
+            writes.push((method.clone(), template.clone(), path, body));
+        }
+    }
+    assert!(
+        writes.len() >= 20,
+        "found only {} write routes",
+        writes.len()
+    );
+    let before = cluster.converged_digests();
+    let follower = cluster.follower();
+    for (method, template, path, body) in &writes {
+        for node in [cluster.leader(), follower] {
+            let request = match method.as_str() {
+                "post" => cluster.http.post(cluster.node(node).url(path)),
+                "delete" => cluster.http.delete(cluster.node(node).url(path)),
+                "put" => cluster.http.put(cluster.node(node).url(path)),
+                other => panic!("unexpected method {other}"),
+            };
+            let response = request
+                .bearer_auth(AUDITOR)
+                .json(body)
+                .send()
+                .expect("transport");
+            let status = response.status().as_u16();
+            let answer: Value = response.json().unwrap_or(Value::Null);
+            if template == "/v1/entries/{id}/review" {
+                // Not a write to the books: refused here only because the
+                // example entry does not exist.
+                assert_eq!(
+                    answer["code"], "entry_not_found",
+                    "{method} {path}: {answer}"
+                );
+                continue;
+            }
+            assert_eq!(
+                (status, answer["code"].as_str()),
+                (403, Some("forbidden")),
+                "{method} {path} as auditor on node {node}: {answer}"
+            );
+        }
+    }
+    assert_eq!(
+        cluster.converged_digests(),
+        before,
+        "an auditor changed the state"
+    );
+}
+
+/// Figures as of a past index equal those read then, errors are named, and
+/// the export verifies offline record by record (issue #8).
+#[test]
+fn trial_balance_as_of_a_past_index_and_a_verifiable_export() {
+    let cluster = Cluster::start(3, Settings::default());
+    cluster.seed();
+    let leader = cluster.leader();
+    let first = cluster.must_post(
+        leader,
+        "/v1/transfers",
+        SH01,
+        transfer("tb-1", "SH01-A", "BJ01-A", "100.00"),
+    );
+    let then = first["results"][0]["index"].as_u64().expect("index");
+    let account_then = cluster
+        .get(leader, "/v1/accounts/BJ01-A", AUDITOR)
+        .expect("account");
+    cluster.must_post(
+        leader,
+        "/v1/transfers",
+        SH01,
+        transfer("tb-2", "SH01-A", "SH01-B", "7.00"),
+    );
+
+    let follower = cluster.follower();
+    let snapshot = cluster
+        .get(
+            follower,
+            &format!("/v1/snapshots/trial-balance?index={then}"),
+            AUDITOR,
+        )
+        .expect("trial balance");
+    assert_eq!(snapshot["index"], then);
+    let line = |snapshot: &Value, id: &str| -> Value {
+        snapshot["accounts"]
+            .as_array()
+            .expect("accounts")
+            .iter()
+            .find(|line| line["account"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} missing"))
+    };
+    assert_eq!(
+        line(&snapshot, "BJ01-A")["credits_posted"],
+        account_then["balance"]["credits_posted"]
+    );
+    assert_eq!(
+        line(&snapshot, "SH01-B")["credits_posted"],
+        "0.00",
+        "tb-2 came later"
+    );
+    let totals = &snapshot["totals"][0];
+    assert_eq!(
+        (totals["currency"].as_str(), totals["balanced"].as_bool()),
+        (Some("CNY"), Some(true))
+    );
+    assert_eq!(totals["debits_posted"], totals["credits_posted"]);
+    for branch in snapshot["branches"].as_array().expect("branches") {
+        assert_eq!(branch["balanced"], true, "{branch}");
+    }
+    // A branch reads its own trial balance only.
+    let own = cluster
+        .get(leader, "/v1/snapshots/trial-balance?branch=SH01", SH01)
+        .expect("own");
+    assert!(
+        own["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["branch"] == "SH01")
+    );
+    for (path, key, status, code) in [
+        (
+            "/v1/snapshots/trial-balance?branch=BJ01",
+            SH01,
+            403,
+            "forbidden",
+        ),
+        ("/v1/snapshots/trial-balance", SH01, 403, "forbidden"),
+        (
+            "/v1/snapshots/trial-balance?index=999999999",
+            AUDITOR,
+            422,
+            "point_in_the_future",
+        ),
+        (
+            "/v1/snapshots/trial-balance?index=0",
+            AUDITOR,
+            422,
+            "before_first_entry",
+        ),
+        (
+            "/v1/snapshots/trial-balance?as_of=2000-01-01T00:00:00Z",
+            AUDITOR,
+            422,
+            "before_first_entry",
+        ),
+        (
+            "/v1/snapshots/trial-balance?as_of=2999-01-01T00:00:00Z",
+            AUDITOR,
+            422,
+            "point_in_the_future",
+        ),
+        (
+            "/v1/snapshots/trial-balance?branch=NOPE",
+            AUDITOR,
+            404,
+            "branch_not_found",
+        ),
+        (
+            "/v1/snapshots/trial-balance?index=1&as_of=2000-01-01T00:00:00Z",
+            AUDITOR,
+            400,
+            "invalid_query",
+        ),
+        ("/v1/audit/trail", SH01, 403, "forbidden"),
+        (
+            "/v1/journal/export?format=xml",
+            AUDITOR,
+            400,
+            "invalid_query",
+        ),
+        (
+            "/v1/journal/export?from_index=5&to_index=4",
+            AUDITOR,
+            400,
+            "invalid_range",
+        ),
+    ] {
+        let (got, answer) = cluster.get_raw(leader, path, key).expect("transport");
+        assert_eq!(
+            (got, answer["code"].as_str()),
+            (status, Some(code)),
+            "{path}: {answer}"
+        );
+    }
+
+    // The trail names who did it, with which key and from where.
+    let trail = cluster
+        .get(leader, "/v1/audit/trail?principal=sh01&limit=1000", AUDITOR)
+        .expect("trail");
+    let records = trail["records"].as_array().expect("records");
+    assert_eq!(records.len(), 2, "{trail}");
+    assert!(
+        records
+            .iter()
+            .all(|r| r["key_id"].as_str().is_some_and(|k| !k.is_empty()))
+    );
+    assert!(records.iter().all(|r| {
+        r["client"]
+            .as_str()
+            .is_some_and(|c| c.contains("127.0.0.1"))
+    }));
+
+    // The export from a follower verifies record by record up to the head
+    // the node reports.
+    let export = cluster
+        .http
+        .get(cluster.node(follower).url("/v1/journal/export"))
+        .bearer_auth(AUDITOR)
+        .send()
+        .expect("export")
+        .text()
+        .expect("body");
+    let mut previous = hex::encode([0u8; 32]);
+    let mut count = 0;
+    for line in export.lines() {
+        let value: Value = serde_json::from_str(line).expect("a JSON line");
+        assert_eq!(value["previous_hash"].as_str(), Some(previous.as_str()));
+        let record = ledger::AuditRecord {
+            seq: value["seq"].as_u64().unwrap(),
+            position: ledger::Position {
+                index: value["index"].as_u64().unwrap(),
+                seq: u32::try_from(value["command"].as_u64().unwrap()).unwrap(),
+            },
+            at: ledger::Timestamp::parse_rfc3339(value["at"].as_str().unwrap()).unwrap(),
+            actor: ledger::Actor {
+                principal: ledger::PrincipalName::new(value["principal"].as_str().unwrap())
+                    .unwrap(),
+                key_id: value["key_id"].as_str().unwrap().to_string(),
+                client: value["client"].as_str().unwrap().to_string(),
+            },
+            event: serde_json::from_value(value["event"].clone()).expect("event"),
+        };
+        let previous_hash: [u8; 32] = hex::decode(&previous).unwrap().try_into().unwrap();
+        assert_eq!(
+            hex::encode(record.chain_hash(&previous_hash)),
+            value["hash"].as_str().unwrap()
+        );
+        previous = value["hash"].as_str().unwrap().to_string();
+        count += 1;
+    }
+    let check = cluster
+        .get(follower, "/v1/audit/verify", AUDITOR)
+        .expect("verify");
+    assert_eq!(check["valid"], true, "{check}");
+    assert_eq!(check["chain_seq"], count);
+    assert_eq!(check["chain_head"].as_str(), Some(previous.as_str()));
+    let csv = cluster
+        .http
+        .get(
+            cluster
+                .node(leader)
+                .url(&format!("/v1/journal/export?format=csv&from_index={then}")),
+        )
+        .bearer_auth(AUDITOR)
+        .send()
+        .expect("csv export")
+        .text()
+        .expect("body");
+    assert!(
+        csv.starts_with("seq,index,command,at,principal,key_id,client,event,previous_hash,hash\n")
+    );
+    assert!(csv.lines().count() >= 3, "{csv}");
+}
+
+/// A closed period refuses entries valued in it; the correction posts into
+/// the open period; the reversal is flagged and an auditor reviews it.
+#[test]
+fn period_close_and_post_hoc_review_over_http() {
+    let cluster = Cluster::start(3, Settings::default());
+    cluster.seed();
+    let leader = cluster.leader();
+    cluster.must_post(
+        leader,
+        "/v1/transfers",
+        SH01,
+        transfer("pc-1", "SH01-A", "SH01-B", "10.00"),
+    );
+    let today = cluster
+        .get(leader, "/v1/entries/pc-1", OPERATOR)
+        .expect("entry")["booked_at"]
+        .as_str()
+        .expect("booked_at")[..10]
+        .to_string();
+    let close = json!({"branch": "SH01", "through": today});
+    let (status, answer) = cluster
+        .post(leader, "/v1/periods", SH01, &close)
+        .expect("transport");
+    assert_eq!((status, answer["code"].as_str()), (403, Some("forbidden")));
+    let closed = cluster.must_post(cluster.follower(), "/v1/periods", OPERATOR, close);
+    assert_eq!(closed["closed_through"], today.as_str());
+    let (status, answer) = cluster
+        .post(
+            leader,
+            "/v1/transfers",
+            SH01,
+            &transfer("pc-2", "SH01-A", "SH01-B", "1.00"),
+        )
+        .expect("transport");
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (409, Some("period_closed")),
+        "{answer}"
+    );
+    let reversal = cluster.must_post(
+        leader,
+        "/v1/entries/pc-1/reverse",
+        OPERATOR,
+        json!({"id": "pc-1-rev", "reason": "wrong payee"}),
+    );
+    assert_eq!(reversal["status"], "posted", "{reversal}");
+    let periods = cluster
+        .get(leader, "/v1/periods", AUDITOR)
+        .expect("periods");
+    assert_eq!(periods["periods"][0]["branch"], "SH01");
+
+    let list = cluster
+        .get(leader, "/v1/audit/reviews", AUDITOR)
+        .expect("reviews");
+    assert_eq!(
+        (list["flagged"].as_u64(), list["reviewed"].as_u64()),
+        (Some(1), Some(0)),
+        "{list}"
+    );
+    assert_eq!(list["entries"][0]["entry"], "pc-1-rev");
+    assert_eq!(list["entries"][0]["flags"], json!(["reversal"]));
+    let (status, answer) = cluster
+        .post(leader, "/v1/entries/pc-1-rev/review", OPERATOR, &json!({}))
+        .expect("transport");
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (403, Some("forbidden")),
+        "{answer}"
+    );
+    let mark = cluster.must_post(
+        cluster.follower(),
+        "/v1/entries/pc-1-rev/review",
+        AUDITOR,
+        json!({"note": "reason seen"}),
+    );
+    assert_eq!(mark["reviewed_by"], "aud");
+    let list = cluster
+        .get(leader, "/v1/audit/reviews", AUDITOR)
+        .expect("reviews");
+    assert_eq!(list["coverage_percent"], "100.00");
+    let (status, answer) = cluster
+        .post(leader, "/v1/entries/pc-1/review", AUDITOR, &json!({}))
+        .expect("transport");
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (409, Some("entry_not_flagged"))
+    );
 }

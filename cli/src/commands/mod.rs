@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod approval;
+pub mod audit;
 pub mod bench;
 pub mod branch;
 pub mod cap;
@@ -78,6 +79,10 @@ pub fn run(context: &Context, command: &Command) -> anyhow::Result<View> {
         Command::Caps(command) => cap::run(context, command),
         Command::Statements(command) => statement::run(context, command),
         Command::Bench(args) => bench::run(context, args),
+        Command::Snapshot(command) => audit::run_snapshot(context, command),
+        Command::Journal(command) => audit::run_journal(context, command),
+        Command::Periods(command) => audit::run_periods(context, command),
+        Command::Audit(command) => audit::run_audit(context, command),
         Command::Completions { .. } => Err(anyhow::anyhow!(
             "completions are printed before any command runs"
         )),

@@ -2,6 +2,7 @@
 //! operations endpoints, and internal Raft routes.
 
 pub mod clearing_api;
+pub mod audit_api;
 pub mod cluster_api;
 pub mod entries_api;
 pub mod error;
@@ -45,6 +46,7 @@ async fn wrong_method() -> Response {
 /// The router for `app`.
 pub fn router(app: AppState) -> Router {
     use clearing_api as clearing;
+    use audit_api as audit;
     use cluster_api as cluster;
     use entries_api as entries;
     use setup_api as setup;
@@ -109,6 +111,17 @@ pub fn router(app: AppState) -> Router {
             "/v1/statement-reports/disputes",
             get(statements_api::disputes),
         )
+        .route("/v1/snapshots/trial-balance", get(audit::trial_balance))
+        .route("/v1/accounts/{id}/end-of-day", get(audit::end_of_day))
+        .route(
+            "/v1/periods",
+            post(audit::close_period).get(audit::list_periods),
+        )
+        .route("/v1/journal/export", get(audit::export))
+        .route("/v1/audit/verify", get(audit::verify))
+        .route("/v1/audit/trail", get(audit::trail))
+        .route("/v1/audit/reviews", get(audit::list_reviews))
+        .route("/v1/entries/{id}/review", post(audit::review_entry))
         .route("/v1/cluster", get(cluster::status))
         .route("/v1/cluster/digest", get(cluster::digest))
         .route("/v1/cluster/learners", post(cluster::add_learner))

@@ -244,6 +244,8 @@ pub fn receipt(applied: &Applied, receipt: &Receipt) -> Value {
         Receipt::Cap(cap_value) => cap(cap_value, &Exposure::default()),
         Receipt::Ticked => json!({}),
         Receipt::Statements(statements) => crate::http::statements_api::receipt(statements),
+        Receipt::PeriodClosed(close) => crate::http::audit_api::period(close),
+        Receipt::Reviewed(mark) => crate::http::audit_api::review(mark),
     };
     value["index"] = json!(applied.position.index);
     // An entry keeps its own booking time; the decision's time is in `decision`.
