@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Deserialize;
 
 use crate::commands::{
-    account, approval, bench, branch, cluster, entry, principal, transfer, window,
+    account, approval, bench, branch, cluster, entry, principal, recon, transfer, window,
 };
 
 /// The help heading of the flags every command takes.
@@ -116,6 +116,12 @@ pub enum Command {
     /// Clearing windows (清算场次) and their positions.
     #[command(subcommand, alias = "window")]
     Windows(window::WindowCommand),
+    /// Reconciliation (对账): import external statements, run, show.
+    #[command(subcommand)]
+    Recon(recon::ReconCommand),
+    /// Reconciliation breaks (未达账项): list, show, resolve.
+    #[command(subcommand, alias = "break")]
+    Breaks(recon::BreaksCommand),
     /// Measure the cluster: post transfers at a concurrency and batch size,
     /// report committed transfers/s and latency percentiles.
     Bench(bench::BenchArgs),

@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod entry;
 pub mod import;
 pub mod principal;
+pub mod recon;
 pub mod transfer;
 pub mod window;
 
@@ -74,6 +75,8 @@ pub fn run(context: &Context, command: &Command) -> anyhow::Result<View> {
         Command::Policy(command) => principal::run_policy(context, command),
         Command::Windows(command) => window::run(context, command),
         Command::Bench(args) => bench::run(context, args),
+        Command::Recon(command) => recon::run(context, command),
+        Command::Breaks(command) => recon::run_breaks(context, command),
         Command::Completions { .. } => Err(anyhow::anyhow!(
             "completions are printed before any command runs"
         )),

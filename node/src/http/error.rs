@@ -71,7 +71,9 @@ pub fn rejection_status(rejection: &Rejection) -> StatusCode {
         Rejection::AccountNotFound { .. }
         | Rejection::BranchNotFound { .. }
         | Rejection::EntryNotFound { .. }
-        | Rejection::WindowNotFound { .. } => StatusCode::NOT_FOUND,
+        | Rejection::WindowNotFound { .. }
+        | Rejection::ExternalStatementNotFound { .. }
+        | Rejection::BreakNotFound { .. } => StatusCode::NOT_FOUND,
         Rejection::PostingsTooFew
         | Rejection::PostingsTooMany { .. }
         | Rejection::AmountNotPositive
@@ -85,7 +87,12 @@ pub fn rejection_status(rejection: &Rejection) -> StatusCode {
         | Rejection::BatchTooLarge { .. }
         | Rejection::PolicyInvalid { .. }
         | Rejection::ReasonRequired
-        | Rejection::AccountOpenedClosed => StatusCode::UNPROCESSABLE_ENTITY,
+        | Rejection::AccountOpenedClosed
+        | Rejection::StatementInvalid { .. }
+        | Rejection::RulesInvalid { .. }
+        | Rejection::AdjustmentOffAccount { .. }
+        | Rejection::ItemNotMatchable { .. }
+        | Rejection::ManualMatchUnbalanced { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::CONFLICT,
     }
 }

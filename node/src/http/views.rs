@@ -212,6 +212,14 @@ pub fn receipt(applied: &Applied, receipt: &Receipt) -> Value {
         }),
         Receipt::Window(window_value) => window(window_value),
         Receipt::Ticked => json!({}),
+        Receipt::ExternalStatements(stored) => json!({
+            "statements": stored
+                .iter()
+                .map(|s| crate::http::recon_api::statement(None, s, true))
+                .collect::<Vec<_>>(),
+        }),
+        Receipt::Reconciliation(run) => json!({ "id": run.id }),
+        Receipt::Break(record) => crate::http::recon_api::reconciliation_break(record, applied.at),
     };
     value["index"] = json!(applied.position.index);
     // An entry keeps its own booking time; the decision's time is in `decision`.
