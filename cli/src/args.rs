@@ -7,8 +7,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Deserialize;
 
 use crate::commands::{
-    account, approval, audit, bench, branch, cap, cluster, entry, principal, statement, transfer,
-    window,
+    account, approval, audit, bench, branch, cap, cluster, entry, principal, recon, statement,
+    transfer, window,
 };
 
 /// The help heading of the flags every command takes.
@@ -123,6 +123,12 @@ pub enum Command {
     /// Customer statements (对账单), their returns (对账回执) and reports (回收率).
     #[command(subcommand, alias = "statement")]
     Statements(statement::StatementCommand),
+    /// Reconciliation (对账): import external statements, run, show.
+    #[command(subcommand)]
+    Recon(recon::ReconCommand),
+    /// Reconciliation breaks (未达账项): list, show, resolve.
+    #[command(subcommand, alias = "break")]
+    Breaks(recon::BreaksCommand),
     /// Measure the cluster: post transfers at a concurrency and batch size,
     /// report committed transfers/s and latency percentiles.
     Bench(bench::BenchArgs),

@@ -175,6 +175,15 @@ pub enum Retry {
     Idempotent,
 }
 
+/// A request body.
+#[derive(Clone, Copy)]
+enum Body<'a> {
+    /// JSON.
+    Json(&'a Value),
+    /// Bytes of a content type.
+    Raw(&'a [u8], &'static str),
+}
+
 /// Full passes over the server list before giving up.
 const ROUNDS: u32 = 4;
 /// Pause after the first pass that found no answer; doubled after each pass.
@@ -229,7 +238,7 @@ impl Client {
 
     /// `POST path` with a JSON body.
     pub fn post(&self, path: &str, body: &Value, retry: Retry) -> Answer {
-        self.call(Method::POST, path, &[], Some(body), retry)
+        self.call(Method::POST, path, &[], Some(Body::Json(body)), retry)
     }
 
     /// `GET path?query` answered as a stream (an export): the first server
@@ -268,13 +277,31 @@ impl Client {
         self.call(Method::DELETE, path, &[], None, Retry::Write)
     }
 
+    /// `POST path?query` with a raw body of `content_type` (a statement file).
+    pub fn post_raw(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        body: &[u8],
+        content_type: &'static str,
+        retry: Retry,
+    ) -> Answer {
+        self.call(
+            Method::POST,
+            path,
+            query,
+            Some(Body::Raw(body, content_type)),
+            retry,
+        )
+    }
+
     fn request(
         &self,
         server: &str,
         method: &Method,
         path: &str,
         query: &[(&str, String)],
-        body: Option<&Value>,
+        body: Option<Body<'_>>,
     ) -> RequestBuilder {
         let mut request = self
             .http
@@ -287,8 +314,14 @@ impl Client {
         if !query.is_empty() {
             request = request.query(query);
         }
-        if let Some(body) = body {
-            request = request.json(body);
+        match body {
+            Some(Body::Json(body)) => request = request.json(body),
+            Some(Body::Raw(bytes, content_type)) => {
+                request = request
+                    .header(reqwest::header::CONTENT_TYPE, content_type)
+                    .body(bytes.to_vec());
+            }
+            None => {}
         }
         request
     }
@@ -300,7 +333,7 @@ impl Client {
         method: Method,
         path: &str,
         query: &[(&str, String)],
-        body: Option<&Value>,
+        body: Option<Body<'_>>,
         retry: Retry,
     ) -> Answer {
         let servers = &self.settings.servers;

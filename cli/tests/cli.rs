@@ -1525,4 +1525,328 @@ fn audit_commands_against_a_real_cluster() {
         .cli(AUDITOR, &["audit", "review", "mark", "au-1"])
         .code(3)
         .stderr_has("entry_not_flagged");
+// --- Reconciliation (issue 7) -------------------------------------------------
+
+fn today_yymmdd() -> String {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_micros();
+    let date = ledger::Timestamp(i64::try_from(micros).expect("fits"))
+        .date()
+        .to_string();
+    format!("{}{}{}", &date[2..4], &date[5..7], &date[8..10])
+}
+
+fn statement(day: &str) -> String {
+    format!(
+        ":20:CORR-{day}\n:25:CN-CORR-0001\n:28C:7/1\n:60F:C{day}CNY0,00\n:61:{day}C5000,00NTRFPAY-1\n:61:{day}D500,00NTRFNONREF\n:61:{day}D35,00NCHGNONREF\n:62F:C{day}CNY4465,00\n-\n"
+    )
+}
+
+fn seed_reconciliation(cluster: &Cluster) {
+    cluster
+        .cli(
+            ADMIN_KEY,
+            &["branches", "create", "--code", "HQ", "--name", "HQ"],
+        )
+        .ok();
+    for (name, key) in [("op1", OPERATOR), ("op2", OPERATOR_2)] {
+        let args = ["principals", "create", "--name", name, "--role", "operator"];
+        cluster
+            .cli(
+                ADMIN_KEY,
+                &[&args[..], &["--authority", "3", "--new-key", key]].concat(),
+            )
+            .ok();
+    }
+    for (id, class, purpose) in [
+        ("HQ-NOSTRO", "asset", "nostro"),
+        ("HQ-CUST", "liability", "customer"),
+        ("HQ-FEES", "expense", "internal"),
+    ] {
+        let args = [
+            "accounts",
+            "open",
+            "--id",
+            id,
+            "--branch",
+            "HQ",
+            "--currency",
+            "CNY",
+        ];
+        cluster
+            .cli(
+                OPERATOR,
+                &[&args[..], &["--class", class, "--purpose", purpose]].concat(),
+            )
+            .ok();
+    }
+    for (id, debit, credit, amount, reference) in [
+        ("in-1", "HQ-NOSTRO", "HQ-CUST", "5000.00", Some("PAY-1")),
+        ("out-1", "HQ-CUST", "HQ-NOSTRO", "300.00", None),
+        ("out-2", "HQ-CUST", "HQ-NOSTRO", "200.00", None),
+        ("out-3", "HQ-CUST", "HQ-NOSTRO", "80.00", Some("CHQ-9")),
+    ] {
+        let mut args = vec![
+            "transfer",
+            "post",
+            "--id",
+            id,
+            "--debit",
+            debit,
+            "--credit",
+            credit,
+            "--amount",
+            amount,
+            "--currency",
+            "CNY",
+        ];
+        args.extend(reference.iter().flat_map(|r| ["--reference", r]));
+        cluster.cli(OPERATOR, &args).ok().stdout_has("posted");
+    }
+}
+
+/// `clearledger recon` and `clearledger breaks` driven as an operator would,
+/// against a real three-node cluster (issue 7): import a correspondent's
+/// MT950 (again: the same statement), reconcile it with rules, read the
+/// run, and work both breaks — by explanation, and by an adjusting entry the
+/// maker may not approve. A malformed statement names its line and sends
+/// nothing, with no node at all.
+#[test]
+fn statements_are_reconciled_and_breaks_worked_through_the_cli() {
+    let cluster = Cluster::start(3);
+    seed_reconciliation(&cluster);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("corr.950");
+    std::fs::write(&file, statement(&today_yymmdd())).expect("write");
+    let file = file.display().to_string();
+
+    let imported = cluster
+        .cli(
+            OPERATOR,
+            &[
+                "-o",
+                "json",
+                "recon",
+                "import",
+                "--account",
+                "HQ-NOSTRO",
+                &file,
+            ],
+        )
+        .ok()
+        .json();
+    let id = imported["statements"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    assert_eq!(imported["statements"][0]["line_count"], 3);
+    let again = cluster
+        .cli(
+            OPERATOR,
+            &[
+                "-o",
+                "json",
+                "recon",
+                "import",
+                "--account",
+                "HQ-NOSTRO",
+                &file,
+            ],
+        )
+        .ok()
+        .json();
+    assert_eq!(
+        again["statements"][0]["id"], imported["statements"][0]["id"],
+        "the same statement"
+    );
+    cluster
+        .cli(OPERATOR, &["recon", "statements"])
+        .ok()
+        .stdout_has(&id)
+        .stdout_has("4465.00");
+
+    let run = cluster
+        .cli(
+            OPERATOR,
+            &[
+                "-o",
+                "json",
+                "recon",
+                "run",
+                "--account",
+                "HQ-NOSTRO",
+                "--statement",
+                &id,
+                "--rule",
+                "reference",
+                "--rule",
+                "one_to_many:days=1,max_items=3",
+            ],
+        )
+        .ok()
+        .json();
+    let rules: Vec<&str> = run["matches"]
+        .as_array()
+        .expect("matches")
+        .iter()
+        .map(|m| m["rule"].as_str().expect("rule"))
+        .collect();
+    assert_eq!(rules, vec!["reference", "one_to_many"], "{run}");
+    assert_eq!(run["balance"]["unexplained"], "0.00");
+    let run_id = run["id"].to_string();
+    cluster
+        .cli(OPERATOR, &["recon", "show", &run_id])
+        .ok()
+        .stdout_has("one_to_many")
+        .stdout_has("unmatched_external_line");
+    cluster
+        .cli(
+            OPERATOR,
+            &[
+                "recon",
+                "run",
+                "--account",
+                "HQ-NOSTRO",
+                "--statement",
+                &id,
+                "--rule",
+                "amount_date:weeks=1",
+            ],
+        )
+        .code(2)
+        .stderr_has("unknown parameter");
+
+    let breaks = cluster
+        .cli(OPERATOR, &["-o", "json", "breaks", "list"])
+        .ok()
+        .json();
+    let find = |kind: &str| {
+        breaks["breaks"]
+            .as_array()
+            .expect("breaks")
+            .iter()
+            .find(|b| b["kind"] == kind)
+            .expect(kind)["id"]
+            .to_string()
+    };
+    let (cheque, fee) = (
+        find("unmatched_ledger_item"),
+        find("unmatched_external_line"),
+    );
+    cluster
+        .cli(
+            OPERATOR,
+            &["breaks", "list", "--kind", "unmatched_ledger_item"],
+        )
+        .ok()
+        .stdout_has("ledger:out-3:1");
+    cluster
+        .cli(
+            OPERATOR,
+            &[
+                "breaks",
+                "resolve",
+                &cheque,
+                "--explain",
+                "timing difference: cheque CHQ-9 presented tomorrow",
+            ],
+        )
+        .ok()
+        .stdout_has("resolved");
+    cluster
+        .cli(
+            OPERATOR,
+            &["breaks", "resolve", &cheque, "--explain", "again"],
+        )
+        .code(3)
+        .stderr_has("break_not_open");
+
+    let adjust = [
+        "breaks",
+        "resolve",
+        &fee,
+        "--adjust",
+        "adj-fee",
+        "--debit",
+        "HQ-FEES",
+        "--credit",
+        "HQ-NOSTRO",
+        "--amount",
+        "35.00",
+        "--currency",
+        "CNY",
+    ];
+    cluster
+        .cli(OPERATOR, &adjust)
+        .ok()
+        .stdout_has("awaiting_approval");
+    cluster
+        .cli(OPERATOR, &["approvals", "approve", "adj-fee"])
+        .code(3)
+        .stderr_has("approver_is_poster");
+    cluster
+        .cli(OPERATOR_2, &["approvals", "approve", "adj-fee"])
+        .ok();
+    cluster
+        .cli(OPERATOR, &["breaks", "show", &fee])
+        .ok()
+        .stdout_has("adjustment_proposed")
+        .stdout_has("adjustment_approved")
+        .stdout_has("op2");
+    let open = cluster
+        .cli(OPERATOR, &["-o", "json", "breaks", "list"])
+        .ok()
+        .json();
+    assert_eq!(open["breaks"], serde_json::json!([]), "no unresolved break");
+}
+
+#[test]
+fn a_malformed_statement_names_its_line_and_sends_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nowhere = format!("127.0.0.1:{}", free_port());
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path.display().to_string()
+    };
+    let import = |path: &str| {
+        clearledger(&[
+            "--server",
+            nowhere.as_str(),
+            "--key",
+            "k",
+            "recon",
+            "import",
+            "--account",
+            "HQ-NOSTRO",
+            path,
+        ])
+    };
+    let bad_amount = write(
+        "amount.sta",
+        &statement("261121").replace("C5000,00NTRF", "C5OOO,00NTRF"),
+    );
+    import(&bad_amount)
+        .code(2)
+        .stderr_has("line 5")
+        .stderr_has("nothing was sent")
+        .no_debug_dump();
+    let unbalanced = write(
+        "unbalanced.sta",
+        &statement("261121").replace("CNY4465,00", "CNY4465,01"),
+    );
+    import(&unbalanced).code(2).stderr_has("does not add up");
+    let camt = write(
+        "broken.xml",
+        "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.08\"><BkToCstmrStmt/></Document>",
+    );
+    import(&camt)
+        .code(2)
+        .stderr_has("/Document/BkToCstmrStmt")
+        .stderr_has("Stmt is missing");
+    import(&write("statement.txt", "x"))
+        .code(2)
+        .stderr_has("--format");
 }

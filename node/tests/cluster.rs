@@ -1505,4 +1505,233 @@ fn period_close_and_post_hoc_review_over_http() {
         (status, answer["code"].as_str()),
         (409, Some("entry_not_flagged"))
     );
+// --- Reconciliation (issue 7) -------------------------------------------------
+
+/// Posts a statement file as `text/plain` (MT940).
+fn import_statement(cluster: &Cluster, node: u64, account: &str, text: &str) -> (u16, Value) {
+    let response = cluster
+        .http
+        .post(cluster.node(node).url("/v1/external-statements"))
+        .query(&[("account", account)])
+        .bearer_auth(OPERATOR)
+        .header("content-type", "text/plain")
+        .body(text.to_string())
+        .send()
+        .expect("transport");
+    let status = response.status().as_u16();
+    (status, response.json().unwrap_or(Value::Null))
+}
+
+/// Today's date as MT940 writes it (YYMMDD): the ledger books with the
+/// leader's clock, so the statement must close today to cover its postings.
+fn today_yymmdd() -> String {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_micros();
+    let date = ledger::Timestamp(i64::try_from(micros).expect("fits"))
+        .date()
+        .to_string();
+    format!("{}{}{}", &date[2..4], &date[5..7], &date[8..10])
+}
+
+/// Reconciliation through HTTP on three real nodes: a correspondent's MT940
+/// statement is imported through one follower (again: idempotent; malformed:
+/// refused with the line of the fault), reconciled through another, and the
+/// break it raises is worked through the third — an adjusting entry that the
+/// maker may not approve and a second operator does. Every node ends with
+/// the same state digest (issue 7: "a run's outcome is committed through
+/// Raft as one command, so every replica sees the same matches and breaks").
+#[test]
+fn a_statement_is_imported_reconciled_and_its_break_resolved_through_http() {
+    let cluster = Cluster::start(3, Settings::default());
+    cluster.seed();
+    let leader = cluster.leader();
+    let followers: Vec<u64> = (1..=3).filter(|id| *id != leader).collect();
+    for (id, class, purpose) in [
+        ("HQ-NOSTRO", "asset", "nostro"),
+        ("HQ-CUST", "liability", "customer"),
+        ("HQ-FEES", "expense", "internal"),
+    ] {
+        cluster.must_post(leader, "/v1/accounts", OPERATOR,
+            json!({"id": id, "branch": "HQ", "currency": "CNY", "class": class, "purpose": purpose}));
+    }
+    let payment = |id: &str, debit: &str, credit: &str, amount: &str, reference: &str| {
+        let mut body = transfer(id, debit, credit, amount);
+        body["reference"] = json!(reference);
+        body
+    };
+    cluster.must_post(
+        leader,
+        "/v1/transfers",
+        OPERATOR,
+        payment("in-1", "HQ-NOSTRO", "HQ-CUST", "1000.00", "PAY-1"),
+    );
+    cluster.must_post(
+        leader,
+        "/v1/transfers",
+        OPERATOR,
+        payment("out-1", "HQ-CUST", "HQ-NOSTRO", "250.00", "PAY-2"),
+    );
+
+    let day = today_yymmdd();
+    let statement = format!(
+        ":20:NOSTRO-{day}\n:25:CN-CORR-0001\n:28C:1/1\n:60F:C{day}CNY0,00\n:61:{day}C1000,00NTRFPAY-1\n:61:{day}D250,00NTRFPAY-2\n:61:{day}D15,00NCHGNONREF\n:86:account fee\n:62F:C{day}CNY735,00\n-\n"
+    );
+    let (status, stored) = import_statement(&cluster, followers[0], "HQ-NOSTRO", &statement);
+    assert_eq!(status, 200, "{stored}");
+    assert_eq!(stored["lines"].as_array().map(Vec::len), Some(3));
+    assert_eq!(stored["closing"]["amount"], "735.00");
+    let id = stored["id"].as_str().expect("id").to_string();
+    let (status, again) = import_statement(&cluster, followers[1], "HQ-NOSTRO", &statement);
+    assert_eq!(
+        (status, &again["id"]),
+        (200, &json!(id)),
+        "importing again finds it"
+    );
+    let broken = statement.replace("D250,00NTRF", "D25O,00NTRF");
+    let (status, refused) = import_statement(&cluster, followers[0], "HQ-NOSTRO", &broken);
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (422, Some("statement_malformed")),
+        "{refused}"
+    );
+    assert_eq!(refused["location"], "line 6");
+    let (status, refused) = import_statement(
+        &cluster,
+        followers[0],
+        "HQ-NOSTRO",
+        &statement.replace("CNY735,00", "CNY735,01"),
+    );
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (422, Some("statement_unbalanced")),
+        "{refused}"
+    );
+    let listed = cluster
+        .get(leader, "/v1/external-statements", AUDITOR)
+        .expect("list");
+    assert_eq!(
+        listed["statements"].as_array().map(Vec::len),
+        Some(1),
+        "nothing of a refused file is stored"
+    );
+
+    let run = cluster.must_post(
+        followers[1],
+        "/v1/reconciliations",
+        OPERATOR,
+        json!({"account": "HQ-NOSTRO", "external_statement": id}),
+    );
+    let rules: Vec<&str> = run["matches"]
+        .as_array()
+        .expect("matches")
+        .iter()
+        .map(|m| m["rule"].as_str().expect("rule"))
+        .collect();
+    assert_eq!(rules, vec!["reference", "reference"], "{run}");
+    assert_eq!(run["balance"]["ledger_balance"], "750.00");
+    assert_eq!(
+        run["balance"]["unexplained"], "0.00",
+        "the fee explains the difference"
+    );
+    let breaks = run["breaks"].as_array().expect("breaks");
+    assert_eq!(breaks.len(), 1, "{run}");
+    assert_eq!(
+        (breaks[0]["kind"].as_str(), breaks[0]["amount"].as_str()),
+        (Some("unmatched_external_line"), Some("-15.00"))
+    );
+    let break_id = breaks[0]["id"].as_u64().expect("break id");
+
+    let third = leader;
+    let open = cluster
+        .get(
+            third,
+            "/v1/breaks?status=open&kind=unmatched_external_line",
+            AUDITOR,
+        )
+        .expect("breaks");
+    assert_eq!(open["breaks"][0]["id"], json!(break_id));
+    assert_eq!(open["breaks"][0]["age_days"], 0);
+    let (status, refused) = cluster
+        .post(
+            third,
+            &format!("/v1/breaks/{break_id}/resolve"),
+            AUDITOR,
+            &json!({"by": "explanation", "reason": "fee"}),
+        )
+        .expect("transport");
+    assert_eq!((status, refused["code"].as_str()), (403, Some("forbidden")));
+
+    let adjustment = json!({"by": "adjusting_entry", "entry": {"id": "adj-fee", "currency": "CNY", "memo": "correspondent's fee",
+        "postings": [{"account": "HQ-FEES", "side": "debit", "amount": "15.00"}, {"account": "HQ-NOSTRO", "side": "credit", "amount": "15.00"}]}});
+    let waiting = cluster.must_post(
+        third,
+        &format!("/v1/breaks/{break_id}/resolve"),
+        OPERATOR,
+        adjustment,
+    );
+    assert_eq!(
+        (
+            waiting["status"].as_str(),
+            waiting["adjusting_entry"].as_str()
+        ),
+        (Some("awaiting_approval"), Some("adj-fee"))
+    );
+    let (status, refused) = cluster
+        .post(third, "/v1/entries/adj-fee/approve", OPERATOR, &json!({}))
+        .expect("transport");
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (409, Some("approver_is_poster")),
+        "maker may not check"
+    );
+    cluster.must_post(
+        followers[0],
+        "/v1/entries/adj-fee/approve",
+        OPERATOR_2,
+        json!({}),
+    );
+    let done = cluster
+        .get(followers[1], &format!("/v1/breaks/{break_id}"), AUDITOR)
+        .expect("break");
+    assert_eq!(done["status"], "resolved", "{done}");
+    assert_eq!(
+        done["resolution"],
+        json!({"by": "adjusting_entry", "entry": "adj-fee"})
+    );
+    let who: Vec<(&str, &str)> = done["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|a| {
+            (
+                a["action"].as_str().expect("action"),
+                a["by"].as_str().expect("by"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        who,
+        vec![
+            ("raised", "op1"),
+            ("adjustment_proposed", "op1"),
+            ("adjustment_approved", "op2")
+        ]
+    );
+    let remaining = cluster
+        .get(followers[0], "/v1/breaks", OPERATOR)
+        .expect("breaks");
+    assert_eq!(remaining["breaks"], json!([]), "no unresolved break");
+    let shown = cluster
+        .get(
+            followers[0],
+            &format!("/v1/reconciliations/{}", run["id"]),
+            AUDITOR,
+        )
+        .expect("run");
+    assert_eq!(shown["matches"], run["matches"]);
+
+    let digests = cluster.converged_digests();
+    assert_eq!(digests.len(), 3);
 }

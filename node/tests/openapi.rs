@@ -424,7 +424,13 @@ fn document_is_openapi_3_1_with_bearer_auth_and_complete_operations() {
                 param["name"]
             );
         }
-        if let Some(body) = operation.get("requestBody") {
+        // A body that is a file (a statement) has no JSON example.
+        let json_body = operation.get("requestBody").filter(|body| {
+            resolve(&doc, body)["content"]
+                .get("application/json")
+                .is_some()
+        });
+        if let Some(body) = json_body {
             let media = &resolve(&doc, body)["content"]["application/json"];
             let examples = request_examples(&doc, operation);
             assert!(

@@ -13,6 +13,7 @@ pub mod entry;
 pub mod import;
 pub mod principal;
 pub mod statement;
+pub mod recon;
 pub mod transfer;
 pub mod window;
 
@@ -83,6 +84,8 @@ pub fn run(context: &Context, command: &Command) -> anyhow::Result<View> {
         Command::Journal(command) => audit::run_journal(context, command),
         Command::Periods(command) => audit::run_periods(context, command),
         Command::Audit(command) => audit::run_audit(context, command),
+        Command::Recon(command) => recon::run(context, command),
+        Command::Breaks(command) => recon::run_breaks(context, command),
         Command::Completions { .. } => Err(anyhow::anyhow!(
             "completions are printed before any command runs"
         )),

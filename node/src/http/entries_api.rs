@@ -223,7 +223,7 @@ pub struct EntryIn {
     value_date: Option<String>,
 }
 
-fn parse_entry(item: Value) -> Result<NewEntry, ApiError> {
+pub fn parse_entry(item: Value) -> Result<NewEntry, ApiError> {
     let body: EntryIn = serde_json::from_value(item)
         .map_err(|error| ApiError::bad_request("invalid_body", error.to_string()))?;
     let currency = parse::currency(&body.currency)?;

@@ -71,7 +71,9 @@ pub fn rejection_status(rejection: &Rejection) -> StatusCode {
         Rejection::AccountNotFound { .. }
         | Rejection::BranchNotFound { .. }
         | Rejection::EntryNotFound { .. }
-        | Rejection::WindowNotFound { .. } => StatusCode::NOT_FOUND,
+        | Rejection::WindowNotFound { .. }
+        | Rejection::ExternalStatementNotFound { .. }
+        | Rejection::BreakNotFound { .. } => StatusCode::NOT_FOUND,
         Rejection::PostingsTooFew
         | Rejection::PostingsTooMany { .. }
         | Rejection::AmountNotPositive
@@ -86,7 +88,12 @@ pub fn rejection_status(rejection: &Rejection) -> StatusCode {
         | Rejection::PolicyInvalid { .. }
         | Rejection::CapInvalid { .. }
         | Rejection::ReasonRequired
-        | Rejection::AccountOpenedClosed => StatusCode::UNPROCESSABLE_ENTITY,
+        | Rejection::AccountOpenedClosed
+        | Rejection::StatementInvalid { .. }
+        | Rejection::RulesInvalid { .. }
+        | Rejection::AdjustmentOffAccount { .. }
+        | Rejection::ItemNotMatchable { .. }
+        | Rejection::ManualMatchUnbalanced { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         Rejection::Statement(rejection) => statement_rejection_status(rejection),
         _ => StatusCode::CONFLICT,
     }

@@ -11,6 +11,7 @@ pub mod forward;
 pub mod internal_api;
 pub mod ops_api;
 pub mod parse;
+pub mod recon_api;
 pub mod setup_api;
 pub mod statements_api;
 pub mod views;
@@ -122,6 +123,25 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/audit/trail", get(audit::trail))
         .route("/v1/audit/reviews", get(audit::list_reviews))
         .route("/v1/entries/{id}/review", post(audit::review_entry))
+        .route(
+            "/v1/external-statements",
+            post(recon_api::import_statement).get(recon_api::list_statements),
+        )
+        .route(
+            "/v1/external-statements/{id}",
+            get(recon_api::get_statement),
+        )
+        .route(
+            "/v1/reconciliations",
+            post(recon_api::run_reconciliation).get(recon_api::list_reconciliations),
+        )
+        .route(
+            "/v1/reconciliations/{id}",
+            get(recon_api::get_reconciliation),
+        )
+        .route("/v1/breaks", get(recon_api::list_breaks))
+        .route("/v1/breaks/{id}", get(recon_api::get_break))
+        .route("/v1/breaks/{id}/resolve", post(recon_api::resolve_break))
         .route("/v1/cluster", get(cluster::status))
         .route("/v1/cluster/digest", get(cluster::digest))
         .route("/v1/cluster/learners", post(cluster::add_learner))

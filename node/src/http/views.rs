@@ -246,6 +246,14 @@ pub fn receipt(applied: &Applied, receipt: &Receipt) -> Value {
         Receipt::Statements(statements) => crate::http::statements_api::receipt(statements),
         Receipt::PeriodClosed(close) => crate::http::audit_api::period(close),
         Receipt::Reviewed(mark) => crate::http::audit_api::review(mark),
+        Receipt::ExternalStatements(stored) => json!({
+            "statements": stored
+                .iter()
+                .map(|s| crate::http::recon_api::statement(None, s, true))
+                .collect::<Vec<_>>(),
+        }),
+        Receipt::Reconciliation(run) => json!({ "id": run.id }),
+        Receipt::Break(record) => crate::http::recon_api::reconciliation_break(record, applied.at),
     };
     value["index"] = json!(applied.position.index);
     // An entry keeps its own booking time; the decision's time is in `decision`.
