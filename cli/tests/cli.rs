@@ -1065,6 +1065,8 @@ fn the_readme_walkthrough_works_as_written() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("exists_with_different_amount"), "{stderr}");
+}
+
 // --- Clearing (issue 6) --------------------------------------------------------
 //
 // `clearledger windows` and `clearledger caps` driven as a clearing operator
@@ -1240,6 +1242,8 @@ fn an_operator_caps_closes_settles_and_aborts_windows() {
         .cli(OPERATOR, &["windows", "list"])
         .ok()
         .stdout_has("Window 3 is open");
+}
+
 /// `statements issue|returns|report|list|show` as an operator and a branch
 /// use them (issue 7 A): the code comes with the issue and is hidden from the
 /// branch, a wrong code exits 3 with its code, a dispute without the stated
@@ -1351,6 +1355,8 @@ fn statements_are_issued_returned_and_reported() {
         .ok()
         .stdout_has(b_id)
         .stdout_has("1 statement(s).");
+}
+
 /// The auditors' commands against a real cluster (issue #8): a trial balance
 /// as of a past index, an export that verifies offline and fails at exactly
 /// the record whose byte was altered, the node's chain, the trail, period
@@ -1525,6 +1531,8 @@ fn audit_commands_against_a_real_cluster() {
         .cli(AUDITOR, &["audit", "review", "mark", "au-1"])
         .code(3)
         .stderr_has("entry_not_flagged");
+}
+
 // --- Reconciliation (issue 7) -------------------------------------------------
 
 fn today_yymmdd() -> String {

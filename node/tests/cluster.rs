@@ -1,7 +1,7 @@
 //! Three real `clearledger-node` processes on loopback: replication,
 //! forwarding, linearizable reads, leader failure, snapshot catch-up,
-//! idempotent retries across leader changes, bad input, and customer
-//! statements with their returns and reports.
+//! idempotent retries across leader changes, bad input, clearing windows
+//! and caps, customer statements, reconciliation, and the auditors' views.
 
 mod support;
 
@@ -821,6 +821,8 @@ fn cap_refuses_the_entry_that_would_pass_it() {
     );
     let window = cluster.get(1, "/v1/windows/1", OPERATOR).unwrap();
     assert_eq!(window["cap_warnings"][0]["branch"], "SH01", "{window}");
+}
+
 // --- Customer statements (对账单) and returns (对账回执) ---------------------
 
 /// GET answering text (CSV), with its status and content type.
@@ -1116,6 +1118,8 @@ fn the_statement_policy_is_set_by_an_admin_and_followed() {
         .map(|s| s["account"].as_str().unwrap())
         .collect();
     assert_eq!(accounts, ["SH01-A"], "{issued}");
+}
+
 // --- Auditors ---------------------------------------------------------------
 
 /// Every write route of the API (every operation of `openapi.json` that is
@@ -1505,6 +1509,8 @@ fn period_close_and_post_hoc_review_over_http() {
         (status, answer["code"].as_str()),
         (409, Some("entry_not_flagged"))
     );
+}
+
 // --- Reconciliation (issue 7) -------------------------------------------------
 
 /// Posts a statement file as `text/plain` (MT940).

@@ -12,8 +12,8 @@ pub mod cluster;
 pub mod entry;
 pub mod import;
 pub mod principal;
-pub mod statement;
 pub mod recon;
+pub mod statement;
 pub mod transfer;
 pub mod window;
 

@@ -1,8 +1,8 @@
 //! The HTTP surface: the public API under `/v1` (see `openapi.json`),
 //! operations endpoints, and internal Raft routes.
 
-pub mod clearing_api;
 pub mod audit_api;
+pub mod clearing_api;
 pub mod cluster_api;
 pub mod entries_api;
 pub mod error;
@@ -46,8 +46,8 @@ async fn wrong_method() -> Response {
 
 /// The router for `app`.
 pub fn router(app: AppState) -> Router {
-    use clearing_api as clearing;
     use audit_api as audit;
+    use clearing_api as clearing;
     use cluster_api as cluster;
     use entries_api as entries;
     use setup_api as setup;

@@ -332,13 +332,13 @@ pub async fn import_statement(
     )
     .await?;
     // One statement answers as itself; a file of several as a list.
-    if let Some(Value::Array(stored)) = value.get("statements").cloned() {
-        if stored.len() == 1 {
-            let mut single = stored.into_iter().next().expect("one");
-            single["index"] = value["index"].take();
-            single["booked_at"] = value["booked_at"].take();
-            return Ok(Json(single));
-        }
+    if let Some(Value::Array(stored)) = value.get("statements").cloned()
+        && let [only] = stored.as_slice()
+    {
+        let mut single = only.clone();
+        single["index"] = value["index"].take();
+        single["booked_at"] = value["booked_at"].take();
+        return Ok(Json(single));
     }
     Ok(Json(value))
 }
