@@ -645,7 +645,7 @@ impl Node {
                 content.keys().collect::<Vec<_>>()
             )
         });
-        if media_type.ends_with("json") {
+        if media_type == "application/json" || media_type.ends_with("+json") {
             conforms(doc, &media["schema"], &answer, "answer")
                 .unwrap_or_else(|e| panic!("{what} answered {status}: {e}\n{text}"));
         }
