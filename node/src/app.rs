@@ -119,6 +119,16 @@ impl FromRequestParts<AppState> for Caller {
             .principal_by_key(&hash_key(key))
             .cloned()
             .ok_or_else(|| unauthorized("unknown API key"))?;
+        // Auditors are read-only everywhere: a write is refused before its
+        // input is even read. Their one record, a review mark, changes
+        // nothing in the books.
+        let read = matches!(
+            parts.method,
+            axum::http::Method::GET | axum::http::Method::HEAD
+        );
+        if principal.role == Role::Auditor && !read && !parts.uri.path().ends_with("/review") {
+            return Err(ApiError::forbidden("auditors are read-only"));
+        }
         let client = app.client_address(parts);
         let actor = Actor {
             principal: principal.name.clone(),

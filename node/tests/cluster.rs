@@ -1179,6 +1179,12 @@ fn an_auditor_is_refused_every_write_route() {
     let before = cluster.converged_digests();
     let follower = cluster.follower();
     for (method, template, path, body) in &writes {
+        // The auditor's one record, a review mark, is a write of its own
+        // (period_close_and_post_hoc_review_over_http); it is proposed, so it
+        // would move the digest even when the ledger refuses it.
+        if template == "/v1/entries/{id}/review" {
+            continue;
+        }
         for node in [cluster.leader(), follower] {
             let request = match method.as_str() {
                 "post" => cluster.http.post(cluster.node(node).url(path)),
@@ -1193,15 +1199,6 @@ fn an_auditor_is_refused_every_write_route() {
                 .expect("transport");
             let status = response.status().as_u16();
             let answer: Value = response.json().unwrap_or(Value::Null);
-            if template == "/v1/entries/{id}/review" {
-                // Not a write to the books: refused here only because the
-                // example entry does not exist.
-                assert_eq!(
-                    answer["code"], "entry_not_found",
-                    "{method} {path}: {answer}"
-                );
-                continue;
-            }
             assert_eq!(
                 (status, answer["code"].as_str()),
                 (403, Some("forbidden")),
