@@ -367,6 +367,16 @@ pub enum Rejection {
         /// Why.
         reason: String,
     },
+    /// A manual match asked of a break that is not about one item: amount
+    /// and balance differences, disputed and overdue statement returns are
+    /// resolved by an adjusting entry or an explanation.
+    #[error("break {id} is a {kind} break: resolve it by an adjusting entry or an explanation")]
+    ManualMatchNotApplicable {
+        /// The break.
+        id: u64,
+        /// Its kind.
+        kind: String,
+    },
     /// A manual match whose sides differ.
     #[error("the postings sum to {postings} but the lines to {lines}")]
     ManualMatchUnbalanced {
@@ -492,6 +502,7 @@ impl Rejection {
             Rejection::BreakNotOpen { .. } => "break_not_open".to_string(),
             Rejection::AdjustmentOffAccount { .. } => "adjustment_off_account".to_string(),
             Rejection::ItemNotMatchable { .. } => "item_not_matchable".to_string(),
+            Rejection::ManualMatchNotApplicable { .. } => "manual_match_not_applicable".to_string(),
             Rejection::ManualMatchUnbalanced { .. } => "manual_match_unbalanced".to_string(),
             Rejection::Statement(rejection) => rejection.code().to_string(),
             Rejection::PeriodClosed { .. } => "period_closed".to_string(),
