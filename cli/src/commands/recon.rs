@@ -152,7 +152,8 @@ pub enum BreaksCommand {
         /// open, awaiting_approval, resolved or all.
         #[arg(long)]
         status: Option<String>,
-        /// unmatched_ledger_item, unmatched_external_line, amount_difference, balance_difference.
+        /// unmatched_ledger_item, unmatched_external_line, amount_difference, balance_difference,
+        /// disputed_statement or overdue_return.
         #[arg(long)]
         kind: Option<String>,
         /// Only this branch's.
@@ -658,6 +659,18 @@ pub fn break_view(record: &Value) -> View {
     ];
     if record.get("item").is_some() {
         fields.push(("item".to_string(), item_text(&record["item"])));
+    }
+    for (name, label) in [
+        ("statement", "statement"),
+        ("ledger_balance", "ledger balance"),
+        ("statement_balance", "statement balance"),
+        ("closing_balance", "our balance"),
+        ("stated_balance", "stated balance"),
+        ("due", "due"),
+    ] {
+        if record.get(name).is_some() {
+            fields.push((label.to_string(), field(record, name)));
+        }
     }
     if let Some(entry) = record.get("adjusting_entry") {
         fields.push((
