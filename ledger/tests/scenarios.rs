@@ -294,6 +294,9 @@ impl Scenario {
                 Observation::new(status_words(&entry.status)).text("index", entry.booked.index),
             ],
             Ok(Receipt::Statements(receipt)) => statements::render(&receipt),
+            Ok(Receipt::Break(record)) => {
+                vec![Observation::new([record.status.name().to_string()])]
+            }
             Ok(_) => vec![Observation::new(["ok".to_string()])],
         })
     }

@@ -611,7 +611,10 @@ pub async fn list_breaks(
     {
         return Err(ApiError::bad_request(
             "invalid_query",
-            format!("kind {kind:?} is not one of {}", BreakKind::NAMES.join(", ")),
+            format!(
+                "kind {kind:?} is not one of {}",
+                BreakKind::NAMES.join(", ")
+            ),
         ));
     }
     app.linearize(query.consistency).await?;
