@@ -970,6 +970,87 @@ fn statements_are_issued_returned_and_reported_through_any_node() {
         (&json!("disputed"), &json!("90.00"), &json!("-10.00"))
     );
 
+    // Issue #7 A and C: the dispute is a break holding the difference,
+    // listed by kind and branch; a manual match does not apply to it, an
+    // explanation resolves it.
+    let raised = disputed["breaks"]
+        .as_array()
+        .expect("the statement's breaks");
+    assert_eq!(raised.len(), 1, "{disputed}");
+    let listed = cluster
+        .get(
+            follower,
+            "/v1/breaks?kind=disputed_statement&branch=SH01",
+            OPERATOR,
+        )
+        .unwrap();
+    let record = &listed["breaks"][0];
+    assert_eq!(
+        listed["breaks"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
+    assert_eq!(record["id"], raised[0]);
+    let facts = [
+        "kind",
+        "statement",
+        "account",
+        "amount",
+        "closing_balance",
+        "stated_balance",
+        "status",
+    ]
+    .map(|name| record[name].as_str().unwrap_or_default());
+    assert_eq!(
+        facts,
+        [
+            "disputed_statement",
+            b_id,
+            "SH01-B",
+            "-10.00",
+            "100.00",
+            "90.00",
+            "open"
+        ]
+    );
+    let elsewhere = cluster
+        .get(
+            follower,
+            "/v1/breaks?kind=disputed_statement&branch=BJ01",
+            OPERATOR,
+        )
+        .unwrap();
+    assert_eq!(elsewhere["breaks"], json!([]));
+    let unknown = cluster
+        .get_raw(follower, "/v1/breaks?kind=disputed", OPERATOR)
+        .unwrap();
+    assert_eq!(problem_code(&unknown), (400, "invalid_query"));
+    let resolve = format!("/v1/breaks/{}/resolve", raised[0]);
+    let by_match = json!({"by": "manual_match", "items": [{"type": "ledger", "entry": "t-stmt", "posting": 1}]});
+    let refused = cluster
+        .post(follower, &resolve, OPERATOR, &by_match)
+        .unwrap();
+    assert_eq!(problem_code(&refused), (422, "manual_match_not_applicable"));
+    let explanation =
+        json!({"by": "explanation", "reason": "a card payment the customer left out"});
+    let explained = cluster.must_post(follower, &resolve, OPERATOR, explanation);
+    assert_eq!(
+        (&explained["status"], &explained["resolution"]["by"]),
+        (&json!("resolved"), &json!("explanation"))
+    );
+    let history: Vec<(&str, &str)> = explained["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["action"].as_str().unwrap(), a["by"].as_str().unwrap()))
+        .collect();
+    assert_eq!(history[1].0, "explained");
+    assert_eq!(history[0].0, "raised");
+    assert_ne!(
+        history[0].1, history[1].1,
+        "the branch raised it, an operator explained it"
+    );
+
     // A whole branch by the default policy: its customer accounts only.
     let branch = json!({"branch": "BJ01", "cutoff": cutoff, "due": due});
     let bj = cluster.must_post(follower, "/v1/statements", OPERATOR, branch);
