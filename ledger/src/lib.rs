@@ -85,6 +85,7 @@ mod entry_table;
 mod id;
 mod id_index;
 mod journal_entry;
+mod liquidity_queue;
 mod ledger;
 pub mod limits;
 mod period;
@@ -118,7 +119,7 @@ pub use currency::{Currency, UnknownCurrency};
 pub use id::{AccountId, BranchCode, EntryId, IdError, PrincipalName, StatementId};
 pub use journal_entry::{
     ApprovalReason, Decision, EntryField, EntryOutcome, EntryStatus, JournalEntry, NewEntry,
-    Posting, Side, VoidReason,
+    Posting, QueueStay, Side, VoidReason,
 };
 pub use ledger::{Applied, Ledger, Position};
 pub use period::PeriodClose;

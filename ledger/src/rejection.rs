@@ -269,7 +269,9 @@ pub enum Rejection {
     },
     /// The entry would take a branch's net debit position past its cap.
     #[error(
-        "branch {branch} would owe {position:?} {currency} (minor units), above its net debit cap {cap:?}"
+        "branch {branch} would owe {} {currency}, above its net debit cap of {} {currency}",
+        .position.to_decimal_string(*.currency),
+        .cap.to_decimal_string(*.currency)
     )]
     NetDebitCapExceeded {
         /// The payer branch.
@@ -280,6 +282,25 @@ pub enum Rejection {
         cap: Amount,
         /// The net debit position the entry would leave, pending included.
         position: Amount,
+    },
+    /// A queued entry that the gridlock resolution at the window's close
+    /// could not release: settling it with the rest would have taken a payer
+    /// past its net debit cap.
+    #[error(
+        "the entry was still queued when clearing window {window} closed, and releasing it would have taken branch {branch} past its net debit cap"
+    )]
+    QueueUnresolvedAtClose {
+        /// The window that closed.
+        window: u64,
+        /// The payer that would have gone short.
+        branch: BranchCode,
+    },
+    /// `queue_if_over_cap` in an atomic batch: a batch that posts whole
+    /// cannot leave one entry waiting.
+    #[error("entry {entry} asks to queue if over the cap, which an atomic batch cannot do")]
+    QueueInAtomicBatch {
+        /// The entry.
+        entry: EntryId,
     },
     /// A net debit cap that cannot be set.
     #[error("net debit cap is invalid: {reason}")]
@@ -477,6 +498,8 @@ impl Rejection {
             Rejection::WindowAlreadyOpen { .. } => "window_already_open".to_string(),
             Rejection::NetDebitCapExceeded { .. } => "net_debit_cap_exceeded".to_string(),
             Rejection::CapInvalid { .. } => "cap_invalid".to_string(),
+            Rejection::QueueUnresolvedAtClose { .. } => "queue_unresolved_at_close".to_string(),
+            Rejection::QueueInAtomicBatch { .. } => "queue_in_atomic_batch".to_string(),
             Rejection::ClearingCenterUndefined { .. } => "clearing_center_undefined".to_string(),
             Rejection::SettlementAccountMissing { .. } => "settlement_account_missing".to_string(),
             Rejection::SettlementEntryExists { .. } => "settlement_entry_exists".to_string(),
