@@ -56,9 +56,7 @@ fn system_context(position: Position, at: Timestamp) -> Context {
 impl Ledger {
     /// Whether entries wait in `branch`'s queue in `currency`.
     pub(crate) fn queue_waiting(&self, branch: &BranchCode, currency: Currency) -> bool {
-        self.derived
-            .queue
-            .contains_key(&(branch.clone(), currency))
+        self.derived.queue.contains_key(&(branch.clone(), currency))
     }
 
     /// Books `request` into `branch`'s queue. Nothing is reserved; the
@@ -258,9 +256,18 @@ impl Ledger {
     fn leave_queue(&mut self, context: &Context, id: &EntryId) -> &mut JournalEntry {
         let no = self.entries.number_of(id).expect("queued entries exist");
         let entry = self.entries.at(no).expect("queued entries exist");
-        assert_eq!(entry.status, EntryStatus::Queued, "only a queued entry leaves the queue");
+        assert_eq!(
+            entry.status,
+            EntryStatus::Queued,
+            "only a queued entry leaves the queue"
+        );
         let key = (
-            entry.queue.as_ref().expect("a queued entry has a queue").branch.clone(),
+            entry
+                .queue
+                .as_ref()
+                .expect("a queued entry has a queue")
+                .branch
+                .clone(),
             entry.request.currency,
         );
         let expires_at = entry.expires_at.expect("a queued entry expires");
@@ -393,9 +400,15 @@ impl Ledger {
         let mut queued = 0;
         for ((branch, currency), queue) in &self.derived.queue {
             assert!(!queue.is_empty(), "an empty queue is removed");
-            let head = self.entries.at(*queue.first().expect("not empty")).expect("exists");
+            let head = self
+                .entries
+                .at(*queue.first().expect("not empty"))
+                .expect("exists");
             assert_eq!(head.status, EntryStatus::Queued, "a queue head is queued");
-            assert_eq!(head.request.currency, *currency, "a queue holds one currency");
+            assert_eq!(
+                head.request.currency, *currency,
+                "a queue holds one currency"
+            );
             assert_eq!(
                 head.queue.as_ref().map(|stay| &stay.branch),
                 Some(branch),
@@ -438,17 +451,37 @@ impl Ledger {
         if queues != self.derived.queue {
             return Err("the queue index differs from the queued entries".into());
         }
-        let context = system_context(Position::end_of(self.meta.applied_index), self.meta.applied_at);
+        let context = system_context(
+            Position::end_of(self.meta.applied_index),
+            self.meta.applied_at,
+        );
         for queue in self.derived.queue.values() {
-            let head = self.entries.at(*queue.first().expect("not empty")).expect("exists");
+            let head = self
+                .entries
+                .at(*queue.first().expect("not empty"))
+                .expect("exists");
             let plan = self
-                .plan_entry(&context, &head.request, &Overlay::default(), false, Caps::Defer)
+                .plan_entry(
+                    &context,
+                    &head.request,
+                    &Overlay::default(),
+                    false,
+                    Caps::Defer,
+                )
                 .map_err(|r| format!("queue head {} cannot post ({r}) but waits", head.id()))?;
             let fits = self
-                .check_caps(head.request.currency, &plan.legs, plan.pending(), &ExposureOverlay::new())
+                .check_caps(
+                    head.request.currency,
+                    &plan.legs,
+                    plan.pending(),
+                    &ExposureOverlay::new(),
+                )
                 .is_ok();
             if fits {
-                return Err(format!("queue head {} fits its payer's cap but waits", head.id()));
+                return Err(format!(
+                    "queue head {} fits its payer's cap but waits",
+                    head.id()
+                ));
             }
         }
         Ok(())

@@ -270,7 +270,12 @@ impl Ledger {
         let currency = entry.currency;
         if !self.queue_waiting(&branch, currency)
             && self
-                .check_caps(currency, &plan.legs, plan.pending(), &ExposureOverlay::new())
+                .check_caps(
+                    currency,
+                    &plan.legs,
+                    plan.pending(),
+                    &ExposureOverlay::new(),
+                )
                 .is_ok()
         {
             return self.commit_entry(context, entry, plan, None);
@@ -839,8 +844,13 @@ impl Ledger {
         if let Some(receipt) = self.already_decided(&id, &context.actor, &voided) {
             return Ok(receipt);
         }
-        if let Some(queued) = self.entries.get(&id).filter(|e| e.status == EntryStatus::Queued) {
-            if matches!(context.role, Role::Branch(_)) && queued.posted_by != context.actor.principal
+        if let Some(queued) = self
+            .entries
+            .get(&id)
+            .filter(|e| e.status == EntryStatus::Queued)
+        {
+            if matches!(context.role, Role::Branch(_))
+                && queued.posted_by != context.actor.principal
             {
                 return Err(Rejection::Forbidden {
                     reason: "a branch may only withdraw its own queued entries".into(),
