@@ -45,6 +45,10 @@ pub struct EntryPostArgs {
     /// Hold it for approval.
     #[arg(long)]
     pub pending: bool,
+    /// If it would take a payer branch past its net debit cap, wait in the
+    /// liquidity queue instead of being refused.
+    #[arg(long)]
+    pub queue_if_over_cap: bool,
     /// A memo.
     #[arg(long)]
     pub memo: Option<String>,
@@ -117,6 +121,9 @@ fn entry_body(args: &EntryPostArgs) -> anyhow::Result<Value> {
     body.insert("postings".into(), Value::Array(postings));
     if args.pending {
         body.insert("pending".into(), json!(true));
+    }
+    if args.queue_if_over_cap {
+        body.insert("queue_if_over_cap".into(), json!(true));
     }
     for (key, value) in [
         ("memo", &args.memo),
@@ -283,6 +290,7 @@ mod tests {
             debit: vec!["A=1.00".into()],
             credit: vec!["B 1.00".into()],
             pending: false,
+            queue_if_over_cap: false,
             memo: None,
             reference: None,
             value_date: None,
