@@ -191,7 +191,7 @@ fn entry_fields(entry: &Value, currency: &str) -> Vec<(String, String)> {
         ("status".into(), status),
         ("amount".into(), format!("{amount} {currency}")),
     ];
-    let pending = field(entry, "status") == "pending";
+    let waiting = matches!(field(entry, "status").as_str(), "pending" | "queued");
     for (name, key) in [
         ("memo", "memo"),
         ("reference", "reference"),
@@ -210,11 +210,23 @@ fn entry_fields(entry: &Value, currency: &str) -> Vec<(String, String)> {
         ("reversed by", "reversed_by"),
     ] {
         let text = match key {
-            "expires_at" if !pending => String::new(),
+            "expires_at" if !waiting => String::new(),
             "approval_reasons" => words(&entry[key]),
             _ => field(entry, key),
         };
         fields.push((name.into(), text));
+    }
+    if let Some(queue) = entry.get("queue").filter(|q| q.is_object()) {
+        let left = field(queue, "left_index");
+        let text = if left.is_empty() {
+            format!("waiting in {}'s queue", field(queue, "branch"))
+        } else {
+            format!(
+                "waited in {}'s queue until index {left}",
+                field(queue, "branch")
+            )
+        };
+        fields.push(("liquidity queue".into(), text));
     }
     if let Some(decision) = entry.get("decision").filter(|d| d.is_object()) {
         let mut text = format!(

@@ -119,10 +119,9 @@ pub fn queue_view(answer: &Value) -> View {
         ("CCY", Align::Left),
         ("ID", Align::Left),
         ("AMOUNT", Align::Right),
-        ("POSTED BY", Align::Left),
-        ("WAITING S", Align::Right),
         ("EXPIRES AT", Align::Left),
         ("APPROVAL", Align::Left),
+        ("WAITING S", Align::Right),
     ]);
     let queued = answer
         .get("queued")
@@ -130,20 +129,16 @@ pub fn queue_view(answer: &Value) -> View {
         .map(Vec::as_slice)
         .unwrap_or_default();
     for entry in queued {
-        let reasons = list(entry, "approval_reasons");
+        // Released into the approval queue when room opens.
+        let needs_approval = list(entry, "approval_reasons") != "-";
         listing.push(vec![
             field(&entry["queue"], "branch"),
             field(entry, "currency"),
             field(entry, "id"),
             field(entry, "amount"),
-            field(entry, "posted_by"),
-            field(entry, "waiting_seconds"),
             field(entry, "expires_at"),
-            if reasons == "-" {
-                String::new()
-            } else {
-                reasons
-            },
+            if needs_approval { "yes" } else { "" }.to_string(),
+            field(entry, "waiting_seconds"),
         ]);
     }
     let summary = match (queued.len(), answer.get("window").and_then(Value::as_u64)) {
