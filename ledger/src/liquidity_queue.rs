@@ -202,10 +202,11 @@ impl Ledger {
                 self.refuse_queued(&system, &id, rejection);
                 continue;
             }
-            let short = self.short_payers(&overlay.exposures);
+            let short = self.short_payers(&set, &plans, &overlay.exposures);
             if short.is_empty() {
                 break plans;
             }
+            let before = set.len();
             for (branch, currency) in short {
                 let pays = |at: &usize| {
                     self.entries.at(set[*at]).expect("queued").request.currency == currency
@@ -219,6 +220,10 @@ impl Ledger {
                     plans.remove(at);
                 }
             }
+            assert!(
+                set.len() < before,
+                "each round drops a payment of a short payer"
+            );
         };
         // From here on, the resolution cannot fail.
         let reason = format!("released by the gridlock resolution at the close of window {window}");
@@ -237,17 +242,37 @@ impl Ledger {
         );
     }
 
-    /// The payers that entries adding `overlay` would take past their caps.
-    fn short_payers(&self, overlay: &ExposureOverlay) -> Vec<(BranchCode, Currency)> {
-        overlay
-            .iter()
-            .filter(|(_, (open, held))| open.is_positive() || held.is_positive())
-            .filter_map(|((branch, currency), (open, held))| {
-                let cap = self.cap(branch, *currency)?;
+    /// The payers of the entries `set` (planned as `plans`, adding
+    /// `overlay` together) that would end past their caps.
+    fn short_payers(
+        &self,
+        set: &[u64],
+        plans: &[EntryPlan],
+        overlay: &ExposureOverlay,
+    ) -> Vec<(BranchCode, Currency)> {
+        let mut payers = std::collections::BTreeSet::new();
+        for (no, plan) in set.iter().zip(plans) {
+            let currency = self.entries.at(*no).expect("queued").request.currency;
+            for (branch, net_out) in &plan.legs {
+                if net_out.is_positive() {
+                    payers.insert((branch.clone(), currency));
+                }
+            }
+        }
+        payers
+            .into_iter()
+            .filter(|(branch, currency)| {
+                let Some(cap) = self.cap(branch, *currency) else {
+                    return false;
+                };
+                let (open, held) = overlay
+                    .get(&(branch.clone(), *currency))
+                    .copied()
+                    .unwrap_or_default();
                 let mut after = self.exposure(branch, *currency);
-                after.open += *open;
-                after.pending += *held;
-                (after.net_debit() > cap.cap).then(|| (branch.clone(), *currency))
+                after.open += open;
+                after.pending += held;
+                after.net_debit() > cap.cap
             })
             .collect()
     }

@@ -528,3 +528,32 @@ impl Rejection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cap_refusal_prints_amounts_in_the_currency() {
+        let refusal = Rejection::NetDebitCapExceeded {
+            branch: BranchCode::new("SH01").unwrap(),
+            currency: Currency::new("CNY").unwrap(),
+            cap: Amount::from_minor(70_000_000),
+            position: Amount::from_minor(73_444_000),
+        };
+        assert_eq!(
+            refusal.to_string(),
+            "branch SH01 would owe 734440.00 CNY, above its net debit cap of 700000.00 CNY"
+        );
+        let yen = Rejection::NetDebitCapExceeded {
+            branch: BranchCode::new("SH01").unwrap(),
+            currency: Currency::new("JPY").unwrap(),
+            cap: Amount::from_minor(500),
+            position: Amount::from_minor(501),
+        };
+        assert_eq!(
+            yen.to_string(),
+            "branch SH01 would owe 501 JPY, above its net debit cap of 500 JPY"
+        );
+    }
+}
