@@ -1244,6 +1244,81 @@ fn an_operator_caps_closes_settles_and_aborts_windows() {
         .stdout_has("Window 3 is open");
 }
 
+/// `transfer post --queue-if-over-cap` and `windows queue` (issue 6): a
+/// payment over the cap waits in SH01's queue instead of being refused, the
+/// same id without the flag is refused by name, and the payment back from
+/// BJ01 that makes room releases it: the queue empties and `entries show`
+/// tells where it left the queue.
+#[test]
+fn a_payment_over_the_cap_waits_in_the_queue_until_room_opens() {
+    let cluster = Cluster::start(1);
+    seed_clearing(&cluster);
+    let cap = ["caps", "set", "--branch", "SH01", "--currency", "CNY"];
+    let cap = [&cap[..], &["--cap", "500.00"]].concat();
+    cluster.cli(ADMIN_KEY, &cap).ok();
+    clearing_transfer(&cluster, "t-1", "SH01-A", "BJ01-A", "300.00")
+        .ok()
+        .stdout_has("posted");
+    let queue_flag = ["--queue-if-over-cap"];
+    fn queue_args(id: &str) -> Vec<&str> {
+        let args = [
+            "transfer", "post", "--id", id, "--from", "SH01-A", "--to", "BJ01-A",
+        ];
+        [&args[..], &["--amount", "300.00", "--currency", "CNY"]].concat()
+    }
+    let args = [&queue_args("q-1")[..], &queue_flag[..]].concat();
+    cluster
+        .cli(OPERATOR, &args)
+        .ok()
+        .stdout_has("queued")
+        .stdout_has("clearledger windows queue");
+    let listed = cluster
+        .cli(OPERATOR, &["windows", "queue"])
+        .ok()
+        .stdout_has("1 queued; released as room opens, or resolved when window 1 closes.");
+    let row = listed
+        .stdout
+        .lines()
+        .find(|line| line.contains("q-1"))
+        .expect("a row for q-1");
+    let columns: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(columns[..4], ["SH01", "CNY", "q-1", "300.00"], "{listed}");
+    let json = cluster
+        .cli(OPERATOR, &["windows", "queue", "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(json["queued"][0]["status"], "queued", "{json}");
+    cluster
+        .cli(OPERATOR, &queue_args("q-1"))
+        .code(3)
+        .stderr_has("exists_with_different_queue_if_over_cap");
+    let (_, account) = cluster.get("/v1/accounts/SH01-A", OPERATOR);
+    assert_eq!(account["balance"]["posted"], "9700.00", "nothing reserved");
+
+    clearing_transfer(&cluster, "t-2", "BJ01-CASH", "BJ01-A", "200.00").ok();
+    let room = clearing_transfer(&cluster, "t-3", "BJ01-A", "SH01-A", "150.00")
+        .ok()
+        .stdout_has("posted");
+    let index = room
+        .stdout
+        .lines()
+        .find(|line| line.starts_with("t-3"))
+        .and_then(|line| line.split_whitespace().nth(2))
+        .expect("t-3's index")
+        .to_string();
+    cluster
+        .cli(OPERATOR, &["windows", "queue"])
+        .ok()
+        .stdout_has("The liquidity queue is empty.");
+    cluster
+        .cli(OPERATOR, &["entries", "show", "q-1"])
+        .ok()
+        .stdout_has("posted")
+        .stdout_has(&format!("waited in SH01's queue until index {index}"));
+    let (_, account) = cluster.get("/v1/accounts/SH01-A", OPERATOR);
+    assert_eq!(account["balance"]["posted"], "9550.00", "{account}");
+}
+
 /// `statements issue|returns|report|list|show` as an operator and a branch
 /// use them (issue 7 A): the code comes with the issue and is hidden from the
 /// branch, a wrong code exits 3 with its code, a dispute without the stated
@@ -1355,6 +1430,42 @@ fn statements_are_issued_returned_and_reported() {
         .ok()
         .stdout_has(b_id)
         .stdout_has("1 statement(s).");
+
+    // Issue 7: the dispute is a break of its own kind, holding the
+    // difference, and only that kind is listed.
+    let disputes = cluster
+        .cli(
+            OPERATOR,
+            &["breaks", "list", "--kind", "disputed_statement"],
+        )
+        .ok()
+        .stdout_has("1 breaks as of");
+    let row = disputes
+        .stdout
+        .lines()
+        .find(|line| line.contains(b_id))
+        .expect("a row for the disputed statement");
+    let columns: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        columns[1..4],
+        ["disputed_statement", "SH01-B", "5.00"],
+        "{disputes}"
+    );
+    let id = columns[0];
+    cluster
+        .cli(OPERATOR, &["breaks", "list", "--kind", "overdue_return"])
+        .ok()
+        .stdout_has("0 breaks as of");
+    cluster
+        .cli(OPERATOR, &["breaks", "list", "--kind", "disputed"])
+        .code(3)
+        .stderr_has("invalid_query");
+    cluster
+        .cli(OPERATOR, &["breaks", "show", id])
+        .ok()
+        .stdout_has(b_id)
+        .stdout_has("stated balance")
+        .stdout_has("teller-sh01");
 }
 
 /// The auditors' commands against a real cluster (issue #8): a trial balance

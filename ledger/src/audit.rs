@@ -122,6 +122,16 @@ pub enum AuditEvent {
         /// The entry.
         id: EntryId,
     },
+    /// An entry over its payer's net debit cap joined the liquidity-saving
+    /// queue. It is booked (an `EntryBooked` record) when it leaves it.
+    EntryQueued {
+        /// The entry.
+        id: EntryId,
+        /// Its currency.
+        currency: Currency,
+        /// The payer branch whose queue it joined.
+        branch: crate::id::BranchCode,
+    },
 }
 
 /// One link of the chain.

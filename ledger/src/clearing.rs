@@ -197,7 +197,9 @@ impl Ledger {
             }
             WindowStatus::Aborted => return Err(wrong_state(window, "open")),
         }
-        // From here on, closing cannot fail.
+        // From here on, closing cannot fail. What waits in the liquidity
+        // queue is released into this window, or rejected, first.
+        self.resolve_gridlock(context, id);
         let window = self.windows.get_mut(&id).expect("exists");
         window.status = WindowStatus::Closed;
         window.closed_at = Some(context.at);
@@ -460,6 +462,7 @@ impl Ledger {
                 memo: Some(format!("settlement of clearing window {id}: {branch}")),
                 reference: None,
                 value_date: None,
+                queue_if_over_cap: false,
             });
         }
         Ok(requests)

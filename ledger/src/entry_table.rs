@@ -31,6 +31,11 @@ impl EntryTable {
         })
     }
 
+    /// The number of the entry with `id`: its place in booking order.
+    pub(crate) fn number_of(&self, id: &EntryId) -> Option<u64> {
+        self.number(id)
+    }
+
     /// Reads where a lookup of `id` starts (see `crate::warm`).
     pub(crate) fn warm_index(&self, id: &EntryId) -> u64 {
         self.index.warm(id)

@@ -60,6 +60,10 @@ pub struct NewEntry {
     pub reference: Option<String>,
     /// Value date (起息日), if not the booking day.
     pub value_date: Option<Date>,
+    /// Wait in the liquidity-saving queue instead of being refused when the
+    /// entry would take a payer past its net debit cap (see
+    /// [`EntryStatus::Queued`]).
+    pub queue_if_over_cap: bool,
 }
 
 impl NewEntry {
@@ -91,6 +95,7 @@ impl NewEntry {
             memo: None,
             reference: None,
             value_date: None,
+            queue_if_over_cap: false,
         }
     }
 
@@ -142,6 +147,9 @@ impl NewEntry {
         if self.value_date != other.value_date {
             return Some(EntryField::ValueDate);
         }
+        if self.queue_if_over_cap != other.queue_if_over_cap {
+            return Some(EntryField::QueueIfOverCap);
+        }
         None
     }
 }
@@ -170,6 +178,8 @@ pub enum EntryField {
     Reference,
     /// The value date.
     ValueDate,
+    /// The liquidity-queue flag.
+    QueueIfOverCap,
     /// The entry reversed.
     Reverses,
     /// The reason.
@@ -190,6 +200,7 @@ impl EntryField {
             EntryField::Memo => "memo",
             EntryField::Reference => "reference",
             EntryField::ValueDate => "value_date",
+            EntryField::QueueIfOverCap => "queue_if_over_cap",
             EntryField::Reverses => "reverses",
             EntryField::Reason => "reason",
         }
@@ -203,6 +214,13 @@ pub enum EntryStatus {
     Posted,
     /// Reserved, waiting for approval (待授权).
     Pending,
+    /// Waiting in the liquidity-saving queue of its payer branch: over the
+    /// payer's net debit cap when submitted, it reserves nothing and counts
+    /// against no cap until offsetting payments make room. It leaves the
+    /// queue posted (or pending, if it needs approval), voided (withdrawn or
+    /// expired), or rejected (when it can no longer post, or at the window's
+    /// close when the gridlock resolution cannot release it).
+    Queued,
     /// A pending entry that was rejected by an approver or expired.
     Voided {
         /// Why it was voided.
@@ -283,6 +301,22 @@ pub struct JournalEntry {
     pub reversed_by: Option<EntryId>,
     /// The clearing window an inter-branch entry's positions went to.
     pub window: Option<u64>,
+    /// For an entry that waited in the liquidity-saving queue: which queue,
+    /// and when it left.
+    pub queue: Option<QueueStay>,
+}
+
+/// An entry's stay in the liquidity-saving queue (流动性节约队列). It
+/// entered when it was booked (`JournalEntry::booked`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueStay {
+    /// The payer branch whose queue (in the entry's currency) it waits in:
+    /// its first payer in branch-code order.
+    pub branch: crate::id::BranchCode,
+    /// Where in the log it left the queue (released, voided or rejected).
+    pub left: Option<Position>,
+    /// When it left.
+    pub left_at: Option<Timestamp>,
 }
 
 impl JournalEntry {
@@ -303,7 +337,7 @@ impl JournalEntry {
 pub struct EntryOutcome {
     /// The entry's id.
     pub id: EntryId,
-    /// `Posted`, `Pending`, `Voided` or `Rejected`.
+    /// `Posted`, `Pending`, `Queued`, `Voided` or `Rejected`.
     pub status: EntryStatus,
     /// Where it was booked (for a retry: the original position).
     pub position: Position,

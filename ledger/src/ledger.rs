@@ -85,6 +85,11 @@ pub(crate) struct Derived {
     pub(crate) policy_index: BTreeMap<(BranchNo, Currency), ApprovalPolicy>,
     pub(crate) special_accounts: BTreeMap<(BranchNo, Currency, Purpose), AccountNo>,
     pub(crate) pending_expiry: BTreeSet<(Timestamp, EntryId)>,
+    /// The liquidity-saving queues: per (payer branch, currency), the
+    /// numbers of the queued entries, first in first. No empty queue.
+    pub(crate) queue: BTreeMap<(BranchCode, Currency), BTreeSet<u64>>,
+    /// Queued entries by when they expire.
+    pub(crate) queue_expiry: BTreeSet<(Timestamp, EntryId)>,
     pub(crate) totals: BTreeMap<Currency, Balance>,
     pub(crate) pending_sum: BTreeMap<Currency, Amount>,
     pub(crate) time_index: BTreeMap<Timestamp, u64>,
@@ -241,6 +246,7 @@ impl Ledger {
         let at = command.at.max(self.meta.applied_at);
         self.meta.applied_at = at;
         self.expire_pending(position, at);
+        self.expire_queued(position, at);
         self.expire_statements(position, at);
         let outcome = match self.role_of(&command.actor) {
             Ok(role) => {
@@ -260,6 +266,7 @@ impl Ledger {
             Err(rejection) => Err(rejection),
         };
         self.settle_adjustments(position, at);
+        self.release_queued(position, at);
         self.assert_invariants();
         Applied {
             position,
@@ -369,8 +376,9 @@ impl Ledger {
     }
 
     /// Per currency, debits equal credits (posted and pending), pending totals
-    /// equal the open pending entries, and no account touched by the command
-    /// is beyond its limits. A failure is a bug: the replica stops rather than
+    /// equal the open pending entries, no account touched by the command
+    /// is beyond its limits, and the liquidity queues hold only queued
+    /// entries, each with its expiry, and only while a window is open. A failure is a bug: the replica stops rather than
     /// diverge.
     fn assert_invariants(&mut self) {
         for (currency, totals) in &self.derived.totals {
@@ -401,6 +409,7 @@ impl Ledger {
                 account.id
             );
         }
+        self.assert_queue();
     }
 
     /// Recomputes every derived total from scratch and checks it against the
@@ -451,6 +460,7 @@ impl Ledger {
         if pending_nonzero(&pending) != pending_nonzero(&self.derived.pending_sum) {
             return Err("pending totals differ from the open pending entries".into());
         }
+        self.check_queue()?;
         self.check_clearing()
     }
 

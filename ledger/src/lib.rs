@@ -87,6 +87,7 @@ mod id_index;
 mod journal_entry;
 mod ledger;
 pub mod limits;
+mod liquidity_queue;
 mod period;
 mod posting;
 mod principal;
@@ -118,7 +119,7 @@ pub use currency::{Currency, UnknownCurrency};
 pub use id::{AccountId, BranchCode, EntryId, IdError, PrincipalName, StatementId};
 pub use journal_entry::{
     ApprovalReason, Decision, EntryField, EntryOutcome, EntryStatus, JournalEntry, NewEntry,
-    Posting, Side, VoidReason,
+    Posting, QueueStay, Side, VoidReason,
 };
 pub use ledger::{Applied, Ledger, Position};
 pub use period::PeriodClose;

@@ -32,12 +32,12 @@ use crate::warm::WARM_ENTRIES;
 #[derive(Default)]
 pub(crate) struct Overlay {
     balances: BTreeMap<AccountNo, Balance>,
-    exposures: ExposureOverlay,
+    pub(crate) exposures: ExposureOverlay,
 }
 
 impl Overlay {
     /// Adds what `plan` would change.
-    fn add(&mut self, plan: &EntryPlan, currency: crate::currency::Currency) {
+    pub(crate) fn add(&mut self, plan: &EntryPlan, currency: crate::currency::Currency) {
         self.balances
             .extend(plan.balances.as_slice().iter().copied());
         let pending = !plan.approval_reasons.is_empty();
@@ -81,15 +81,39 @@ type Balances = SmallVec<(AccountNo, Balance), 4>;
 pub(crate) struct EntryPlan {
     /// The clearing postings the ledger adds to the request's (none unless
     /// the entry crosses branches).
-    clearing: Vec<Posting>,
+    pub(crate) clearing: Vec<Posting>,
     /// Per branch, net paid out (positive) or received (negative); empty
     /// unless the entry crosses branches.
-    legs: Vec<(BranchCode, Amount)>,
+    pub(crate) legs: Vec<(BranchCode, Amount)>,
     /// Why the entry must wait for approval (empty: it posts now).
-    approval_reasons: Vec<ApprovalReason>,
-    required_authority: u8,
+    pub(crate) approval_reasons: Vec<ApprovalReason>,
+    pub(crate) required_authority: u8,
     /// Account balances after the entry.
-    balances: Balances,
+    pub(crate) balances: Balances,
+}
+
+impl EntryPlan {
+    /// Whether the entry will wait for approval.
+    pub(crate) fn pending(&self) -> bool {
+        !self.approval_reasons.is_empty()
+    }
+
+    /// The branch whose liquidity-saving queue the entry joins: its first
+    /// payer in branch-code order (`None`: it crosses no branches).
+    pub(crate) fn queue_branch(&self) -> Option<&BranchCode> {
+        self.legs
+            .iter()
+            .find(|(_, net_out)| net_out.is_positive())
+            .map(|(branch, _)| branch)
+    }
+}
+
+/// Whether [`Ledger::plan_entry`] checks net debit caps: the liquidity
+/// queue checks them itself, for one entry or a whole set.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Caps {
+    Check,
+    Defer,
 }
 
 /// Adds `posting` to `balance`, as pending or posted. `None` on overflow.
@@ -217,7 +241,10 @@ impl Ledger {
         if let Err(rejection) = check_shape(&entry) {
             return Self::rejected_outcome(context, entry.id, rejection);
         }
-        match self.plan_entry(context, &entry, &Overlay::default(), false) {
+        if entry.queue_if_over_cap {
+            return self.post_or_queue(context, entry);
+        }
+        match self.plan_entry(context, &entry, &Overlay::default(), false, Caps::Check) {
             Ok(plan) => self.commit_entry(context, entry, plan, None),
             Err(rejection) if is_bad_input(&rejection) => {
                 Self::rejected_outcome(context, entry.id, rejection)
@@ -226,7 +253,56 @@ impl Ledger {
         }
     }
 
+    /// Posts an entry flagged `queue_if_over_cap`, or queues it: when it
+    /// would take its payer past its cap, or when earlier entries wait in
+    /// its payer's queue (the queue is first in, first out).
+    fn post_or_queue(&mut self, context: &Context, entry: NewEntry) -> EntryOutcome {
+        let plan = match self.plan_entry(context, &entry, &Overlay::default(), false, Caps::Defer) {
+            Ok(plan) => plan,
+            Err(rejection) if is_bad_input(&rejection) => {
+                return Self::rejected_outcome(context, entry.id, rejection);
+            }
+            Err(rejection) => return self.remember_rejection(context, entry, rejection),
+        };
+        let Some(branch) = plan.queue_branch().cloned() else {
+            return self.commit_entry(context, entry, plan, None);
+        };
+        let currency = entry.currency;
+        if !self.queue_waiting(&branch, currency)
+            && self
+                .check_caps(
+                    currency,
+                    &plan.legs,
+                    plan.pending(),
+                    &ExposureOverlay::new(),
+                )
+                .is_ok()
+        {
+            return self.commit_entry(context, entry, plan, None);
+        }
+        self.enqueue(context, entry, plan, branch)
+    }
+
     fn post_atomic(&mut self, context: &Context, entries: Vec<NewEntry>) -> Vec<EntryOutcome> {
+        if let Some(flagged) = entries.iter().find(|entry| entry.queue_if_over_cap) {
+            let rejection = Rejection::QueueInAtomicBatch {
+                entry: flagged.id.clone(),
+            };
+            let failed = flagged.id.clone();
+            return entries
+                .into_iter()
+                .map(|entry| {
+                    let rejection = if entry.id == failed {
+                        rejection.clone()
+                    } else {
+                        Rejection::AtomicBatchFailed {
+                            failed: failed.clone(),
+                        }
+                    };
+                    Self::rejected_outcome(context, entry.id, rejection)
+                })
+                .collect();
+        }
         let mut overlay = Overlay::default();
         let mut plans: Vec<Option<EntryPlan>> = Vec::with_capacity(entries.len());
         let mut in_batch: BTreeMap<&EntryId, &NewEntry> = BTreeMap::new();
@@ -248,7 +324,7 @@ impl Ledger {
                     }),
                 },
                 (None, None) => check_shape(entry)
-                    .and_then(|()| self.plan_entry(context, entry, &overlay, false))
+                    .and_then(|()| self.plan_entry(context, entry, &overlay, false, Caps::Check))
                     .map(Some),
             };
             match planned {
@@ -297,12 +373,13 @@ impl Ledger {
 
     /// Everything that can reject an entry because of the ledger's state.
     /// `overlay` holds balances as earlier entries of an atomic batch leave them.
-    fn plan_entry(
+    pub(crate) fn plan_entry(
         &self,
         context: &Context,
         entry: &NewEntry,
         overlay: &Overlay,
         skip_approval: bool,
+        caps: Caps,
     ) -> Result<EntryPlan, Rejection> {
         let currency = entry.currency;
         // Each account is looked up by id once; its number is used from here on.
@@ -425,7 +502,9 @@ impl Ledger {
             legs.push((code.clone(), net_out));
         }
         let pending = !approval_reasons.is_empty();
-        self.check_caps(currency, &legs, pending, &overlay.exposures)?;
+        if caps == Caps::Check {
+            self.check_caps(currency, &legs, pending, &overlay.exposures)?;
+        }
         let balances = self.plan_balances(lines.as_slice(), overlay, |balance, side, amount| {
             add_posting(balance, side, amount, pending)
         })?;
@@ -525,32 +604,18 @@ impl Ledger {
         plan: EntryPlan,
         reverses: Option<(EntryId, String)>,
     ) -> EntryOutcome {
-        for (no, balance) in plan.balances.as_slice() {
-            self.set_balance(context, *no, *balance);
-        }
         let mut postings = Vec::with_capacity(request.postings.len() + plan.clearing.len());
         postings.extend_from_slice(&request.postings);
-        postings.extend(plan.clearing);
-        let pending = !plan.approval_reasons.is_empty();
+        postings.extend_from_slice(&plan.clearing);
+        let pending = plan.pending();
         let currency = request.currency;
-        let mut window = None;
-        let expires_at = if pending {
+        let expires_at = pending.then(|| {
             let timeout = request
                 .timeout_seconds
                 .unwrap_or(PENDING_TIMEOUT_DEFAULT_SECONDS);
-            let expires_at = context.at.plus_seconds(timeout);
-            self.derived
-                .pending_expiry
-                .insert((expires_at, request.id.clone()));
-            *self.derived.pending_sum.entry(currency).or_default() += debit_total(&postings);
-            self.reserve_exposure(currency, &plan.legs, true);
-            Some(expires_at)
-        } else {
-            if !plan.legs.is_empty() {
-                window = Some(self.add_to_window(context, currency, &plan.legs));
-            }
-            None
-        };
+            context.at.plus_seconds(timeout)
+        });
+        let window = self.book_plan(context, &request.id, currency, &plan, &postings, expires_at);
         let status = if pending {
             EntryStatus::Pending
         } else {
@@ -588,11 +653,39 @@ impl Ledger {
             reversal_reason,
             reversed_by: None,
             window,
+            queue: None,
             request,
         };
         let outcome = EntryOutcome::of(&entry);
         self.entries.insert(entry);
         outcome
+    }
+
+    /// Writes a plan's balances and its clearing effect: a pending entry's
+    /// reservations, expiring at `expires_at`, or a posted entry's flows in
+    /// the open window, whose id it returns. Cannot fail.
+    pub(crate) fn book_plan(
+        &mut self,
+        context: &Context,
+        id: &EntryId,
+        currency: crate::currency::Currency,
+        plan: &EntryPlan,
+        postings: &[Posting],
+        expires_at: Option<Timestamp>,
+    ) -> Option<u64> {
+        for (no, balance) in plan.balances.as_slice() {
+            self.set_balance(context, *no, *balance);
+        }
+        if let Some(expires_at) = expires_at {
+            self.derived.pending_expiry.insert((expires_at, id.clone()));
+            *self.derived.pending_sum.entry(currency).or_default() += debit_total(postings);
+            self.reserve_exposure(currency, &plan.legs, true);
+            None
+        } else if plan.legs.is_empty() {
+            None
+        } else {
+            Some(self.add_to_window(context, currency, &plan.legs))
+        }
     }
 
     fn remember_rejection(
@@ -625,6 +718,7 @@ impl Ledger {
             reversal_reason: None,
             reversed_by: None,
             window: None,
+            queue: None,
             request,
         };
         let outcome = EntryOutcome::of(&entry);
@@ -749,6 +843,23 @@ impl Ledger {
         };
         if let Some(receipt) = self.already_decided(&id, &context.actor, &voided) {
             return Ok(receipt);
+        }
+        if let Some(queued) = self
+            .entries
+            .get(&id)
+            .filter(|e| e.status == EntryStatus::Queued)
+        {
+            if matches!(context.role, Role::Branch(_))
+                && queued.posted_by != context.actor.principal
+            {
+                return Err(Rejection::Forbidden {
+                    reason: "a branch may only withdraw its own queued entries".into(),
+                });
+            }
+            self.void_queued(context, &id, VoidReason::RejectedByApprover, reason);
+            return Ok(Receipt::Entry(Box::new(
+                self.entries.get(&id).expect("exists").clone(),
+            )));
         }
         let entry = self.pending_entry(&id)?;
         if matches!(context.role, Role::Branch(_)) && entry.posted_by != context.actor.principal {
@@ -952,8 +1063,9 @@ impl Ledger {
             memo: Some(format!("reversal of {original}")),
             reference: entry.request.reference.clone(),
             value_date,
+            queue_if_over_cap: false,
         };
-        let plan = self.plan_entry(context, &request, &Overlay::default(), true)?;
+        let plan = self.plan_entry(context, &request, &Overlay::default(), true, Caps::Check)?;
         // From here on, reversing cannot fail.
         self.commit_entry(context, request, plan, Some((original.clone(), reason)));
         self.entries.get_mut(&original).expect("exists").reversed_by = Some(id.clone());
@@ -975,7 +1087,7 @@ impl Ledger {
         let mut plans = Vec::with_capacity(requests.len());
         for request in requests {
             check_shape(request)?;
-            let plan = self.plan_entry(context, request, &overlay, true)?;
+            let plan = self.plan_entry(context, request, &overlay, true, Caps::Check)?;
             overlay.add(&plan, request.currency);
             plans.push(plan);
         }
@@ -1000,7 +1112,7 @@ impl Ledger {
 /// ledger's balances and flags. Bad input changes nothing, not even the id's
 /// answer; a refusal because of the ledger's state is remembered, so that a
 /// retry of the id answers the same even after the state has changed.
-fn is_bad_input(rejection: &Rejection) -> bool {
+pub(crate) fn is_bad_input(rejection: &Rejection) -> bool {
     matches!(
         rejection,
         Rejection::AccountNotFound { .. }

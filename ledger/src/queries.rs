@@ -168,12 +168,13 @@ impl Ledger {
         pending
     }
 
-    /// When the next pending entry expires or the next statement becomes
-    /// overdue, if any is waiting.
+    /// When the next pending or queued entry expires or the next statement
+    /// becomes overdue, if any is waiting.
     pub fn next_expiry(&self) -> Option<Timestamp> {
         let pending = self.derived.pending_expiry.first().map(|(at, _)| *at);
+        let queued = self.derived.queue_expiry.first().map(|(at, _)| *at);
         let statement = self.derived.statements.next_deadline();
-        pending.into_iter().chain(statement).min()
+        pending.into_iter().chain(queued).chain(statement).min()
     }
 
     /// A clearing window.

@@ -269,7 +269,9 @@ pub enum Rejection {
     },
     /// The entry would take a branch's net debit position past its cap.
     #[error(
-        "branch {branch} would owe {position:?} {currency} (minor units), above its net debit cap {cap:?}"
+        "branch {branch} would owe {} {currency}, above its net debit cap of {} {currency}",
+        .position.to_decimal_string(*.currency),
+        .cap.to_decimal_string(*.currency)
     )]
     NetDebitCapExceeded {
         /// The payer branch.
@@ -280,6 +282,25 @@ pub enum Rejection {
         cap: Amount,
         /// The net debit position the entry would leave, pending included.
         position: Amount,
+    },
+    /// A queued entry that the gridlock resolution at the window's close
+    /// could not release: settling it with the rest would have taken a payer
+    /// past its net debit cap.
+    #[error(
+        "the entry was still queued when clearing window {window} closed, and releasing it would have taken branch {branch} past its net debit cap"
+    )]
+    QueueUnresolvedAtClose {
+        /// The window that closed.
+        window: u64,
+        /// The payer that would have gone short.
+        branch: BranchCode,
+    },
+    /// `queue_if_over_cap` in an atomic batch: a batch that posts whole
+    /// cannot leave one entry waiting.
+    #[error("entry {entry} asks to queue if over the cap, which an atomic batch cannot do")]
+    QueueInAtomicBatch {
+        /// The entry.
+        entry: EntryId,
     },
     /// A net debit cap that cannot be set.
     #[error("net debit cap is invalid: {reason}")]
@@ -366,6 +387,16 @@ pub enum Rejection {
         item: String,
         /// Why.
         reason: String,
+    },
+    /// A manual match asked of a break that is not about one item: amount
+    /// and balance differences, disputed and overdue statement returns are
+    /// resolved by an adjusting entry or an explanation.
+    #[error("break {id} is a {kind} break: resolve it by an adjusting entry or an explanation")]
+    ManualMatchNotApplicable {
+        /// The break.
+        id: u64,
+        /// Its kind.
+        kind: String,
     },
     /// A manual match whose sides differ.
     #[error("the postings sum to {postings} but the lines to {lines}")]
@@ -477,6 +508,8 @@ impl Rejection {
             Rejection::WindowAlreadyOpen { .. } => "window_already_open".to_string(),
             Rejection::NetDebitCapExceeded { .. } => "net_debit_cap_exceeded".to_string(),
             Rejection::CapInvalid { .. } => "cap_invalid".to_string(),
+            Rejection::QueueUnresolvedAtClose { .. } => "queue_unresolved_at_close".to_string(),
+            Rejection::QueueInAtomicBatch { .. } => "queue_in_atomic_batch".to_string(),
             Rejection::ClearingCenterUndefined { .. } => "clearing_center_undefined".to_string(),
             Rejection::SettlementAccountMissing { .. } => "settlement_account_missing".to_string(),
             Rejection::SettlementEntryExists { .. } => "settlement_entry_exists".to_string(),
@@ -492,6 +525,7 @@ impl Rejection {
             Rejection::BreakNotOpen { .. } => "break_not_open".to_string(),
             Rejection::AdjustmentOffAccount { .. } => "adjustment_off_account".to_string(),
             Rejection::ItemNotMatchable { .. } => "item_not_matchable".to_string(),
+            Rejection::ManualMatchNotApplicable { .. } => "manual_match_not_applicable".to_string(),
             Rejection::ManualMatchUnbalanced { .. } => "manual_match_unbalanced".to_string(),
             Rejection::Statement(rejection) => rejection.code().to_string(),
             Rejection::PeriodClosed { .. } => "period_closed".to_string(),
@@ -503,5 +537,34 @@ impl Rejection {
                 "settlement_entry_irreversible".to_string()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cap_refusal_prints_amounts_in_the_currency() {
+        let refusal = Rejection::NetDebitCapExceeded {
+            branch: BranchCode::new("SH01").unwrap(),
+            currency: Currency::new("CNY").unwrap(),
+            cap: Amount::from_minor(70_000_000),
+            position: Amount::from_minor(73_444_000),
+        };
+        assert_eq!(
+            refusal.to_string(),
+            "branch SH01 would owe 734440.00 CNY, above its net debit cap of 700000.00 CNY"
+        );
+        let yen = Rejection::NetDebitCapExceeded {
+            branch: BranchCode::new("SH01").unwrap(),
+            currency: Currency::new("JPY").unwrap(),
+            cap: Amount::from_minor(500),
+            position: Amount::from_minor(501),
+        };
+        assert_eq!(
+            yen.to_string(),
+            "branch SH01 would owe 501 JPY, above its net debit cap of 500 JPY"
+        );
     }
 }

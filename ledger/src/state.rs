@@ -19,7 +19,7 @@ use crate::posting::debit_total;
 use crate::table::{DenseTable, Table};
 
 /// The snapshot format version: the first byte of every snapshot.
-pub const SNAPSHOT_FORMAT: u8 = 3;
+pub const SNAPSHOT_FORMAT: u8 = 4;
 
 /// One stored record. `value: None` means the key was deleted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -388,7 +388,19 @@ impl Ledger {
             totals.debits_pending += account.balance.debits_pending;
             totals.credits_pending += account.balance.credits_pending;
         }
-        for entry in self.entries.values() {
+        for (no, entry) in self.entries.iter() {
+            if entry.status == EntryStatus::Queued
+                && let (Some(stay), Some(expires_at)) = (&entry.queue, entry.expires_at)
+            {
+                derived
+                    .queue
+                    .entry((stay.branch.clone(), entry.request.currency))
+                    .or_default()
+                    .insert(no);
+                derived
+                    .queue_expiry
+                    .insert((expires_at, entry.request.id.clone()));
+            }
             if entry.status == EntryStatus::Pending {
                 let expires_at = entry.expires_at.expect("pending entries expire");
                 derived

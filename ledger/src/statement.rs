@@ -15,6 +15,11 @@
 //! difference is kept), or issued → overdue (nothing came back by the end of
 //! the due date, measured in command time). A late return still moves an
 //! overdue statement to reconciled or disputed, marked late.
+//!
+//! Disputes and overdue returns are also reconciliation breaks, worked like
+//! any other (see [`crate::recon::BreakKind`]): a dispute raises a
+//! `disputed_statement` break holding the difference; becoming overdue raises
+//! an `overdue_return` break, which a late return resolves.
 
 use std::fmt;
 
@@ -363,6 +368,9 @@ pub struct Statement {
     pub overdue_at: Option<Timestamp>,
     /// The return, once posted.
     pub returned: Option<StatementReturn>,
+    /// The reconciliation breaks raised about it, oldest first: its overdue
+    /// return's, its dispute's.
+    pub breaks: Vec<u64>,
 }
 
 impl Statement {

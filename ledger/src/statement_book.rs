@@ -19,6 +19,7 @@ use crate::journal_entry::EntryStatus;
 use crate::ledger::{Context, Ledger, Position};
 use crate::limits::PENDING_TIMEOUT_MAX_SECONDS;
 use crate::principal::{Actor, Role};
+use crate::recon::{BreakAction, BreakKind, BreakStatus, ReconciliationBreak, Resolution};
 use crate::rejection::Rejection;
 use crate::statement::{
     AgeBucket, AgedStatement, BranchReturnRate, CodeFacts, IssueStatements, ReturnAnswer,
@@ -355,7 +356,13 @@ impl Ledger {
                 },
                 overdue_at,
                 returned: None,
+                breaks: Vec::new(),
             };
+            let mut statement = statement;
+            if overdue_at.is_some() {
+                let action = Self::action(context, "raised", None);
+                self.raise_overdue_break(action, &mut statement);
+            }
             self.derived.statements.add(&statement);
             self.record(
                 context,
@@ -435,13 +442,12 @@ impl Ledger {
             ReturnState::Disputed
         };
         // From here on, recording the return cannot fail.
+        let mut statement = statement.clone();
         let late = statement.state == ReturnState::Overdue;
-        let deadline = statement.deadline();
         self.derived
             .statements
             .deadlines
-            .remove(&(deadline, id.clone()));
-        let statement = self.statements.get_mut(&id).expect("exists");
+            .remove(&(statement.deadline(), id.clone()));
         statement.state = state;
         statement.returned = Some(StatementReturn {
             answer: answer.answer,
@@ -452,7 +458,33 @@ impl Ledger {
             position: context.position,
             late,
         });
-        let statement = statement.clone();
+        if late {
+            self.close_overdue_break(context, &statement);
+        }
+        if state == ReturnState::Disputed {
+            let raised = self.file_break(ReconciliationBreak {
+                id: 0,
+                kind: BreakKind::DisputedStatement {
+                    statement: id.clone(),
+                    closing_balance: statement.closing_balance,
+                    stated_balance: stated,
+                },
+                account: statement.account.clone(),
+                branch: statement.branch.clone(),
+                currency: statement.currency,
+                amount: difference,
+                date: statement.cutoff.date(),
+                status: BreakStatus::Open,
+                raised_at: context.at,
+                history: vec![Self::action(
+                    context,
+                    "raised",
+                    Some(format!("statement {id} disputed")),
+                )],
+            });
+            statement.breaks.push(raised);
+        }
+        self.statements.insert(id.clone(), statement.clone());
         self.record(
             context,
             AuditEvent::Statement(StatementEvent::Returned {
@@ -462,6 +494,65 @@ impl Ledger {
             }),
         );
         Ok(StatementReceipt::Returned(Box::new(statement)))
+    }
+
+    /// Files the overdue-return break of a statement that has just become
+    /// overdue, and notes it on the statement. Its age counts from the
+    /// deadline.
+    fn raise_overdue_break(&mut self, raised: BreakAction, statement: &mut Statement) {
+        let detail = format!("statement {} due {}", statement.id, statement.due);
+        let id = self.file_break(ReconciliationBreak {
+            id: 0,
+            kind: BreakKind::OverdueReturn {
+                statement: statement.id.clone(),
+                due: statement.due,
+            },
+            account: statement.account.clone(),
+            branch: statement.branch.clone(),
+            currency: statement.currency,
+            amount: Amount::ZERO,
+            date: statement.due,
+            status: BreakStatus::Open,
+            raised_at: statement.deadline(),
+            history: vec![BreakAction {
+                detail: Some(detail),
+                ..raised
+            }],
+        });
+        statement.breaks.push(id);
+    }
+
+    /// A late return answers the overdue break: an open one is resolved; one
+    /// whose adjusting entry awaits approval keeps waiting, with the return
+    /// in its history; one resolved already is left alone.
+    fn close_overdue_break(&mut self, context: &Context, statement: &Statement) {
+        let overdue = statement.breaks.iter().copied().find(|id| {
+            self.breaks
+                .get(id)
+                .is_some_and(|b| matches!(b.kind, BreakKind::OverdueReturn { .. }))
+        });
+        let Some(id) = overdue else {
+            return;
+        };
+        let detail = Some(statement.state.name().to_string());
+        match self.breaks.get(&id).map(|b| &b.status) {
+            Some(BreakStatus::Open) => self.resolve(
+                context,
+                id,
+                Resolution::ReturnedLate {
+                    state: statement.state,
+                },
+                "returned_late",
+                detail,
+            ),
+            Some(BreakStatus::AwaitingApproval { .. }) => {
+                let record = self.breaks.get_mut(&id).expect("exists");
+                record
+                    .history
+                    .push(Self::action(context, "returned_late", detail));
+            }
+            _ => {}
+        }
     }
 
     fn set_statement_policy(
@@ -498,12 +589,22 @@ impl Ledger {
                 break;
             }
             self.derived.statements.deadlines.pop_first();
-            let statement = self
+            let mut statement = self
                 .statements
-                .get_mut(&id)
+                .get(&id)
+                .cloned()
                 .expect("indexed statements exist");
             statement.state = ReturnState::Overdue;
             statement.overdue_at = Some(deadline);
+            let raised = BreakAction {
+                by: Actor::system().principal,
+                at,
+                position,
+                action: "raised".into(),
+                detail: None,
+            };
+            self.raise_overdue_break(raised, &mut statement);
+            self.statements.insert(id.clone(), statement);
             self.record_as(
                 position,
                 at,

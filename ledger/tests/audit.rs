@@ -276,6 +276,7 @@ fn status_code(status: &EntryStatus) -> String {
     match status {
         EntryStatus::Posted => "posted".into(),
         EntryStatus::Pending => "pending".into(),
+        EntryStatus::Queued => "queued".into(),
         EntryStatus::Voided { .. } => "voided".into(),
         EntryStatus::Rejected { rejection } => rejection.code(),
     }

@@ -1,6 +1,7 @@
 //! Property tests for clearing: random sequences of inter-branch transfers
-//! (posted, pending, in atomic batches), approvals, withdrawals, window
-//! closes, settlements and aborts, over a clearing center and four branches
+//! (posted, pending, flagged to queue if over the cap, in atomic batches),
+//! approvals, withdrawals of pending and queued entries, window closes,
+//! settlements and aborts, over a clearing center and four branches
 //! with net debit caps. The test keeps its own account of what each window
 //! holds and checks the ledger against it after every command:
 //!
@@ -13,6 +14,11 @@
 //!   its cap, and the ledger's exposure equals the test's own sum;
 //! - every posted inter-branch entry lands in exactly one window, which
 //!   counts it; a settled window never changes;
+//! - a queued entry reserves nothing and counts against no cap; the
+//!   ledger's queues hold exactly the entries the test saw queued and not
+//!   yet released, voided or rejected; after a close nothing is queued, and
+//!   each entry queued before it was released into that window (or into the
+//!   approval queue) or rejected;
 //! - a snapshot, and the tracked change records, rebuild the same ledger.
 
 use std::collections::BTreeMap;
@@ -78,11 +84,13 @@ enum Op {
         to: (usize, usize),
         minor: i128,
         pending: bool,
+        queue: bool,
     },
     /// An atomic batch of posted transfers.
     Batch(Vec<(Party, Party, i128)>),
     Approve(Index),
     Withdraw(Index),
+    WithdrawQueued(Index),
     Close,
     Settle(Index),
     Abort(Index),
@@ -98,12 +106,13 @@ fn minor() -> impl Strategy<Value = i128> {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        8 => (party(), party(), minor(), prop::bool::weighted(0.25)).prop_map(
-            |(from, to, minor, pending)| Op::Transfer { from, to, minor, pending }
+        8 => (party(), party(), minor(), prop::bool::weighted(0.25), prop::bool::weighted(0.4)).prop_map(
+            |(from, to, minor, pending, queue)| Op::Transfer { from, to, minor, pending, queue }
         ),
         1 => vec((party(), party(), minor()), 2..4).prop_map(Op::Batch),
         2 => any::<Index>().prop_map(Op::Approve),
         1 => any::<Index>().prop_map(Op::Withdraw),
+        1 => any::<Index>().prop_map(Op::WithdrawQueued),
         2 => Just(Op::Close),
         2 => any::<Index>().prop_map(Op::Settle),
         1 => any::<Index>().prop_map(Op::Abort),
@@ -123,6 +132,8 @@ struct Run {
     pending: Vec<(EntryId, usize, i128)>,
     /// Posted inter-branch entries, with the window the ledger put them in.
     posted: Vec<(EntryId, u64)>,
+    /// Queued entries, in the order they were queued: id, payer, amount.
+    queued: Vec<(EntryId, usize, i128)>,
     /// Settled windows and their positions when they settled.
     settled: BTreeMap<u64, WindowPositions>,
 }
@@ -138,6 +149,7 @@ impl Run {
             next_id: 0,
             pending: Vec::new(),
             posted: Vec::new(),
+            queued: Vec::new(),
             settled: BTreeMap::new(),
         };
         let mut setup = Vec::new();
@@ -277,6 +289,7 @@ impl Run {
                 to,
                 minor,
                 pending,
+                queue,
             } => {
                 let id = self.fresh();
                 let mut entry = transfer(
@@ -286,6 +299,7 @@ impl Run {
                     *minor,
                 );
                 entry.pending = *pending;
+                entry.queue_if_over_cap = *queue;
                 let receipt = self.apply(
                     "op1",
                     CommandKind::PostEntries {
@@ -347,8 +361,26 @@ impl Run {
                 }
                 let _ = (payer, minor);
             }
+            Op::WithdrawQueued(pick) => {
+                if self.queued.is_empty() {
+                    return Ok(());
+                }
+                let (id, _, _) = self.queued.remove(pick.index(self.queued.len()));
+                let kind = CommandKind::RejectEntry {
+                    entry: id.clone(),
+                    reason: None,
+                };
+                let receipt = self.apply("op1", kind);
+                prop_assert!(receipt.is_ok(), "withdrawing a queued entry: {receipt:?}");
+                let voided = matches!(
+                    self.ledger.entry(&id).unwrap().status,
+                    EntryStatus::Voided { .. }
+                );
+                prop_assert!(voided, "a withdrawn queued entry is voided");
+            }
             Op::Close => {
                 let open = self.ledger.open_window_id();
+                let queued_before = self.queued.clone();
                 let receipt = self.apply(
                     "op1",
                     CommandKind::CloseWindow {
@@ -367,6 +399,22 @@ impl Run {
                             Some(open + 1),
                             "the next window opens at the close"
                         );
+                        prop_assert!(
+                            self.ledger.queued_entries().is_empty(),
+                            "nothing is queued after a close"
+                        );
+                        for (id, _, _) in &queued_before {
+                            let entry = self.ledger.entry(id).unwrap();
+                            match &entry.status {
+                                EntryStatus::Posted => prop_assert_eq!(entry.window, Some(open)),
+                                EntryStatus::Pending | EntryStatus::Rejected { .. } => {}
+                                status => {
+                                    return Err(TestCaseError::fail(format!(
+                                        "queued entry {id} is {status:?} after the close"
+                                    )));
+                                }
+                            }
+                        }
                     }
                     None => prop_assert_eq!(receipt.err(), Some("window_not_found".to_string())),
                 }
@@ -408,6 +456,45 @@ impl Run {
         Ok(())
     }
 
+    /// Follows the queued entries that the last command released, rejected
+    /// or voided.
+    fn follow_queue(&mut self) -> Result<(), TestCaseError> {
+        let mut waiting = Vec::new();
+        for (id, payer, minor) in std::mem::take(&mut self.queued) {
+            let entry = self.ledger.entry(&id).unwrap();
+            match &entry.status {
+                EntryStatus::Queued => waiting.push((id, payer, minor)),
+                EntryStatus::Posted => {
+                    prop_assert!(entry.window.is_some(), "a released entry lands in a window");
+                    self.posted.push((id.clone(), entry.window.unwrap()));
+                }
+                EntryStatus::Pending => self.pending.push((id, payer, minor)),
+                EntryStatus::Rejected { rejection } => {
+                    let allowed = ["queue_unresolved_at_close", "insufficient_funds"];
+                    prop_assert!(
+                        allowed.contains(&rejection.code().as_str()),
+                        "a queued entry rejected with {}",
+                        rejection.code()
+                    );
+                }
+                EntryStatus::Voided { .. } => {}
+            }
+        }
+        self.queued = waiting;
+        let in_ledger: Vec<&EntryId> = self
+            .ledger
+            .queued_entries()
+            .into_iter()
+            .map(|e| e.id())
+            .collect();
+        let mut expected: Vec<&EntryId> = self.queued.iter().map(|(id, _, _)| id).collect();
+        let mut actual = in_ledger.clone();
+        expected.sort();
+        actual.sort();
+        prop_assert_eq!(actual, expected, "the queues hold the entries seen queued");
+        Ok(())
+    }
+
     /// Records what a post did: `legs` are (payer branch, payee branch, minor).
     fn track(
         &mut self,
@@ -440,6 +527,13 @@ impl Run {
                     self.pending.push((outcome.id.clone(), *payer, *minor))
                 }
                 (EntryStatus::Pending, true) => {}
+                (EntryStatus::Queued, false) => {
+                    prop_assert!(
+                        entry.request.queue_if_over_cap,
+                        "only a flagged entry queues"
+                    );
+                    self.queued.push((outcome.id.clone(), *payer, *minor));
+                }
                 (EntryStatus::Rejected { rejection }, _) => {
                     let code = rejection.code();
                     let allowed = [
@@ -591,6 +685,7 @@ proptest! {
         run.check()?;
         for op in &ops {
             run.step(op)?;
+            run.follow_queue()?;
             run.check()?;
         }
         let digest = run.ledger.digest();

@@ -1629,6 +1629,7 @@ impl Runner {
             memo: spec.memo.then(|| "salary".to_string()),
             reference: None,
             value_date: None,
+            queue_if_over_cap: false,
         }
     }
 

@@ -763,6 +763,24 @@ fn later_runs_resolve_earlier_breaks_and_balance_differences_are_breaks() {
             .count(),
         1
     );
+    // A balance difference has no item to match by hand; the refusal says
+    // so and changes nothing.
+    let open = w
+        .breaks_of("balance_difference")
+        .into_iter()
+        .find(ReconciliationBreak::is_open)
+        .unwrap();
+    let by_hand = BreakResolution::ManualMatch {
+        items: vec![line(&odd, 0)],
+    };
+    let refusal = w.refuse(
+        MAKER,
+        CommandKind::ResolveBreak {
+            id: open.id,
+            resolution: by_hand,
+        },
+    );
+    assert_eq!(refusal, "manual_match_not_applicable");
 }
 
 #[test]

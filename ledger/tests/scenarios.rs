@@ -24,26 +24,29 @@
 //! open-window                                             => ok | rejected CODE
 //! close-window N | settle-window N | abort-window N        => ok | rejected CODE
 //! cap BRANCH CUR AMOUNT [warn=PERCENT]                    => ok | rejected CODE
-//! transfer ID DEBIT -> CREDIT AMOUNT CUR [pending] [timeout=SECONDS]       => STATUS
-//! entry ID CUR dr:ACCOUNT AMOUNT cr:ACCOUNT AMOUNT ... [pending] [timeout=SECONDS] => STATUS
+//! transfer ID DEBIT -> CREDIT AMOUNT CUR [pending] [queue] [timeout=SECONDS] => STATUS
+//! entry ID CUR dr:ACCOUNT AMOUNT cr:ACCOUNT AMOUNT ... [pending] [queue] [timeout=SECONDS] => STATUS
+//!     queue: queue_if_over_cap (wait in the liquidity-saving queue rather than be refused)
 //! batch [atomic] { transfer ... ; entry ... }             => STATUS, STATUS, ...
 //! approve ID ["note"] | reject ID ["reason"]              => STATUS
 //! reverse ORIGINAL as ID "reason"                         => STATUS
 //! balance ACCOUNT [at-index N]  => posted=A available=A debits_posted=A credits_posted=A
 //!                                  debits_pending=A credits_pending=A (any of them)
 //! status ID                     => STATUS [index=N posted_by= approval= authority= reason=
-//!                                  decided_by= reverses= reversed_by= window= postings= expires=]
+//!                                  decided_by= reverses= reversed_by= window= postings= expires=
+//!                                  queue=BRANCH|none left_queue=N|none]
 //! window N CUR                  => open|closed|settled|aborted [BRANCH:paid=A BRANCH:received=A
 //!                                  BRANCH:net=A BRANCH:count=N PAYER->PAYEE=A]
 //!                                  entries=N settlement=ID+ID|none carried_to=N|none]
 //! exposure BRANCH CUR           => closed=A open=A pending=A net_debit=A (any of them)
 //! queue                         => ENTRY-ID ... | none     (pending entries, oldest first)
+//! liquidity-queue               => ENTRY-ID ... | none     (queued entries, by payer, first in first)
 //! ```
 //!
 //! The statement directives (issue-statements, return-statement, ...) are
 //! described in `scenarios/statements.rs`.
 //!
-//! STATUS is `posted`, `pending`, `voided` or `rejected CODE` (`Rejection::code`),
+//! STATUS is `posted`, `pending`, `queued`, `voided` or `rejected CODE` (`Rejection::code`),
 //! optionally followed by `index=N`, the log index the entry was booked at.
 //! The log index of a command is its line number, so `at-index 12` reads as
 //! "after line 12"; reads take no log index. A read that finds nothing
@@ -268,6 +271,7 @@ impl Scenario {
             "window" => self.window(Args::new(args))?,
             "exposure" => self.exposure(Args::new(args))?,
             "queue" => self.queue(Args::new(args))?,
+            "liquidity-queue" => self.liquidity_queue(Args::new(args))?,
             _ => return self.apply(index, parse_command(word, args)?),
         };
         Ok(vec![query])
@@ -294,6 +298,9 @@ impl Scenario {
                 Observation::new(status_words(&entry.status)).text("index", entry.booked.index),
             ],
             Ok(Receipt::Statements(receipt)) => statements::render(&receipt),
+            Ok(Receipt::Break(record)) => {
+                vec![Observation::new([record.status.name().to_string()])]
+            }
             Ok(_) => vec![Observation::new(["ok".to_string()])],
         })
     }
@@ -401,10 +408,27 @@ impl Scenario {
     }
 }
 
+impl Scenario {
+    fn liquidity_queue(&self, args: Args) -> Result<Observation, String> {
+        args.finish()?;
+        let ids: Vec<String> = self
+            .ledger
+            .queued_entries()
+            .iter()
+            .map(|entry| entry.id().to_string())
+            .collect();
+        if ids.is_empty() {
+            return Ok(Observation::new(["none".to_string()]));
+        }
+        Ok(Observation::new(ids))
+    }
+}
+
 fn status_words(status: &EntryStatus) -> Vec<String> {
     match status {
         EntryStatus::Posted => vec!["posted".into()],
         EntryStatus::Pending => vec!["pending".into()],
+        EntryStatus::Queued => vec!["queued".into()],
         EntryStatus::Voided { .. } => vec!["voided".into()],
         EntryStatus::Rejected { rejection } => vec!["rejected".into(), rejection.code()],
     }
@@ -469,7 +493,21 @@ fn entry_facts(entry: &JournalEntry) -> Observation {
             or_none(entry.reversed_by.as_ref().map(ToString::to_string)),
         )
         .text("window", or_none(entry.window.map(|w| w.to_string())))
-        .text("postings", entry.postings.len());
+        .text("postings", entry.postings.len())
+        .text(
+            "queue",
+            or_none(entry.queue.as_ref().map(|stay| stay.branch.to_string())),
+        )
+        .text(
+            "left_queue",
+            or_none(
+                entry
+                    .queue
+                    .as_ref()
+                    .and_then(|stay| stay.left)
+                    .map(|left| left.index.to_string()),
+            ),
+        );
     match entry.expires_at {
         Some(at) => observation.time("expires", at),
         None => observation.text("expires", "none"),
@@ -741,11 +779,12 @@ fn parse_entry(word: &str, args: &mut Args) -> Result<NewEntry, String> {
         let currency = parse_currency(&args.word("a currency")?)?;
         (currency, parse_postings(args, currency)?)
     };
+    let flags = args.flags(&["pending", "queue"])?;
     Ok(NewEntry {
         id,
         currency,
         postings,
-        pending: !args.flags(&["pending"])?.is_empty(),
+        pending: flags.iter().any(|flag| flag == "pending"),
         timeout_seconds: args
             .option("timeout")
             .map(|text| parse_number(&text))
@@ -753,6 +792,7 @@ fn parse_entry(word: &str, args: &mut Args) -> Result<NewEntry, String> {
         memo: None,
         reference: None,
         value_date: None,
+        queue_if_over_cap: flags.iter().any(|flag| flag == "queue"),
     })
 }
 

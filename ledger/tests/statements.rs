@@ -2,10 +2,14 @@
 //! that the scenario files (`scenarios/statement_*.ledger`) cannot show: the
 //! verification code's secrecy and binding, the key entering through a
 //! command, refusals changing nothing, statement lines adding up through
-//! approvals, batches and reversals, expiry driving the node's tick, and the
-//! statement records surviving change tracking and snapshots.
+//! approvals, batches and reversals, expiry driving the node's tick, the
+//! statement records surviving change tracking and snapshots, and disputed
+//! and overdue returns raised as reconciliation breaks.
 
 use ledger::audit::{GENESIS_HASH, verify_chain};
+use ledger::recon::{
+    BreakKind, BreakResolution, BreakStatus, ItemRef, ReconciliationBreak, Resolution,
+};
 use ledger::*;
 
 const SEED: [u8; 32] = [7; 32];
@@ -496,6 +500,13 @@ fn statements_survive_change_tracking_and_snapshots() {
     assert_eq!(replica.ledger.digest(), w.ledger.digest());
     let carol = replica.ledger.statement(&statements[1].id).unwrap();
     assert_eq!(carol.state, ReturnState::Overdue);
+    // The dispute's break and the overdue break raised on the replica.
+    let kinds: Vec<&str> = replica
+        .ledger
+        .reconciliation_breaks()
+        .map(|b| b.kind.name())
+        .collect();
+    assert_eq!(kinds, ["disputed_statement", "overdue_return"]);
     let disputed = replica.ledger.disputed_statements(replica.at);
     assert_eq!(disputed.len(), 1);
     assert_eq!(
@@ -533,6 +544,201 @@ fn return_rate_rounds_down_to_a_basis_point() {
         rate_basis_points: 3333,
     };
     assert_eq!(third.rate_percent(), "33.33");
+}
+
+fn break_of(ledger: &Ledger, id: u64) -> ReconciliationBreak {
+    ledger
+        .reconciliation_break(id)
+        .cloned()
+        .expect("the break exists")
+}
+
+fn resolve(id: u64, resolution: BreakResolution) -> CommandKind {
+    CommandKind::ResolveBreak { id, resolution }
+}
+
+fn adjusting_entry(id: &str, debit: &str, credit: &str, whole: i128) -> BreakResolution {
+    BreakResolution::AdjustingEntry {
+        entry: NewEntry::transfer(
+            EntryId::new(id).unwrap(),
+            acct(debit),
+            acct(credit),
+            yuan(whole),
+            cny(),
+        ),
+    }
+}
+
+#[test]
+fn a_dispute_is_a_break_holding_the_difference_and_refusals_change_nothing() {
+    let mut w = World::new();
+    w.at = time("2026-12-01T09:00:00Z");
+    let alice = w.issue(&["alice"], "2026-11-30T23:59:59Z").remove(0);
+    let code = alice.verification_code.clone();
+    w.at = time("2026-12-02T09:00:00Z");
+    let receipt = w.accept(
+        "teller-sh",
+        World::return_command(&alice, &code, Some(yuan(1_025))),
+    );
+    let Receipt::Statements(StatementReceipt::Returned(returned)) = receipt else {
+        panic!("not a return: {receipt:?}")
+    };
+    let [id] = returned.breaks[..] else {
+        panic!("one break: {:?}", returned.breaks)
+    };
+    let record = break_of(&w.ledger, id);
+    assert_eq!(
+        record.kind,
+        BreakKind::DisputedStatement {
+            statement: alice.id.clone(),
+            closing_balance: yuan(1_000),
+            stated_balance: yuan(1_025),
+        }
+    );
+    assert_eq!(record.amount, yuan(25), "the stated balance less ours");
+    assert_eq!(
+        (record.account.as_str(), record.branch.as_str()),
+        ("alice", "SH01")
+    );
+    assert_eq!(record.status, BreakStatus::Open);
+    assert_eq!(record.history[0].by.as_str(), "teller-sh");
+    assert_eq!(record.history[0].action, "raised");
+    // A manual match does not apply; a teller may not work breaks; an
+    // adjusting entry off the account is refused. None of it changes state.
+    let item = ItemRef::Ledger {
+        entry: EntryId::new("fund-alice").unwrap(),
+        posting: 1,
+    };
+    let manual = BreakResolution::ManualMatch { items: vec![item] };
+    assert_eq!(
+        w.refuse("op", resolve(id, manual)),
+        "manual_match_not_applicable"
+    );
+    let explain = BreakResolution::Explanation {
+        reason: "interest not yet credited".into(),
+    };
+    assert_eq!(
+        w.refuse("teller-sh", resolve(id, explain.clone())),
+        "forbidden"
+    );
+    let off = adjusting_entry("adj-off", "bob", "cash-sh", 25);
+    assert_eq!(w.refuse("op", resolve(id, off)), "adjustment_off_account");
+    // A retry of the return raises nothing more.
+    w.accept(
+        "teller-sh",
+        World::return_command(&alice, &code, Some(yuan(1_025))),
+    );
+    assert_eq!(w.ledger.reconciliation_breaks().count(), 1);
+    // An explanation resolves it, naming who gave it.
+    w.accept("op", resolve(id, explain));
+    let record = break_of(&w.ledger, id);
+    assert!(matches!(
+        record.status,
+        BreakStatus::Resolved {
+            resolution: Resolution::Explanation { .. }
+        }
+    ));
+    let last = record.history.last().unwrap();
+    assert_eq!(
+        (last.by.as_str(), last.action.as_str()),
+        ("op", "explained")
+    );
+}
+
+#[test]
+fn an_overdue_return_is_a_break_from_the_deadline_that_a_late_return_resolves() {
+    let mut w = World::new();
+    w.at = time("2026-12-01T09:00:00Z");
+    let statements = w.issue(&["alice", "carol"], "2026-11-30T23:59:59Z");
+    let deadline = time("2026-12-16T00:00:00Z");
+    w.at = time("2026-12-18T07:00:00Z");
+    w.accept(Actor::SYSTEM, CommandKind::Tick);
+    let ids: Vec<u64> = statements
+        .iter()
+        .map(|s| {
+            let stored = w.ledger.statement(&s.id).unwrap();
+            assert_eq!(stored.state, ReturnState::Overdue);
+            assert_eq!(stored.breaks.len(), 1, "{}", s.id);
+            stored.breaks[0]
+        })
+        .collect();
+    for (id, statement) in ids.iter().zip(&statements) {
+        let record = break_of(&w.ledger, *id);
+        assert_eq!(
+            record.kind,
+            BreakKind::OverdueReturn {
+                statement: statement.id.clone(),
+                due: statement.due,
+            }
+        );
+        assert_eq!(record.amount, Amount::ZERO);
+        assert_eq!(record.raised_at, deadline, "aged from the deadline");
+        assert_eq!(record.age_days(w.at), 2);
+        assert_eq!(record.history[0].by.as_str(), Actor::SYSTEM);
+        assert_eq!(record.history[0].at, w.at, "noticed at the tick");
+    }
+    // Alice confirms late: her overdue break is resolved by the return.
+    let code = statements[0].verification_code.clone();
+    w.accept(
+        "teller-sh",
+        World::return_command(&statements[0], &code, None),
+    );
+    let record = break_of(&w.ledger, ids[0]);
+    assert_eq!(
+        record.status,
+        BreakStatus::Resolved {
+            resolution: Resolution::ReturnedLate {
+                state: ReturnState::Reconciled
+            }
+        }
+    );
+    let last = record.history.last().unwrap();
+    assert_eq!(
+        (last.by.as_str(), last.action.as_str()),
+        ("teller-sh", "returned_late")
+    );
+    assert_eq!(w.ledger.reconciliation_breaks().count(), 2, "nothing more");
+    // Carol's break waits on an adjusting entry when her late dispute comes:
+    // it keeps waiting (the return is in its history), the dispute is a new
+    // break, and the entry's approval by another operator resolves the first.
+    w.accept(
+        "op",
+        resolve(ids[1], adjusting_entry("adj-c", "cash-bj", "carol", 5)),
+    );
+    let code = statements[1].verification_code.clone();
+    w.accept(
+        "teller-bj01",
+        World::return_command(&statements[1], &code, Some(yuan(305))),
+    );
+    let waiting = break_of(&w.ledger, ids[1]);
+    assert_eq!(
+        waiting.status,
+        BreakStatus::AwaitingApproval {
+            entry: EntryId::new("adj-c").unwrap()
+        }
+    );
+    assert_eq!(waiting.history.last().unwrap().action, "returned_late");
+    let carol = w.ledger.statement(&statements[1].id).unwrap().clone();
+    assert_eq!(carol.state, ReturnState::Disputed);
+    let dispute = break_of(&w.ledger, carol.breaks[1]);
+    assert_eq!(carol.breaks[0], ids[1]);
+    assert_eq!(dispute.amount, yuan(5));
+    assert!(matches!(dispute.kind, BreakKind::DisputedStatement { .. }));
+    let approve = CommandKind::ApproveEntry {
+        entry: EntryId::new("adj-c").unwrap(),
+        reason: None,
+    };
+    assert_eq!(w.refuse("op", approve.clone()), "approver_is_poster");
+    w.accept("checker", approve);
+    assert_eq!(
+        break_of(&w.ledger, ids[1]).status,
+        BreakStatus::Resolved {
+            resolution: Resolution::AdjustingEntry {
+                entry: EntryId::new("adj-c").unwrap()
+            }
+        }
+    );
+    assert!(break_of(&w.ledger, carol.breaks[1]).is_open());
 }
 
 mod properties {
@@ -608,6 +814,63 @@ mod properties {
                 Some(_) => ReturnState::Disputed,
             }
         }
+    }
+
+    /// A statement's breaks follow its model: one overdue break once it
+    /// went overdue, open until a return resolves it; one dispute break,
+    /// holding the stated balance less ours, once it is disputed.
+    fn check_breaks(
+        ledger: &Ledger,
+        statement: &Statement,
+        expected: &Expected,
+    ) -> Result<(), TestCaseError> {
+        let breaks: Vec<&ReconciliationBreak> = statement
+            .breaks
+            .iter()
+            .map(|id| {
+                ledger
+                    .reconciliation_break(*id)
+                    .expect("listed breaks exist")
+            })
+            .collect();
+        let overdue: Vec<_> = breaks
+            .iter()
+            .filter(|b| matches!(b.kind, BreakKind::OverdueReturn { .. }))
+            .collect();
+        let disputes: Vec<_> = breaks
+            .iter()
+            .filter(|b| matches!(b.kind, BreakKind::DisputedStatement { .. }))
+            .collect();
+        prop_assert_eq!(overdue.len() + disputes.len(), breaks.len());
+        prop_assert_eq!(
+            overdue.len(),
+            usize::from(expected.overdue),
+            "{}",
+            statement.id
+        );
+        for record in &breaks {
+            prop_assert_eq!(record.kind.customer_statement(), Some(&statement.id));
+            prop_assert_eq!(&record.account, &statement.account);
+        }
+        if let Some(record) = overdue.first() {
+            prop_assert_eq!(record.amount, Amount::ZERO);
+            prop_assert_eq!(record.raised_at, statement.deadline());
+            let wanted = match expected.state() {
+                ReturnState::Overdue => BreakStatus::Open,
+                state => BreakStatus::Resolved {
+                    resolution: Resolution::ReturnedLate { state },
+                },
+            };
+            prop_assert_eq!(&record.status, &wanted);
+        }
+        let disputed = expected.state() == ReturnState::Disputed;
+        prop_assert_eq!(disputes.len(), usize::from(disputed), "{}", statement.id);
+        if let (Some(record), Some((_, stated))) = (disputes.first(), expected.returned) {
+            let stated = stated.unwrap_or(expected.closing);
+            prop_assert_eq!(record.amount, stated - expected.closing);
+            prop_assert!(record.is_open());
+        }
+        Ok(())
     }
 
     /// The commands applied, by log index.
@@ -776,7 +1039,11 @@ mod properties {
                     statement.opening_balance + line_sum(&w.ledger, statement),
                     statement.closing_balance
                 );
+                check_breaks(&w.ledger, statement, expected)?;
             }
+            // Every break is about a statement and listed on it.
+            let listed: usize = w.ledger.statements().map(|s| s.breaks.len()).sum();
+            prop_assert_eq!(w.ledger.reconciliation_breaks().count(), listed);
         }
         // Consecutive statements of an account chain: each opens where the
         // previous one closed.
@@ -800,7 +1067,9 @@ mod properties {
 
         // Property: each statement's return state follows the model (wrong
         // codes refused, same answer idempotent, another answer refused,
-        // overdue exactly when unreturned past the deadline), its lines add
+        // overdue exactly when unreturned past the deadline), so do its
+        // breaks (an overdue break once overdue, resolved by a late return;
+        // a dispute break holding the difference once disputed), its lines add
         // up from the opening to the closing balance, an account's statements
         // chain, and a replay of the log and a snapshot give the same digest.
         #[test]

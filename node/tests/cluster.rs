@@ -823,6 +823,165 @@ fn cap_refuses_the_entry_that_would_pass_it() {
     assert_eq!(window["cap_warnings"][0]["branch"], "SH01", "{window}");
 }
 
+/// Issue #6 (the liquidity-saving queue): a transfer sent with
+/// `queue_if_over_cap` that would take its payer past the net debit cap is
+/// `queued` — listed by `GET /v1/queue` on every node, reserving nothing and
+/// counting against no cap — and the offsetting payment that makes room
+/// releases it in the same command (posted, into the open window). Bad input
+/// for the new field gets its code and changes nothing.
+#[test]
+fn a_queued_transfer_waits_for_room_under_the_cap_and_is_released_by_the_payment_that_makes_it() {
+    let cluster = Cluster::start(3, Settings::default());
+    cluster.seed();
+    let follower = cluster.follower();
+    cluster.must_post(
+        follower,
+        "/v1/caps",
+        ADMIN_KEY,
+        json!({"branch": "SH01", "currency": "CNY", "cap": "100.00"}),
+    );
+    let first = cluster.must_post(
+        follower,
+        "/v1/transfers",
+        SH01,
+        transfer("q-0", "SH01-A", "BJ01-B", "60.00"),
+    );
+    assert_eq!(first["results"][0]["status"], "posted", "{first}");
+    let mut over = transfer("q-1", "SH01-A", "BJ01-B", "50.00");
+    over["queue_if_over_cap"] = json!(true);
+    let queued = cluster.must_post(follower, "/v1/transfers", SH01, over.clone());
+    assert_eq!(queued["results"][0]["status"], "queued", "{queued}");
+    let queued_index = queued["index"].as_u64().expect("index");
+
+    // Every node lists it; it reserves nothing and counts against no cap.
+    for node in 1..=3 {
+        let queue = cluster.get(node, "/v1/queue", OPERATOR).unwrap();
+        let listed: Vec<(&str, &str, &str, &str)> = queue["queued"]
+            .as_array()
+            .expect("queued")
+            .iter()
+            .map(|entry| {
+                (
+                    entry["id"].as_str().unwrap_or_default(),
+                    entry["status"].as_str().unwrap_or_default(),
+                    entry["amount"].as_str().unwrap_or_default(),
+                    entry["queue"]["branch"].as_str().unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert_eq!(listed, [("q-1", "queued", "50.00", "SH01")], "{queue}");
+        assert_eq!(queue["queued"][0]["queue"]["left_index"], Value::Null);
+        assert!(queue["queued"][0]["waiting_seconds"].is_u64(), "{queue}");
+        assert_eq!(queue["window"], json!(1), "{queue}");
+    }
+    assert_eq!(balance(&cluster, follower, "SH01-A"), "999940.00");
+    let net_debit = |cluster: &Cluster| {
+        let caps = cluster.get(1, "/v1/caps", AUDITOR).unwrap();
+        caps["caps"][0]["exposure"]["net_debit"]
+            .as_str()
+            .map(str::to_string)
+    };
+    assert_eq!(net_debit(&cluster).as_deref(), Some("60.00"));
+
+    // A retry answers `queued` again; the same id without the flag, the
+    // flag in an atomic batch or the flag as a string are refused by name.
+    let retried = cluster.must_post(cluster.leader(), "/v1/transfers", SH01, over);
+    assert_eq!(
+        (&retried["results"][0]["status"], &retried["index"]),
+        (&json!("queued"), &json!(queued_index)),
+        "{retried}"
+    );
+    let unflagged = cluster
+        .post(
+            follower,
+            "/v1/transfers",
+            SH01,
+            &transfer("q-1", "SH01-A", "BJ01-B", "50.00"),
+        )
+        .unwrap();
+    assert_eq!(
+        problem_code(&unflagged),
+        (409, "exists_with_different_queue_if_over_cap"),
+        "{unflagged:?}"
+    );
+    let mut flagged = transfer("q-2", "SH01-A", "BJ01-B", "1.00");
+    flagged["queue_if_over_cap"] = json!(true);
+    let batch = json!({"transfers": [transfer("q-3", "BJ01-A", "SH01-B", "1.00"), flagged], "atomic": true});
+    let refused = cluster.must_post(follower, "/v1/transfers", OPERATOR, batch);
+    let codes: Vec<&str> = refused["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|result| result["code"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        codes,
+        ["atomic_batch_failed", "queue_in_atomic_batch"],
+        "{refused}"
+    );
+    let mut stringly = transfer("q-4", "SH01-A", "BJ01-B", "1.00");
+    stringly["queue_if_over_cap"] = json!("yes");
+    let malformed = cluster
+        .post(follower, "/v1/transfers", SH01, &stringly)
+        .unwrap();
+    assert_eq!(problem_code(&malformed), (400, "invalid_body"));
+    let entry = json!({"id": "q-5", "currency": "CNY", "queue_if_over_cap": 1, "postings": [
+        {"account": "SH01-A", "side": "debit", "amount": "1.00"},
+        {"account": "BJ01-B", "side": "credit", "amount": "1.00"}]});
+    let malformed = cluster.post(follower, "/v1/entries", SH01, &entry).unwrap();
+    assert_eq!(problem_code(&malformed), (400, "invalid_body"));
+    for id in ["q-2", "q-3", "q-4", "q-5"] {
+        let (status, _) = cluster
+            .get_raw(follower, &format!("/v1/entries/{id}"), OPERATOR)
+            .unwrap();
+        assert_eq!(status, 404, "{id} was not booked");
+    }
+    let queue = cluster.get(follower, "/v1/queue", OPERATOR).unwrap();
+    assert_eq!(queue["queued"].as_array().map(Vec::len), Some(1), "{queue}");
+    let unknown = cluster
+        .get_raw(follower, "/v1/queue?consistency=eventual", OPERATOR)
+        .unwrap();
+    assert_eq!(problem_code(&unknown), (400, "invalid_query"));
+    assert_eq!(balance(&cluster, follower, "SH01-A"), "999940.00");
+    assert_eq!(balance(&cluster, follower, "BJ01-B"), "60.00");
+    assert_eq!(net_debit(&cluster).as_deref(), Some("60.00"));
+
+    // BJ01 pays SH01 20.00: SH01 would owe 40.00 + 50.00, within its cap,
+    // so that same command releases the queued transfer.
+    let room = cluster.must_post(
+        follower,
+        "/v1/transfers",
+        BJ01,
+        transfer("q-room", "BJ01-A", "SH01-B", "20.00"),
+    );
+    assert_eq!(room["results"][0]["status"], "posted", "{room}");
+    let room_index = room["index"].as_u64().expect("index");
+    let released = cluster
+        .get(cluster.leader(), "/v1/entries/q-1", OPERATOR)
+        .unwrap();
+    assert_eq!(
+        (
+            &released["status"],
+            &released["window"],
+            &released["queue"]["branch"],
+            &released["queue"]["left_index"]
+        ),
+        (
+            &json!("posted"),
+            &json!(1),
+            &json!("SH01"),
+            &json!(room_index)
+        ),
+        "{released}"
+    );
+    let queue = cluster.get(follower, "/v1/queue", OPERATOR).unwrap();
+    assert_eq!(queue["queued"], json!([]), "{queue}");
+    assert_eq!(balance(&cluster, follower, "SH01-A"), "999890.00");
+    assert_eq!(balance(&cluster, follower, "BJ01-B"), "110.00");
+    assert_eq!(net_debit(&cluster).as_deref(), Some("90.00"));
+    assert_eq!(cluster.converged_digests().len(), 3);
+}
+
 // --- Customer statements (对账单) and returns (对账回执) ---------------------
 
 /// GET answering text (CSV), with its status and content type.
@@ -968,6 +1127,87 @@ fn statements_are_issued_returned_and_reported_through_any_node() {
             &disputed["difference"]
         ),
         (&json!("disputed"), &json!("90.00"), &json!("-10.00"))
+    );
+
+    // Issue #7 A and C: the dispute is a break holding the difference,
+    // listed by kind and branch; a manual match does not apply to it, an
+    // explanation resolves it.
+    let raised = disputed["breaks"]
+        .as_array()
+        .expect("the statement's breaks");
+    assert_eq!(raised.len(), 1, "{disputed}");
+    let listed = cluster
+        .get(
+            follower,
+            "/v1/breaks?kind=disputed_statement&branch=SH01",
+            OPERATOR,
+        )
+        .unwrap();
+    let record = &listed["breaks"][0];
+    assert_eq!(
+        listed["breaks"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
+    assert_eq!(record["id"], raised[0]);
+    let facts = [
+        "kind",
+        "statement",
+        "account",
+        "amount",
+        "closing_balance",
+        "stated_balance",
+        "status",
+    ]
+    .map(|name| record[name].as_str().unwrap_or_default());
+    assert_eq!(
+        facts,
+        [
+            "disputed_statement",
+            b_id,
+            "SH01-B",
+            "-10.00",
+            "100.00",
+            "90.00",
+            "open"
+        ]
+    );
+    let elsewhere = cluster
+        .get(
+            follower,
+            "/v1/breaks?kind=disputed_statement&branch=BJ01",
+            OPERATOR,
+        )
+        .unwrap();
+    assert_eq!(elsewhere["breaks"], json!([]));
+    let unknown = cluster
+        .get_raw(follower, "/v1/breaks?kind=disputed", OPERATOR)
+        .unwrap();
+    assert_eq!(problem_code(&unknown), (400, "invalid_query"));
+    let resolve = format!("/v1/breaks/{}/resolve", raised[0]);
+    let by_match = json!({"by": "manual_match", "items": [{"type": "ledger", "entry": "t-stmt", "posting": 1}]});
+    let refused = cluster
+        .post(follower, &resolve, OPERATOR, &by_match)
+        .unwrap();
+    assert_eq!(problem_code(&refused), (422, "manual_match_not_applicable"));
+    let explanation =
+        json!({"by": "explanation", "reason": "a card payment the customer left out"});
+    let explained = cluster.must_post(follower, &resolve, OPERATOR, explanation);
+    assert_eq!(
+        (&explained["status"], &explained["resolution"]["by"]),
+        (&json!("resolved"), &json!("explanation"))
+    );
+    let history: Vec<(&str, &str)> = explained["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["action"].as_str().unwrap(), a["by"].as_str().unwrap()))
+        .collect();
+    assert_eq!(history[1].0, "explained");
+    assert_eq!(history[0].0, "raised");
+    assert_ne!(
+        history[0].1, history[1].1,
+        "the branch raised it, an operator explained it"
     );
 
     // A whole branch by the default policy: its customer accounts only.

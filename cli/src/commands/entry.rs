@@ -45,6 +45,10 @@ pub struct EntryPostArgs {
     /// Hold it for approval.
     #[arg(long)]
     pub pending: bool,
+    /// If it would take a payer branch past its net debit cap, wait in the
+    /// liquidity queue instead of being refused.
+    #[arg(long)]
+    pub queue_if_over_cap: bool,
     /// A memo.
     #[arg(long)]
     pub memo: Option<String>,
@@ -118,6 +122,9 @@ fn entry_body(args: &EntryPostArgs) -> anyhow::Result<Value> {
     if args.pending {
         body.insert("pending".into(), json!(true));
     }
+    if args.queue_if_over_cap {
+        body.insert("queue_if_over_cap".into(), json!(true));
+    }
     for (key, value) in [
         ("memo", &args.memo),
         ("reference", &args.reference),
@@ -184,7 +191,7 @@ fn entry_fields(entry: &Value, currency: &str) -> Vec<(String, String)> {
         ("status".into(), status),
         ("amount".into(), format!("{amount} {currency}")),
     ];
-    let pending = field(entry, "status") == "pending";
+    let waiting = matches!(field(entry, "status").as_str(), "pending" | "queued");
     for (name, key) in [
         ("memo", "memo"),
         ("reference", "reference"),
@@ -203,11 +210,23 @@ fn entry_fields(entry: &Value, currency: &str) -> Vec<(String, String)> {
         ("reversed by", "reversed_by"),
     ] {
         let text = match key {
-            "expires_at" if !pending => String::new(),
+            "expires_at" if !waiting => String::new(),
             "approval_reasons" => words(&entry[key]),
             _ => field(entry, key),
         };
         fields.push((name.into(), text));
+    }
+    if let Some(queue) = entry.get("queue").filter(|q| q.is_object()) {
+        let left = field(queue, "left_index");
+        let text = if left.is_empty() {
+            format!("waiting in {}'s queue", field(queue, "branch"))
+        } else {
+            format!(
+                "waited in {}'s queue until index {left}",
+                field(queue, "branch")
+            )
+        };
+        fields.push(("liquidity queue".into(), text));
     }
     if let Some(decision) = entry.get("decision").filter(|d| d.is_object()) {
         let mut text = format!(
@@ -283,6 +302,7 @@ mod tests {
             debit: vec!["A=1.00".into()],
             credit: vec!["B 1.00".into()],
             pending: false,
+            queue_if_over_cap: false,
             memo: None,
             reference: None,
             value_date: None,

@@ -152,7 +152,8 @@ pub enum BreaksCommand {
         /// open, awaiting_approval, resolved or all.
         #[arg(long)]
         status: Option<String>,
-        /// unmatched_ledger_item, unmatched_external_line, amount_difference, balance_difference.
+        /// unmatched_ledger_item, unmatched_external_line, amount_difference, balance_difference,
+        /// disputed_statement or overdue_return.
         #[arg(long)]
         kind: Option<String>,
         /// Only this branch's.
@@ -659,6 +660,18 @@ pub fn break_view(record: &Value) -> View {
     if record.get("item").is_some() {
         fields.push(("item".to_string(), item_text(&record["item"])));
     }
+    for (name, label) in [
+        ("statement", "statement"),
+        ("ledger_balance", "ledger balance"),
+        ("statement_balance", "statement balance"),
+        ("closing_balance", "our balance"),
+        ("stated_balance", "stated balance"),
+        ("due", "due"),
+    ] {
+        if record.get(name).is_some() {
+            fields.push((label.to_string(), field(record, name)));
+        }
+    }
     if let Some(entry) = record.get("adjusting_entry") {
         fields.push((
             "adjusting entry".to_string(),
@@ -697,6 +710,33 @@ pub fn break_view(record: &Value) -> View {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::tests::table;
+
+    #[test]
+    fn a_disputed_statement_break_shows_both_balances_and_who_raised_it() {
+        let record = json!({"id": 4, "kind": "disputed_statement", "account": "SH01-C002",
+            "branch": "SH01", "currency": "CNY", "amount": "239.50", "date": "2026-11-22",
+            "status": "open", "age_days": 3, "raised_at": "2026-11-23T10:00:00.000000Z",
+            "statement": "ST00000002", "closing_balance": "81760.50", "stated_balance": "82000.00",
+            "history": [{"action": "raised", "by": "teller-sh01", "at": "2026-11-23T10:00:00.000000Z",
+                "index": 70, "detail": "statement ST00000002 disputed"}]});
+        let shown = table(&break_view(&record));
+        let line = |label: &str| {
+            shown
+                .lines()
+                .find(|l| l.starts_with(label))
+                .map(|l| l[label.len()..].trim().to_string())
+        };
+        assert_eq!(line("kind").as_deref(), Some("disputed_statement"));
+        assert_eq!(line("statement").as_deref(), Some("ST00000002"));
+        assert_eq!(line("our balance").as_deref(), Some("81760.50"));
+        assert_eq!(line("stated balance").as_deref(), Some("82000.00"));
+        assert!(shown.contains("teller-sh01"), "{shown}");
+        let listed = table(&breaks_view(
+            &json!({"breaks": [record], "as_of": "x", "index": 70}),
+        ));
+        assert!(listed.contains("ST00000002"), "{listed}");
+    }
 
     #[test]
     fn rules_and_items_read_as_the_api_takes_them() {

@@ -267,6 +267,17 @@ pub fn statements_view(answer: &Value) -> View {
     )
 }
 
+/// The break ids raised about a statement, comma-separated (`breaks show ID`).
+fn ids(breaks: &Value) -> String {
+    breaks
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(Value::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// One statement: its facts, then its lines (`show`, `returns`).
 pub fn statement_view(statement: &Value) -> View {
     let returned = &statement["returned"];
@@ -299,6 +310,7 @@ pub fn statement_view(statement: &Value) -> View {
         ("returned at".to_string(), field(returned, "at")),
         ("late".to_string(), field(returned, "late")),
         ("overdue at".to_string(), field(statement, "overdue_at")),
+        ("breaks".to_string(), ids(&statement["breaks"])),
     ];
     let mut blocks = vec![Block::Fields(fields)];
     let mut csv = None;
@@ -439,6 +451,7 @@ mod tests {
             "issued_at": "2026-11-01T09:00:00.000000Z", "issued_by": "operator-1", "issued_index": 41,
             "overdue_at": null, "stated_balance": "4950.00", "difference": "-50.00",
             "returned": {"answer": "disputed", "by": "teller-sh01", "at": "2026-11-03T10:00:00.000000Z", "index": 50, "late": false},
+            "breaks": [3],
             "lines": [
                 {"entry": "demo-d-2", "index": 12, "at": "2026-10-02T09:00:00.000000Z", "side": "credit", "amount": "6000.00", "balance_after": "6000.00", "memo": "opening deposit", "reference": null},
                 {"entry": "demo-t-3", "index": 30, "at": "2026-10-20T09:00:00.000000Z", "side": "debit", "amount": "1000.00", "balance_after": "5000.00", "memo": null, "reference": null}

@@ -44,7 +44,11 @@ pub struct PostArgs {
     /// Hold it for approval even below the threshold.
     #[arg(long)]
     pub pending: bool,
-    /// Seconds a pending transfer waits for approval before it expires.
+    /// If it would take the payer branch past its net debit cap, wait in
+    /// the liquidity queue instead of being refused.
+    #[arg(long)]
+    pub queue_if_over_cap: bool,
+    /// Seconds a pending (or queued) transfer waits before it expires.
     #[arg(long)]
     pub timeout_seconds: Option<u64>,
     /// A memo.
@@ -83,6 +87,9 @@ fn post(context: &Context, args: &PostArgs) -> anyhow::Result<View> {
     body.insert("currency".into(), json!(args.currency));
     if args.pending {
         body.insert("pending".into(), json!(true));
+    }
+    if args.queue_if_over_cap {
+        body.insert("queue_if_over_cap".into(), json!(true));
     }
     for (key, value) in [
         ("memo", &args.memo),
@@ -143,6 +150,17 @@ pub fn results_view(answer: &Value) -> View {
             pending.join(", ")
         )));
     }
+    let queued: Vec<String> = results
+        .iter()
+        .filter(|result| field(result, "status") == "queued")
+        .map(|result| field(result, "id"))
+        .collect();
+    if !queued.is_empty() {
+        blocks.push(Block::Line(format!(
+            "Waiting for room under the net debit cap: {} (see `clearledger windows queue`).",
+            queued.join(", ")
+        )));
+    }
     View::new(answer.clone(), blocks)
 }
 
@@ -156,7 +174,8 @@ mod tests {
         let answer = json!({"results": [
             {"id": "t-1001", "status": "posted", "index": 41, "booked_at": "2026-11-22T09:30:00.000000Z"},
             {"id": "t-1002", "status": "pending", "index": 41, "booked_at": "2026-11-22T09:30:00.000000Z"},
-            {"id": "t-1003", "status": "rejected", "code": "insufficient_funds", "index": 41, "booked_at": "2026-11-22T09:30:00.000000Z"}
+            {"id": "t-1003", "status": "rejected", "code": "insufficient_funds", "index": 41, "booked_at": "2026-11-22T09:30:00.000000Z"},
+            {"id": "t-1004", "status": "queued", "index": 41, "booked_at": "2026-11-22T09:30:00.000000Z"}
         ]});
         insta::assert_snapshot!(table(&results_view(&answer)));
     }

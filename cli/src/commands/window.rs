@@ -54,6 +54,10 @@ pub enum WindowCommand {
         /// The window id.
         id: u64,
     },
+    /// The liquidity-saving queue: entries waiting for room under their
+    /// payer's net debit cap, by payer and currency, first in first.
+    #[command(after_help = "Example:\n  clearledger --key dev-operator-key-1 windows queue")]
+    Queue,
 }
 
 /// Runs a window command.
@@ -102,7 +106,58 @@ pub fn run(context: &Context, command: &WindowCommand) -> anyhow::Result<View> {
                 .with_context(|| format!("aborting window {id}"))?;
             Ok(window_view(&value))
         }
+        WindowCommand::Queue => Ok(queue_view(
+            &expect_ok(client.get("/v1/queue", &[])).context("reading the liquidity queue")?,
+        )),
     }
+}
+
+/// `windows queue`: one line per queued entry.
+pub fn queue_view(answer: &Value) -> View {
+    let mut listing = Listing::new(&[
+        ("QUEUE", Align::Left),
+        ("CCY", Align::Left),
+        ("ID", Align::Left),
+        ("AMOUNT", Align::Right),
+        ("EXPIRES AT", Align::Left),
+        ("APPROVAL", Align::Left),
+        ("WAITING S", Align::Right),
+    ]);
+    let queued = answer
+        .get("queued")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for entry in queued {
+        // Released into the approval queue when room opens.
+        let needs_approval = list(entry, "approval_reasons") != "-";
+        listing.push(vec![
+            field(&entry["queue"], "branch"),
+            field(entry, "currency"),
+            field(entry, "id"),
+            field(entry, "amount"),
+            field(entry, "expires_at"),
+            if needs_approval { "yes" } else { "" }.to_string(),
+            field(entry, "waiting_seconds"),
+        ]);
+    }
+    let summary = match (queued.len(), answer.get("window").and_then(Value::as_u64)) {
+        (0, _) => "The liquidity queue is empty.".to_string(),
+        (n, Some(window)) => {
+            format!("{n} queued; released as room opens, or resolved when window {window} closes.")
+        }
+        (n, None) => format!("{n} queued."),
+    };
+    View::new(
+        answer.clone(),
+        vec![
+            Block::Table {
+                caption: None,
+                listing,
+            },
+            Block::Line(summary),
+        ],
+    )
 }
 
 /// `windows list`.
@@ -530,6 +585,24 @@ mod tests {
             "window": {"id": 1, "status": "settled", "settlement": ["stl:1:BJ01:CNY", "stl:1:SH01:CNY"]},
             "entries": [entry("stl:1:BJ01:CNY", "BJ01", "debit", "21640.00"), entry("stl:1:SH01:CNY", "SH01", "credit", "34440.00")]});
         insta::assert_snapshot!(table(&settlement_view(&answer)));
+    }
+
+    #[test]
+    fn queue_table_lists_each_queued_entry() {
+        let answer = json!({
+            "queued": [
+                {"id": "q-1", "currency": "CNY", "amount": "200.00", "posted_by": "teller-sh",
+                 "waiting_seconds": 12, "expires_at": "2026-11-23T09:00:00.000000Z",
+                 "approval_reasons": [], "queue": {"branch": "SH01", "left_index": null, "left_at": null}},
+                {"id": "q-2", "currency": "CNY", "amount": "700000.00", "posted_by": "teller-sh",
+                 "waiting_seconds": 3, "expires_at": "2026-11-23T09:00:09.000000Z",
+                 "approval_reasons": ["above_threshold"], "queue": {"branch": "SH01", "left_index": null, "left_at": null}}
+            ],
+            "window": 1, "as_of": "2026-11-22T09:00:12.000000Z", "index": 40
+        });
+        insta::assert_snapshot!(table(&queue_view(&answer)));
+        let empty = json!({"queued": [], "window": 1, "index": 40});
+        assert!(table(&queue_view(&empty)).contains("The liquidity queue is empty."));
     }
 
     #[test]

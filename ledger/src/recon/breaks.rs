@@ -5,6 +5,13 @@
 //! an adjusting entry, resolved) and a history of actions, each with who did
 //! it and when. New kinds of break are new [`BreakKind`] variants; the
 //! status, age and history work the same for all of them.
+//!
+//! Runs raise the kinds about external statements (unmatched items, amount
+//! and balance differences). The statement book raises the two kinds about
+//! customer statements (对账单): a disputed return, holding the customer's
+//! balance less ours, and an overdue return, raised when the due date ends
+//! with nothing back. A late return resolves the overdue break (and, if it
+//! is a dispute, raises a disputed-statement break of its own).
 
 use serde::{Deserialize, Serialize};
 
@@ -12,8 +19,9 @@ use super::matching::Rule;
 use super::statement::{StatementBalance, StatementFormat, StatementLine};
 use crate::amount::Amount;
 use crate::currency::Currency;
-use crate::id::{AccountId, BranchCode, EntryId, PrincipalName};
+use crate::id::{AccountId, BranchCode, EntryId, PrincipalName, StatementId};
 use crate::ledger::Position;
+use crate::statement::ReturnState;
 use crate::time::{Date, Timestamp};
 
 /// An external statement's id: `xs-` and 16 hex digits of the SHA-256 of its
@@ -195,6 +203,22 @@ pub enum BreakKind {
         /// The statement's closing balance.
         statement_balance: Amount,
     },
+    /// The customer returned a statement disputing its balance (对账不符).
+    DisputedStatement {
+        /// The customer statement.
+        statement: StatementId,
+        /// Our closing balance at the statement's cutoff.
+        closing_balance: Amount,
+        /// The balance the customer states.
+        stated_balance: Amount,
+    },
+    /// A customer statement was not returned by the end of its due date.
+    OverdueReturn {
+        /// The customer statement.
+        statement: StatementId,
+        /// The due date it missed.
+        due: Date,
+    },
 }
 
 impl BreakKind {
@@ -205,6 +229,37 @@ impl BreakKind {
             BreakKind::UnmatchedExternalLine { .. } => "unmatched_external_line",
             BreakKind::AmountDifference { .. } => "amount_difference",
             BreakKind::BalanceDifference { .. } => "balance_difference",
+            BreakKind::DisputedStatement { .. } => "disputed_statement",
+            BreakKind::OverdueReturn { .. } => "overdue_return",
+        }
+    }
+
+    /// Every kind's name, in declaration order.
+    pub const NAMES: [&'static str; 6] = [
+        "unmatched_ledger_item",
+        "unmatched_external_line",
+        "amount_difference",
+        "balance_difference",
+        "disputed_statement",
+        "overdue_return",
+    ];
+
+    /// The item a manual match must include, for the kinds about one item.
+    pub fn item(&self) -> Option<&ItemRef> {
+        match self {
+            BreakKind::UnmatchedLedgerItem { item } | BreakKind::UnmatchedExternalLine { item } => {
+                Some(item)
+            }
+            _ => None,
+        }
+    }
+
+    /// The customer statement, for the kinds about one.
+    pub fn customer_statement(&self) -> Option<&StatementId> {
+        match self {
+            BreakKind::DisputedStatement { statement, .. }
+            | BreakKind::OverdueReturn { statement, .. } => Some(statement),
+            _ => None,
         }
     }
 }
@@ -237,6 +292,12 @@ pub enum Resolution {
     Superseded {
         /// The run.
         run: u64,
+    },
+    /// The overdue statement was returned after all, late; a late dispute
+    /// raises a disputed-statement break of its own.
+    ReturnedLate {
+        /// The state the return moved the statement to.
+        state: ReturnState,
     },
 }
 
@@ -280,7 +341,7 @@ pub struct BreakAction {
     pub position: Position,
     /// What: `raised`, `manual_match`, `adjustment_proposed`,
     /// `adjustment_approved`, `adjustment_voided`, `explained`,
-    /// `matched_in_run`, `superseded`.
+    /// `matched_in_run`, `superseded`, `returned_late`.
     pub action: String,
     /// The entry, run, or explanation it concerns.
     pub detail: Option<String>,
@@ -305,7 +366,9 @@ pub struct ReconciliationBreak {
     pub date: Date,
     /// Where it stands.
     pub status: BreakStatus,
-    /// When it was raised.
+    /// When it arose: when a run or a return raised it, or, for an overdue
+    /// return, the deadline the statement missed (its age counts from there,
+    /// as in the overdue report, however late the ledger noticed).
     pub raised_at: Timestamp,
     /// Everything done to it, oldest first; the first action raised it.
     pub history: Vec<BreakAction>,

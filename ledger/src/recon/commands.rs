@@ -237,7 +237,8 @@ impl Ledger {
         self.breaks.iter().next_back().map_or(1, |(id, _)| id + 1)
     }
 
-    fn action(context: &Context, action: &str, detail: Option<String>) -> BreakAction {
+    /// An action on a break by the command's actor.
+    pub(crate) fn action(context: &Context, action: &str, detail: Option<String>) -> BreakAction {
         BreakAction {
             by: context.actor.principal.clone(),
             at: context.at,
@@ -256,28 +257,26 @@ impl Ledger {
         date: Date,
         run: u64,
     ) -> u64 {
+        self.file_break(ReconciliationBreak {
+            id: 0,
+            kind,
+            account: account.id.clone(),
+            branch: account.branch.clone(),
+            currency: account.currency,
+            amount,
+            date,
+            status: BreakStatus::Open,
+            raised_at: context.at,
+            history: vec![Self::action(context, "raised", Some(format!("run {run}")))],
+        })
+    }
+
+    /// Files a new break under the next id (whatever `record.id` says) and
+    /// indexes its item, if it is about one.
+    pub(crate) fn file_break(&mut self, record: ReconciliationBreak) -> u64 {
         let id = self.next_break_id();
-        let item = match &kind {
-            BreakKind::UnmatchedLedgerItem { item } | BreakKind::UnmatchedExternalLine { item } => {
-                Some(item.clone())
-            }
-            _ => None,
-        };
-        self.breaks.insert(
-            id,
-            ReconciliationBreak {
-                id,
-                kind,
-                account: account.id.clone(),
-                branch: account.branch.clone(),
-                currency: account.currency,
-                amount,
-                date,
-                status: BreakStatus::Open,
-                raised_at: context.at,
-                history: vec![Self::action(context, "raised", Some(format!("run {run}")))],
-            },
-        );
+        let item = record.kind.item().cloned();
+        self.breaks.insert(id, ReconciliationBreak { id, ..record });
         if let Some(item) = item {
             let mut state = self.recon_items.get(&item).cloned().unwrap_or_default();
             state.open_break = Some(id);
@@ -286,7 +285,8 @@ impl Ledger {
         id
     }
 
-    fn resolve(
+    /// Marks a break resolved, recording the action.
+    pub(crate) fn resolve(
         &mut self,
         context: &Context,
         id: u64,
@@ -606,19 +606,11 @@ impl Ledger {
         items: Vec<ItemRef>,
     ) -> Result<(), Rejection> {
         let record = self.breaks.get(&id).expect("checked");
-        let own = match &record.kind {
-            BreakKind::UnmatchedLedgerItem { item } | BreakKind::UnmatchedExternalLine { item } => {
-                item.clone()
-            }
-            other => {
-                return Err(Rejection::ItemNotMatchable {
-                    item: format!("break {id}"),
-                    reason: format!(
-                        "a {} break is resolved by an adjusting entry or an explanation",
-                        other.name()
-                    ),
-                });
-            }
+        let Some(own) = record.kind.item().cloned() else {
+            return Err(Rejection::ManualMatchNotApplicable {
+                id,
+                kind: record.kind.name().to_string(),
+            });
         };
         if !items.contains(&own) {
             return Err(Rejection::ItemNotMatchable {

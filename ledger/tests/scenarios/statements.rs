@@ -14,18 +14,30 @@
 //!     overdue= outstanding= rate=], ... | none
 //! overdue | disputes => ST-ID [age= bucket= difference=], ... | none   (as of the `at` time)
 //! tick => ok     (as system: the node's tick, so that time passes without traffic)
+//! breaks [status=open|awaiting_approval|resolved|all] [kind=KIND] [branch=CODE]
+//!     => ID KIND [account= statement= amount= status= age= raised_by= resolution=], ... | none
+//!     (unresolved ones unless status= says otherwise; age in days as of the `at` time)
+//! resolve-break ID explain "reason" | match ledger:ENTRY:POSTING|line:STATEMENT:LINE ...
+//!     | adjust ENTRY-ID CUR dr:ACCOUNT AMOUNT cr:ACCOUNT AMOUNT ...
+//!     => open|awaiting_approval|resolved | rejected CODE
 //! ```
 //!
 //! Every issue command carries the same key seed; the key is a replicated
 //! secret, so the scenarios name codes only as "the one printed" or a wrong one.
 
+use ledger::recon::{
+    BreakResolution, BreakStatus, ExternalStatementId, ItemRef, ReconciliationBreak, Resolution,
+};
 use ledger::{
     AccountId, Amount, BranchCode, CommandKind, Currency, Date, Frequency, IssueStatements,
     Purpose, ReturnAnswer, ReturnStatement, Statement, StatementCommand, StatementId, StatementKey,
     StatementPolicy, StatementReceipt, StatementRule, Timestamp,
 };
 
-use super::{Args, Observation, Scenario, Token, parse_amount, parse_currency, parse_id};
+use super::{
+    Args, Observation, Scenario, Token, parse_amount, parse_currency, parse_entry, parse_id,
+    parse_number,
+};
 
 /// Runs a statement directive; `None` when `word` is not one.
 pub(super) fn observe(
@@ -49,6 +61,10 @@ pub(super) fn observe(
         "statement-lines" => lines(scenario, Args::new(args)),
         "return-rates" => return_rates(scenario, Args::new(args)),
         "overdue" | "disputes" => aged(scenario, word, Args::new(args)),
+        "breaks" => breaks(scenario, Args::new(args)),
+        "resolve-break" => {
+            resolve_break(Args::new(args)).and_then(|kind| scenario.apply(index, kind))
+        }
         _ => return None,
     };
     Some(result)
@@ -312,4 +328,95 @@ fn aged(scenario: &Scenario, word: &str, args: Args) -> Result<Vec<Observation>,
                 .amount("difference", difference, statement.currency)
         })
         .collect())
+}
+
+fn breaks(scenario: &Scenario, mut args: Args) -> Result<Vec<Observation>, String> {
+    let status = args.option("status");
+    let kind = args.option("kind");
+    let branch = args.option("branch");
+    args.finish()?;
+    let as_of = scenario.at.ok_or("no `at` line before the first report")?;
+    let listed: Vec<&ReconciliationBreak> = scenario
+        .ledger
+        .reconciliation_breaks()
+        .filter(|b| match status.as_deref() {
+            None => b.is_open(),
+            Some("all") => true,
+            Some(status) => b.status.name() == status,
+        })
+        .filter(|b| kind.as_deref().is_none_or(|k| b.kind.name() == k))
+        .filter(|b| branch.as_deref().is_none_or(|c| b.branch.as_str() == c))
+        .collect();
+    if listed.is_empty() {
+        return Ok(vec![Observation::new(["none".to_string()])]);
+    }
+    Ok(listed
+        .into_iter()
+        .map(|record| {
+            let resolution = match &record.status {
+                BreakStatus::Resolved { resolution } => match resolution {
+                    Resolution::ManualMatch { .. } => "manual_match".to_string(),
+                    Resolution::AdjustingEntry { entry } => format!("adjusting_entry:{entry}"),
+                    Resolution::Explanation { .. } => "explanation".to_string(),
+                    Resolution::MatchedInRun { run } => format!("matched_in_run:{run}"),
+                    Resolution::Superseded { run } => format!("superseded:{run}"),
+                    Resolution::ReturnedLate { state } => format!("returned_late:{}", state.name()),
+                },
+                _ => "none".to_string(),
+            };
+            let statement = record
+                .kind
+                .customer_statement()
+                .map_or_else(|| "none".to_string(), ToString::to_string);
+            Observation::new([record.id.to_string(), record.kind.name().to_string()])
+                .text("account", &record.account)
+                .text("statement", statement)
+                .amount("amount", record.amount, record.currency)
+                .text("status", record.status.name())
+                .text("age", record.age_days(as_of))
+                .text("raised_by", &record.history[0].by)
+                .text("resolution", resolution)
+        })
+        .collect())
+}
+
+fn resolve_break(mut args: Args) -> Result<CommandKind, String> {
+    let id = parse_number(&args.word("a break id")?)?;
+    let resolution = match args.word("explain, match or adjust")?.as_str() {
+        "explain" => BreakResolution::Explanation {
+            reason: args.text().ok_or("explain needs a quoted reason")?,
+        },
+        "match" => {
+            let mut items = Vec::new();
+            while args.peek().is_some() {
+                items.push(parse_item(&args.word("an item")?)?);
+            }
+            BreakResolution::ManualMatch { items }
+        }
+        "adjust" => BreakResolution::AdjustingEntry {
+            entry: parse_entry("entry", &mut args)?,
+        },
+        other => return Err(format!("unknown resolution `{other}`")),
+    };
+    args.finish()?;
+    Ok(CommandKind::ResolveBreak { id, resolution })
+}
+
+/// `ledger:ENTRY:POSTING` or `line:STATEMENT:LINE`.
+fn parse_item(text: &str) -> Result<ItemRef, String> {
+    let bad = || format!("`{text}` is not ledger:ENTRY:POSTING or line:STATEMENT:LINE");
+    let (kind, rest) = text.split_once(':').ok_or_else(bad)?;
+    let (name, number) = rest.rsplit_once(':').ok_or_else(bad)?;
+    let number: u32 = parse_number(number)?;
+    match kind {
+        "ledger" => Ok(ItemRef::Ledger {
+            entry: parse_id(name, ledger::EntryId::new)?,
+            posting: number,
+        }),
+        "line" => Ok(ItemRef::Line {
+            statement: ExternalStatementId(name.to_string()),
+            line: number,
+        }),
+        _ => Err(bad()),
+    }
 }

@@ -26,6 +26,8 @@ pub struct TransferIn {
     memo: Option<String>,
     reference: Option<String>,
     value_date: Option<String>,
+    #[serde(default)]
+    queue_if_over_cap: bool,
 }
 
 fn transfer_entry(body: TransferIn) -> Result<NewEntry, ApiError> {
@@ -39,6 +41,7 @@ fn transfer_entry(body: TransferIn) -> Result<NewEntry, ApiError> {
         currency,
     );
     entry.pending = body.pending;
+    entry.queue_if_over_cap = body.queue_if_over_cap;
     entry.timeout_seconds = body.timeout_seconds;
     entry.memo = body.memo;
     entry.reference = body.reference;
@@ -221,6 +224,8 @@ pub struct EntryIn {
     memo: Option<String>,
     reference: Option<String>,
     value_date: Option<String>,
+    #[serde(default)]
+    queue_if_over_cap: bool,
 }
 
 pub fn parse_entry(item: Value) -> Result<NewEntry, ApiError> {
@@ -254,6 +259,7 @@ pub fn parse_entry(item: Value) -> Result<NewEntry, ApiError> {
             .as_deref()
             .map(|d| parse::date("value_date", d))
             .transpose()?,
+        queue_if_over_cap: body.queue_if_over_cap,
     })
 }
 
@@ -322,6 +328,34 @@ pub async fn approval_queue(
     Ok(Json(
         json!({ "pending": queue, "as_of": now.to_string(), "index": ledger.applied_index() }),
     ))
+}
+
+/// The liquidity-saving queue: entries waiting for room under their payer's
+/// net debit cap, by payer branch and currency, first in first.
+pub async fn liquidity_queue(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ReadQuery>,
+) -> Result<Json<Value>, ApiError> {
+    app.linearize(query.consistency).await?;
+    let ledger = app.ledger();
+    let now = crate::proposer::now().max(ledger.applied_at());
+    let queued: Vec<Value> = ledger
+        .queued_entries()
+        .into_iter()
+        .filter(|entry| entry_visible(&ledger, &caller, entry))
+        .map(|entry| {
+            let mut value = views::entry(entry);
+            value["waiting_seconds"] = json!(now.micros_since(entry.booked_at) / 1_000_000);
+            value
+        })
+        .collect();
+    Ok(Json(json!({
+        "queued": queued,
+        "window": ledger.open_window_id(),
+        "as_of": now.to_string(),
+        "index": ledger.applied_index(),
+    })))
 }
 
 #[derive(Deserialize, Default)]

@@ -93,6 +93,7 @@ pub fn rejection_status(rejection: &Rejection) -> StatusCode {
         | Rejection::RulesInvalid { .. }
         | Rejection::AdjustmentOffAccount { .. }
         | Rejection::ItemNotMatchable { .. }
+        | Rejection::ManualMatchNotApplicable { .. }
         | Rejection::ManualMatchUnbalanced { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         Rejection::Statement(rejection) => statement_rejection_status(rejection),
         _ => StatusCode::CONFLICT,

@@ -74,6 +74,7 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/entries/{id}/reject", post(entries::reject))
         .route("/v1/entries/{id}/reverse", post(entries::reverse))
         .route("/v1/approvals", get(entries::approval_queue))
+        .route("/v1/queue", get(entries::liquidity_queue))
         .route(
             "/v1/windows",
             post(clearing::open_window).get(clearing::list_windows),

@@ -125,6 +125,9 @@ fn resolution(resolution: &Resolution) -> Value {
         Resolution::Explanation { reason } => json!({ "by": "explanation", "reason": reason }),
         Resolution::MatchedInRun { run } => json!({ "by": "matched_in_run", "run": run }),
         Resolution::Superseded { run } => json!({ "by": "superseded", "run": run }),
+        Resolution::ReturnedLate { state } => {
+            json!({ "by": "returned_late", "state": state.name() })
+        }
     }
 }
 
@@ -167,6 +170,19 @@ pub fn reconciliation_break(record: &ReconciliationBreak, now: Timestamp) -> Val
             value["statement"] = json!(statement.0);
             value["ledger_balance"] = amount(*ledger_balance, currency);
             value["statement_balance"] = amount(*statement_balance, currency);
+        }
+        BreakKind::DisputedStatement {
+            statement,
+            closing_balance,
+            stated_balance,
+        } => {
+            value["statement"] = json!(statement);
+            value["closing_balance"] = amount(*closing_balance, currency);
+            value["stated_balance"] = amount(*stated_balance, currency);
+        }
+        BreakKind::OverdueReturn { statement, due } => {
+            value["statement"] = json!(statement);
+            value["due"] = json!(due.to_string());
         }
     }
     match &record.status {
@@ -575,12 +591,6 @@ pub struct BreaksQuery {
 }
 
 const STATUSES: [&str; 4] = ["open", "awaiting_approval", "resolved", "all"];
-const KINDS: [&str; 4] = [
-    "unmatched_ledger_item",
-    "unmatched_external_line",
-    "amount_difference",
-    "balance_difference",
-];
 
 pub async fn list_breaks(
     State(app): State<AppState>,
@@ -594,10 +604,17 @@ pub async fn list_breaks(
             format!("status {status:?} is not one of {}", STATUSES.join(", ")),
         ));
     }
-    if let Some(kind) = query.kind.as_deref().filter(|k| !KINDS.contains(k)) {
+    if let Some(kind) = query
+        .kind
+        .as_deref()
+        .filter(|k| !BreakKind::NAMES.contains(k))
+    {
         return Err(ApiError::bad_request(
             "invalid_query",
-            format!("kind {kind:?} is not one of {}", KINDS.join(", ")),
+            format!(
+                "kind {kind:?} is not one of {}",
+                BreakKind::NAMES.join(", ")
+            ),
         ));
     }
     app.linearize(query.consistency).await?;

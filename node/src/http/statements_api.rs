@@ -512,6 +512,7 @@ pub fn statement(statement: &Statement, show_code: bool) -> Value {
             "index": r.position.index,
             "late": r.late,
         })),
+        "breaks": statement.breaks,
     })
 }
 

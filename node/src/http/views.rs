@@ -66,6 +66,7 @@ pub fn status(status: &EntryStatus) -> (&'static str, Option<String>, Option<Str
     match status {
         EntryStatus::Posted => ("posted", None, None),
         EntryStatus::Pending => ("pending", None, None),
+        EntryStatus::Queued => ("queued", None, None),
         EntryStatus::Voided {
             reason: VoidReason::Expired,
         } => ("voided", Some("expired".into()), None),
@@ -144,6 +145,12 @@ pub fn entry(entry: &JournalEntry) -> Value {
         "reversed_by": entry.reversed_by,
         "window": entry.window,
         "inter_branch": entry.is_inter_branch(),
+        "queue_if_over_cap": entry.request.queue_if_over_cap,
+        "queue": entry.queue.as_ref().map(|stay| json!({
+            "branch": stay.branch,
+            "left_index": stay.left.map(|position| position.index),
+            "left_at": stay.left_at.map(|at| at.to_string()),
+        })),
     })
 }
 
