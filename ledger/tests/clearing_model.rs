@@ -24,7 +24,7 @@
 use std::collections::BTreeMap;
 
 use ledger::{
-    AccountClass, AccountFlags, AccountId, Actor, Amount, BranchCode, Command, CommandKind,
+    AccountClass, AccountFlags, AccountId, Actor, Amount, BranchCode, BranchKind, Command, CommandKind,
     Currency, EntryId, EntryStatus, Ledger, NetDebitCap, NewAccount, NewBranch, NewEntry,
     NewPrincipal, PrincipalName, Purpose, Receipt, Record, Role, Timestamp, WindowPositions,
     WindowStatus,
@@ -158,6 +158,7 @@ impl Run {
                 code: code(branch),
                 name: branch.to_string(),
                 parent: (n > 0).then(|| code(BRANCHES[0])),
+                kind: BranchKind::Internal,
             }));
         }
         for (name, role) in [("op1", Role::Operator), ("op2", Role::Operator)] {

@@ -93,6 +93,7 @@ impl World {
                 code: code(branch),
                 name: branch.into(),
                 parent: parent.map(code),
+                kind: BranchKind::Internal,
             }));
         }
         for root in extra_roots {
@@ -100,6 +101,7 @@ impl World {
                 code: code(root),
                 name: root.to_string(),
                 parent: None,
+                kind: BranchKind::Internal,
             }));
         }
         for branch in ["HQ", "SH01", "BJ01"] {

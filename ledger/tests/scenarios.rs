@@ -66,7 +66,7 @@ use std::path::{Path, PathBuf};
 
 use ledger::{
     AccountClass, AccountFlags, AccountId, Actor, Amount, ApprovalPolicy, ApprovalReason,
-    AuthorityTier, BranchCode, Command, CommandKind, Currency, EntryId, EntryStatus, JournalEntry,
+    AuthorityTier, BranchCode, BranchKind, Command, CommandKind, Currency, EntryId, EntryStatus, JournalEntry,
     Ledger, NetDebitCap, NewAccount, NewBranch, NewEntry, NewPrincipal, Posting, PrincipalName,
     Purpose, Receipt, Role, Side, Timestamp, VoidReason,
 };
