@@ -22,9 +22,9 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use ledger::limits::ENTRIES_PER_BATCH_MAX;
 use ledger::{
-    AccountClass, AccountFlags, AccountId, Actor, Amount, BranchCode, BranchKind, Command, CommandKind,
-    Currency, EntryId, Ledger, NewAccount, NewBranch, NewEntry, NewPrincipal, PrincipalName,
-    Purpose, Receipt, Timestamp, WindowStatus,
+    AccountClass, AccountFlags, AccountId, Actor, Amount, BranchCode, BranchKind, Command,
+    CommandKind, Currency, EntryId, Ledger, NewAccount, NewBranch, NewEntry, NewPrincipal,
+    PrincipalName, Purpose, Receipt, Timestamp, WindowStatus,
 };
 
 const BRANCHES: usize = 1_000;

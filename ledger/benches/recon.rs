@@ -19,9 +19,9 @@ use ledger::recon::{
     Candidate, ParsedStatement, Rule, StatementBalance, StatementFormat, StatementLine, match_items,
 };
 use ledger::{
-    AccountClass, AccountFlags, AccountId, Actor, Amount, BranchCode, BranchKind, Command, CommandKind,
-    Currency, Date, EntryId, Ledger, NewAccount, NewBranch, NewEntry, NewPrincipal, PrincipalName,
-    Purpose, Receipt, Role, Side, Timestamp,
+    AccountClass, AccountFlags, AccountId, Actor, Amount, BranchCode, BranchKind, Command,
+    CommandKind, Currency, Date, EntryId, Ledger, NewAccount, NewBranch, NewEntry, NewPrincipal,
+    PrincipalName, Purpose, Receipt, Role, Side, Timestamp,
 };
 
 const ITEMS: usize = 100_000;

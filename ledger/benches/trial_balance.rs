@@ -25,9 +25,9 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use ledger::limits::ENTRIES_PER_BATCH_MAX;
 use ledger::{
-    AccountClass, AccountFlags, AccountId, Actor, Amount, BranchCode, BranchKind, Command, CommandKind,
-    Currency, EntryId, Ledger, NewAccount, NewBranch, NewEntry, NewPrincipal, PrincipalName,
-    Purpose, Timestamp,
+    AccountClass, AccountFlags, AccountId, Actor, Amount, BranchCode, BranchKind, Command,
+    CommandKind, Currency, EntryId, Ledger, NewAccount, NewBranch, NewEntry, NewPrincipal,
+    PrincipalName, Purpose, Timestamp,
 };
 
 const BRANCHES: usize = 100;

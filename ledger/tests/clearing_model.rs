@@ -24,10 +24,10 @@
 use std::collections::BTreeMap;
 
 use ledger::{
-    AccountClass, AccountFlags, AccountId, Actor, Amount, BranchCode, BranchKind, Command, CommandKind,
-    Currency, EntryId, EntryStatus, Ledger, NetDebitCap, NewAccount, NewBranch, NewEntry,
-    NewPrincipal, PrincipalName, Purpose, Receipt, Record, Role, Timestamp, WindowPositions,
-    WindowStatus,
+    AccountClass, AccountFlags, AccountId, Actor, Amount, BranchCode, BranchKind, Command,
+    CommandKind, Currency, EntryId, EntryStatus, Ledger, NetDebitCap, NewAccount, NewBranch,
+    NewEntry, NewPrincipal, PrincipalName, Purpose, Receipt, Record, Role, Timestamp,
+    WindowPositions, WindowStatus,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;

@@ -19,9 +19,9 @@ use ledger::limits::{
 };
 use ledger::{
     AccountClass, AccountFlags, AccountId, Actor, Amount, Applied, ApprovalPolicy, AuthorityTier,
-    BranchCode, BranchKind, Command, CommandKind, Currency, EntryField, EntryId, EntryOutcome, EntryStatus,
-    Ledger, NewAccount, NewBranch, NewEntry, NewPrincipal, Position, Posting, PrincipalName,
-    Purpose, Receipt, Record, Rejection, Role, Side, Timestamp, VoidReason,
+    BranchCode, BranchKind, Command, CommandKind, Currency, EntryField, EntryId, EntryOutcome,
+    EntryStatus, Ledger, NewAccount, NewBranch, NewEntry, NewPrincipal, Position, Posting,
+    PrincipalName, Purpose, Receipt, Record, Rejection, Role, Side, Timestamp, VoidReason,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;

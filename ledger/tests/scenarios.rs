@@ -68,9 +68,9 @@ use std::path::{Path, PathBuf};
 
 use ledger::{
     AccountClass, AccountFlags, AccountId, Actor, Amount, ApprovalPolicy, ApprovalReason,
-    AuthorityTier, BranchCode, BranchKind, Command, CommandKind, Currency, EntryId, EntryStatus, JournalEntry,
-    Ledger, NetDebitCap, NewAccount, NewBranch, NewEntry, NewPrincipal, Posting, PrincipalName,
-    Purpose, Receipt, Role, SchemeCode, Side, Timestamp, VoidReason,
+    AuthorityTier, BranchCode, BranchKind, Command, CommandKind, Currency, EntryId, EntryStatus,
+    JournalEntry, Ledger, NetDebitCap, NewAccount, NewBranch, NewEntry, NewPrincipal, Posting,
+    PrincipalName, Purpose, Receipt, Role, SchemeCode, Side, Timestamp, VoidReason,
 };
 use sha2::{Digest, Sha256};
 
