@@ -142,8 +142,7 @@ impl FromRequestParts<AppState> for Caller {
 impl App {
     /// The ledger for a read. Hold the guard briefly: the state machine waits on it.
     pub fn ledger(&self) -> std::sync::RwLockReadGuard<'_, Ledger> {
-        self.ledger
-            .read()
+        crate::blocking::blocking(|| self.ledger.read())
             .expect("a panic while applying stops the node")
     }
 

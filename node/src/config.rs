@@ -66,7 +66,10 @@ pub struct Peer {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RaftSettings {
-    /// Leader heartbeat period.
+    /// Leader heartbeat period. openraft also gives each append RPC (and
+    /// each round of a linearizable read) this long to be answered, so it
+    /// must cover a follower's fsync of the largest group-commit entries
+    /// under load, not only a network round trip.
     pub heartbeat_interval_ms: u64,
     /// Lower bound of the randomized election timeout.
     pub election_timeout_min_ms: u64,
@@ -81,9 +84,9 @@ pub struct RaftSettings {
 impl Default for RaftSettings {
     fn default() -> Self {
         RaftSettings {
-            heartbeat_interval_ms: 100,
-            election_timeout_min_ms: 500,
-            election_timeout_max_ms: 1000,
+            heartbeat_interval_ms: 250,
+            election_timeout_min_ms: 1500,
+            election_timeout_max_ms: 3000,
             snapshot_logs_since_last: 20_000,
             logs_to_keep: 5_000,
         }

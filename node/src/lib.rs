@@ -10,6 +10,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod app;
+pub mod blocking;
 pub mod codec;
 pub mod config;
 pub mod dev;
@@ -78,8 +79,9 @@ fn raft_config(config: &Config) -> anyhow::Result<openraft::Config> {
         election_timeout_max: config.raft.election_timeout_max_ms,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(config.raft.snapshot_logs_since_last),
         max_in_snapshot_log_to_keep: config.raft.logs_to_keep,
-        // Entries carry up to a whole group-commit batch: keep RPCs bounded.
-        max_payload_entries: 16,
+        // Entries carry up to a whole group-commit batch (megabytes): a few
+        // per RPC keep each append answerable within one heartbeat interval.
+        max_payload_entries: 4,
         ..Default::default()
     };
     raft.validate().context("invalid raft settings")

@@ -104,11 +104,7 @@ pub async fn trial_balance(
     caller: Caller,
     Query(query): Query<TrialBalanceQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let branch: Option<BranchCode> = query
-        .branch
-        .as_deref()
-        .map(|b| parse::id("branch", b))
-        .transpose()?;
+    let branch: Option<BranchCode> = parse::optional_id("branch", query.branch.as_deref())?;
     let own_branch_only = match &branch {
         Some(branch) => !caller.may_read_branch(branch),
         None => matches!(caller.principal.role, Role::Branch(_)),
@@ -335,11 +331,7 @@ pub async fn list_reviews(
     Query(query): Query<ReviewQuery>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(&["auditor", "operator", "admin"], "read the review list")?;
-    let branch: Option<BranchCode> = query
-        .branch
-        .as_deref()
-        .map(|b| parse::id("branch", b))
-        .transpose()?;
+    let branch: Option<BranchCode> = parse::optional_id("branch", query.branch.as_deref())?;
     let unreviewed_only = match query.status.as_deref() {
         None | Some("all") => false,
         Some("unreviewed") => true,
@@ -387,11 +379,7 @@ impl RangeQuery {
             to_index: self.to_index,
             from_time: time("from", &self.from)?,
             to_time: time("to", &self.to)?,
-            principal: self
-                .principal
-                .as_deref()
-                .map(|name| parse::id("principal", name))
-                .transpose()?,
+            principal: parse::optional_id("principal", self.principal.as_deref())?,
             after_seq: self.after_seq.unwrap_or(0),
         };
         let backwards = matches!((query.from_index, query.to_index), (Some(from), Some(to)) if from > to)

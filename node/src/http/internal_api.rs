@@ -27,7 +27,8 @@ fn check_secret(app: &AppState, headers: &HeaderMap) -> Result<(), Response> {
 }
 
 fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
-    codec::decode(body)
+    // An append can carry megabytes of group-commit entries.
+    crate::blocking::blocking(|| codec::decode(body))
         .map_err(|error| (StatusCode::BAD_REQUEST, error.to_string()).into_response())
 }
 

@@ -13,6 +13,14 @@ pub fn id<T: std::str::FromStr<Err = ledger::IdError>>(
         .map_err(|error| ApiError::invalid("invalid_id", format!("{field}: {error}")))
 }
 
+/// Parses an optional id field, such as a `?branch=` filter.
+pub fn optional_id<T: std::str::FromStr<Err = ledger::IdError>>(
+    field: &str,
+    text: Option<&str>,
+) -> Result<Option<T>, ApiError> {
+    text.map(|text| id(field, text)).transpose()
+}
+
 /// Parses a currency code.
 pub fn currency(text: &str) -> Result<Currency, ApiError> {
     Currency::new(text).map_err(|error| ApiError::invalid("unknown_currency", error.to_string()))

@@ -44,11 +44,7 @@ pub async fn create_branch(
     let new = NewBranch {
         code: parse::id("code", &body.code)?,
         name: body.name,
-        parent: body
-            .parent
-            .as_deref()
-            .map(|parent| parse::id("parent", parent))
-            .transpose()?,
+        parent: parse::optional_id("parent", body.parent.as_deref())?,
     };
     write(&app, &caller, CommandKind::CreateBranch(new)).await
 }
@@ -151,11 +147,7 @@ pub async fn list_accounts(
     caller: Caller,
     Query(query): Query<ListAccountsQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let branch: Option<BranchCode> = query
-        .branch
-        .as_deref()
-        .map(|b| parse::id("branch", b))
-        .transpose()?;
+    let branch: Option<BranchCode> = parse::optional_id("branch", query.branch.as_deref())?;
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
     app.linearize(query.consistency).await?;
     let ledger = app.ledger();

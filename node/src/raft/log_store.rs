@@ -73,9 +73,12 @@ impl LogStore {
         } else {
             WriteOptions::default()
         };
-        self.db
-            .put_cf_opt(self.cf(CF_RAFT), key, codec::encode(value), &options)
-            .map_err(write_error)
+        let value = codec::encode(value);
+        crate::blocking::blocking(|| {
+            self.db
+                .put_cf_opt(self.cf(CF_RAFT), key, value, &options)
+                .map_err(write_error)
+        })
     }
 }
 
@@ -170,7 +173,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         for entry in entries {
             batch.put_cf(cf, entry.log_id.index.to_be_bytes(), codec::encode(&entry));
         }
-        let result = self.db.write_opt(batch, &synced());
+        let result = crate::blocking::blocking(|| self.db.write_opt(batch, &synced()));
         match result {
             Ok(()) => {
                 callback.log_io_completed(Ok(()));
@@ -191,7 +194,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             u64::MAX.to_be_bytes(),
         );
         batch.delete_cf(self.cf(CF_LOG), u64::MAX.to_be_bytes());
-        self.db.write_opt(batch, &synced()).map_err(write_error)
+        crate::blocking::blocking(|| self.db.write_opt(batch, &synced())).map_err(write_error)
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
@@ -202,6 +205,6 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             0u64.to_be_bytes(),
             (log_id.index + 1).to_be_bytes(),
         );
-        self.db.write_opt(batch, &synced()).map_err(write_error)
+        crate::blocking::blocking(|| self.db.write_opt(batch, &synced())).map_err(write_error)
     }
 }

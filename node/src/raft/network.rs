@@ -78,7 +78,7 @@ impl Connection {
             .client
             .post(url)
             .timeout(option.hard_ttl())
-            .body(codec::encode(request));
+            .body(crate::blocking::blocking(|| codec::encode(request)));
         if let Some(secret) = &self.network.secret {
             builder = builder.header(CLUSTER_SECRET_HEADER, secret);
         }

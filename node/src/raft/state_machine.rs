@@ -115,6 +115,88 @@ impl StateMachine {
         self.ledger.clone()
     }
 
+    /// Applies committed log entries: the ledger's commands, then what
+    /// changed and the applied log id in one unsynced WriteBatch.
+    fn apply_entries(
+        &mut self,
+        entries: impl IntoIterator<Item = openraft::Entry<TypeConfig>>,
+    ) -> Result<Vec<BatchOutcome>, StorageError> {
+        let mut outcomes = Vec::new();
+        let mut ledger = self
+            .ledger
+            .write()
+            .expect("a panic while applying stops the node");
+        let mut membership_changed = false;
+        for entry in entries {
+            #[cfg(feature = "fault-injection")]
+            let Some((entry, replayed)) = crate::faults::replay_into(ledger.applied_index(), entry)
+            else {
+                outcomes.push(BatchOutcome::default());
+                continue;
+            };
+            let index = entry.log_id.index;
+            let commands = match entry.payload {
+                EntryPayload::Normal(batch) => batch.commands,
+                EntryPayload::Blank => Vec::new(),
+                EntryPayload::Membership(membership) => {
+                    self.membership = StoredMembership::new(Some(entry.log_id), membership);
+                    membership_changed = true;
+                    Vec::new()
+                }
+            };
+            // Index 0 is the initial membership: it carries no commands, and the
+            // ledger counts log positions from 1.
+            let applied = if index == 0 {
+                Vec::new()
+            } else {
+                ledger.apply(index, commands)
+            };
+            #[cfg(feature = "fault-injection")]
+            let applied = crate::faults::own_outcomes(applied, replayed);
+            outcomes.push(BatchOutcome { applied });
+            self.last_applied = Some(entry.log_id);
+        }
+        let records = ledger.take_changes();
+        drop(ledger);
+        let mut extra = vec![(KEY_APPLIED, codec::encode(&self.last_applied))];
+        if membership_changed {
+            extra.push((KEY_MEMBERSHIP, codec::encode(&self.membership)));
+        }
+        // Not synced: the log is the durable record until a synced log write
+        // (append, vote or purge) persists this batch through the shared WAL.
+        self.write_changes(records, &extra, false, false)?;
+        Ok(outcomes)
+    }
+
+    /// Replaces the ledger with a snapshot's, stored with its meta in one
+    /// synced WriteBatch.
+    fn install(&mut self, meta: &Meta, data: Vec<u8>) -> Result<(), StorageError> {
+        let restored = Ledger::from_snapshot(&data, true).map_err(|error| {
+            StorageIOError::read_snapshot(
+                Some(meta.signature()),
+                AnyError::error(error.to_string()),
+            )
+        })?;
+        assert_eq!(
+            restored.applied_index(),
+            meta.last_log_id.map_or(0, |id| id.index),
+            "a snapshot's ledger is at the snapshot's log id"
+        );
+        let extra = [
+            (KEY_APPLIED, codec::encode(&meta.last_log_id)),
+            (KEY_MEMBERSHIP, codec::encode(&meta.last_membership)),
+            (KEY_SNAPSHOT, codec::encode(&(meta.clone(), data))),
+        ];
+        self.write_changes(restored.records(), &extra, true, true)?;
+        *self
+            .ledger
+            .write()
+            .expect("a panic while applying stops the node") = restored;
+        self.last_applied = meta.last_log_id;
+        self.membership = meta.last_membership.clone();
+        Ok(())
+    }
+
     fn write_changes(
         &self,
         records: Vec<Record>,
@@ -163,61 +245,19 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I: IntoIterator<Item = openraft::Entry<TypeConfig>> + openraft::OptionalSend,
         I::IntoIter: openraft::OptionalSend,
     {
-        let mut outcomes = Vec::new();
-        let mut ledger = self
-            .ledger
-            .write()
-            .expect("a panic while applying stops the node");
-        let mut membership_changed = false;
-        for entry in entries {
-            #[cfg(feature = "fault-injection")]
-            let Some((entry, replayed)) = crate::faults::replay_into(ledger.applied_index(), entry)
-            else {
-                outcomes.push(BatchOutcome::default());
-                continue;
-            };
-            let index = entry.log_id.index;
-            let commands = match entry.payload {
-                EntryPayload::Normal(batch) => batch.commands,
-                EntryPayload::Blank => Vec::new(),
-                EntryPayload::Membership(membership) => {
-                    self.membership = StoredMembership::new(Some(entry.log_id), membership);
-                    membership_changed = true;
-                    Vec::new()
-                }
-            };
-            // Index 0 is the initial membership: it carries no commands, and the
-            // ledger counts log positions from 1.
-            let applied = if index == 0 {
-                Vec::new()
-            } else {
-                ledger.apply(index, commands)
-            };
-            #[cfg(feature = "fault-injection")]
-            let applied = crate::faults::own_outcomes(applied, replayed);
-            outcomes.push(BatchOutcome { applied });
-            self.last_applied = Some(entry.log_id);
-        }
-        let records = ledger.take_changes();
-        drop(ledger);
-        let mut extra = vec![(KEY_APPLIED, codec::encode(&self.last_applied))];
-        if membership_changed {
-            extra.push((KEY_MEMBERSHIP, codec::encode(&self.membership)));
-        }
-        // Not synced: the log is the durable record until a synced log write
-        // (append, vote or purge) persists this batch through the shared WAL.
-        self.write_changes(records, &extra, false, false)?;
-        Ok(outcomes)
+        crate::blocking::blocking(|| self.apply_entries(entries))
     }
 
     async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
-        let ledger = self
-            .ledger
-            .read()
-            .expect("a panic while applying stops the node");
+        let data = crate::blocking::blocking(|| {
+            self.ledger
+                .read()
+                .expect("a panic while applying stops the node")
+                .to_snapshot()
+        });
         SnapshotBuilder {
             db: self.db.clone(),
-            data: ledger.to_snapshot(),
+            data,
             last_applied: self.last_applied,
             membership: self.membership.clone(),
         }
@@ -232,31 +272,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         meta: &Meta,
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
-        let data = snapshot.into_inner();
-        let restored = Ledger::from_snapshot(&data, true).map_err(|error| {
-            StorageIOError::read_snapshot(
-                Some(meta.signature()),
-                AnyError::error(error.to_string()),
-            )
-        })?;
-        assert_eq!(
-            restored.applied_index(),
-            meta.last_log_id.map_or(0, |id| id.index),
-            "a snapshot's ledger is at the snapshot's log id"
-        );
-        let extra = [
-            (KEY_APPLIED, codec::encode(&meta.last_log_id)),
-            (KEY_MEMBERSHIP, codec::encode(&meta.last_membership)),
-            (KEY_SNAPSHOT, codec::encode(&(meta.clone(), data))),
-        ];
-        self.write_changes(restored.records(), &extra, true, true)?;
-        *self
-            .ledger
-            .write()
-            .expect("a panic while applying stops the node") = restored;
-        self.last_applied = meta.last_log_id;
-        self.membership = meta.last_membership.clone();
-        Ok(())
+        crate::blocking::blocking(|| self.install(meta, snapshot.into_inner()))
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
@@ -296,13 +312,8 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         let cf_sm = self.db.cf_handle(CF_SM).expect("created at open");
         let mut options = WriteOptions::default();
         options.set_sync(true);
-        self.db
-            .put_cf_opt(
-                cf_sm,
-                KEY_SNAPSHOT,
-                codec::encode(&(meta.clone(), &data)),
-                &options,
-            )
+        let stored = codec::encode(&(meta.clone(), &data));
+        crate::blocking::blocking(|| self.db.put_cf_opt(cf_sm, KEY_SNAPSHOT, stored, &options))
             .map_err(|error| {
                 StorageIOError::write_snapshot(
                     Some(meta.signature()),
