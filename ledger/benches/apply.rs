@@ -25,9 +25,9 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use ledger::{
-    AccountClass, AccountFlags, AccountId, Actor, Amount, BranchCode, Command, CommandKind,
-    Currency, EntryId, EntryStatus, Ledger, NewAccount, NewBranch, NewEntry, NewPrincipal,
-    PrincipalName, Purpose, Receipt, Timestamp,
+    AccountClass, AccountFlags, AccountId, Actor, Amount, BranchCode, BranchKind, Command,
+    CommandKind, Currency, EntryId, EntryStatus, Ledger, NewAccount, NewBranch, NewEntry,
+    NewPrincipal, PrincipalName, Purpose, Receipt, Timestamp,
 };
 
 const ACCOUNTS: usize = 100_000;
@@ -202,6 +202,7 @@ impl Bench {
                 code: branch(n),
                 name: format!("branch {n}"),
                 parent: None,
+                kind: BranchKind::Internal,
             })));
             let none = AccountFlags::default();
             let (clearing, nostro) = (clearing(n), nostro(n));

@@ -22,9 +22,9 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use ledger::limits::ENTRIES_PER_BATCH_MAX;
 use ledger::{
-    AccountClass, AccountFlags, AccountId, Actor, Amount, BranchCode, Command, CommandKind,
-    Currency, EntryId, Ledger, NewAccount, NewBranch, NewEntry, NewPrincipal, PrincipalName,
-    Purpose, Receipt, Timestamp, WindowStatus,
+    AccountClass, AccountFlags, AccountId, Actor, Amount, BranchCode, BranchKind, Command,
+    CommandKind, Currency, EntryId, Ledger, NewAccount, NewBranch, NewEntry, NewPrincipal,
+    PrincipalName, Purpose, Receipt, Timestamp, WindowStatus,
 };
 
 const BRANCHES: usize = 1_000;
@@ -87,6 +87,7 @@ fn ledger_with_open_window(entries: usize) -> (Ledger, u64) {
             code: BranchCode::new("HQ").expect("valid code"),
             name: "Clearing center".into(),
             parent: None,
+            kind: BranchKind::Internal,
         })),
     ];
     let open = |id: AccountId, branch: BranchCode, class, purpose| {
@@ -117,6 +118,7 @@ fn ledger_with_open_window(entries: usize) -> (Ledger, u64) {
             code: branch(n),
             name: format!("Branch {n}"),
             parent: Some(hq.clone()),
+            kind: BranchKind::Internal,
         })));
         for (kind, class, purpose) in [
             ("CLR", AccountClass::Liability, Purpose::Clearing),

@@ -19,9 +19,9 @@ use ledger::recon::{
     Candidate, ParsedStatement, Rule, StatementBalance, StatementFormat, StatementLine, match_items,
 };
 use ledger::{
-    AccountClass, AccountFlags, AccountId, Actor, Amount, BranchCode, Command, CommandKind,
-    Currency, Date, EntryId, Ledger, NewAccount, NewBranch, NewEntry, NewPrincipal, PrincipalName,
-    Purpose, Receipt, Role, Side, Timestamp,
+    AccountClass, AccountFlags, AccountId, Actor, Amount, BranchCode, BranchKind, Command,
+    CommandKind, Currency, Date, EntryId, Ledger, NewAccount, NewBranch, NewEntry, NewPrincipal,
+    PrincipalName, Purpose, Receipt, Role, Side, Timestamp,
 };
 
 const ITEMS: usize = 100_000;
@@ -195,6 +195,7 @@ fn ledger_with_statement(ledger_items: &[Candidate], lines: &[Candidate]) -> (Le
                     code: hq.clone(),
                     name: "HQ".into(),
                     parent: None,
+                    kind: BranchKind::Internal,
                 }),
             ),
             command(

@@ -25,9 +25,9 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use ledger::limits::ENTRIES_PER_BATCH_MAX;
 use ledger::{
-    AccountClass, AccountFlags, AccountId, Actor, Amount, BranchCode, Command, CommandKind,
-    Currency, EntryId, Ledger, NewAccount, NewBranch, NewEntry, NewPrincipal, PrincipalName,
-    Purpose, Timestamp,
+    AccountClass, AccountFlags, AccountId, Actor, Amount, BranchCode, BranchKind, Command,
+    CommandKind, Currency, EntryId, Ledger, NewAccount, NewBranch, NewEntry, NewPrincipal,
+    PrincipalName, Purpose, Timestamp,
 };
 
 const BRANCHES: usize = 100;
@@ -98,6 +98,7 @@ fn build(accounts: usize, entries: usize) -> (Ledger, u64) {
             code: branch(n),
             name: format!("branch {n}"),
             parent: None,
+            kind: BranchKind::Internal,
         }));
         setup.push(CommandKind::OpenAccount(NewAccount {
             id: AccountId::new(format!("{}-CLR", branch(n))).expect("valid id"),

@@ -57,6 +57,25 @@ pub enum Purpose {
     Vostro,
     /// 挂账/暂收暂付: items waiting to be cleared.
     Suspense,
+    /// 存放中央银行款项: the clearing center's reserve account at the central
+    /// bank, one per currency, through which external participants settle.
+    CentralBankReserve,
+}
+
+impl Purpose {
+    /// The purpose as its snake_case word, as the API spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Purpose::Customer => "customer",
+            Purpose::Internal => "internal",
+            Purpose::Clearing => "clearing",
+            Purpose::SettlementReserve => "settlement_reserve",
+            Purpose::Nostro => "nostro",
+            Purpose::Vostro => "vostro",
+            Purpose::Suspense => "suspense",
+            Purpose::CentralBankReserve => "central_bank_reserve",
+        }
+    }
 }
 
 /// Account flags. The two limit flags are TigerBeetle's: they count pending

@@ -17,6 +17,13 @@
 //!                              Cr center reserve N    Dr center clearing N
 //! ```
 //!
+//! An external participant (another bank, reached through an outside
+//! clearing system) settles the same way, but through other accounts: its
+//! vostro account (its settlement account with us) instead of a branch
+//! reserve, and the center's central bank reserve account instead of the
+//! center's settlement reserve, since the money moves between the banks'
+//! accounts at the central bank, not within the bank's own reserves.
+//!
 //! Each entry balances within each branch, so it carries no clearing legs of
 //! its own. The branch's clearing account loses exactly what the window put
 //! on it; the center's clearing account takes the opposite of every other
@@ -355,16 +362,14 @@ impl Ledger {
     }
 
     /// The clearing center: the one branch at the root of the org tree.
+    /// External participants have no parent either, but stand outside it.
     fn clearing_center(&self) -> Result<BranchCode, Rejection> {
-        let mut roots = self.branches.values().filter(|b| b.parent.is_none());
+        let is_root = |b: &&crate::branch::Branch| b.parent.is_none() && !b.kind.is_external();
+        let mut roots = self.branches.values().filter(is_root);
         match (roots.next(), roots.next()) {
             (Some(root), None) => Ok(root.code.clone()),
             _ => Err(Rejection::ClearingCenterUndefined {
-                roots: self
-                    .branches
-                    .values()
-                    .filter(|b| b.parent.is_none())
-                    .count() as u64,
+                roots: self.branches.values().filter(is_root).count() as u64,
             }),
         }
     }
@@ -379,10 +384,7 @@ impl Ledger {
         let missing = || Rejection::SettlementAccountMissing {
             branch: branch.clone(),
             currency,
-            purpose: match purpose {
-                Purpose::Clearing => "clearing".into(),
-                _ => "settlement_reserve".into(),
-            },
+            purpose: purpose.name().into(),
         };
         let no = self
             .derived
@@ -397,8 +399,8 @@ impl Ledger {
         Ok(self.accounts.at(*account).id.clone())
     }
 
-    /// The settlement entries of window `id`: one per branch (but the
-    /// center) and currency with a nonzero net position.
+    /// The settlement entries of window `id`: one per branch or external
+    /// participant (but the center) and currency with a nonzero net position.
     fn settlement_requests(
         &self,
         id: u64,
@@ -413,25 +415,37 @@ impl Ledger {
             return Ok(Vec::new());
         }
         let center = self.clearing_center()?;
+        // The center's accounts, looked up once per currency and purpose.
         let mut center_accounts = BTreeMap::new();
+        let mut center_account = |currency, purpose| -> Result<crate::id::AccountId, Rejection> {
+            if let Some(account) = center_accounts.get(&(currency, purpose)) {
+                return Ok(Clone::clone(account));
+            }
+            let account = self.settlement_account(&center, currency, purpose)?;
+            center_accounts.insert((currency, purpose), account.clone());
+            Ok(account)
+        };
         let mut requests = Vec::with_capacity(nets.len());
         for (ordinal, (branch, currency, net)) in nets.into_iter().enumerate() {
             if *branch == center {
                 continue;
             }
-            let (center_clearing, center_reserve) = match center_accounts.get(&currency) {
-                Some(accounts) => Clone::clone(accounts),
-                None => {
-                    let accounts = (
-                        self.settlement_account(&center, currency, Purpose::Clearing)?,
-                        self.settlement_account(&center, currency, Purpose::SettlementReserve)?,
-                    );
-                    center_accounts.insert(currency, accounts.clone());
-                    accounts
-                }
+            // A branch settles from its reserve with the center's; an
+            // external participant from its vostro account with the
+            // center's account at the central bank.
+            let external = self
+                .branches
+                .get(branch)
+                .is_some_and(|b| b.kind.is_external());
+            let (own, central) = if external {
+                (Purpose::Vostro, Purpose::CentralBankReserve)
+            } else {
+                (Purpose::SettlementReserve, Purpose::SettlementReserve)
             };
+            let center_clearing = center_account(currency, Purpose::Clearing)?;
+            let center_reserve = center_account(currency, central)?;
             let clearing = self.settlement_account(branch, currency, Purpose::Clearing)?;
-            let reserve = self.settlement_account(branch, currency, Purpose::SettlementReserve)?;
+            let reserve = self.settlement_account(branch, currency, own)?;
             // Owed money (net > 0): the branch's clearing account is credited
             // back and its reserve debited; owing, the other way round.
             let (to_branch, amount) = if net.is_positive() {

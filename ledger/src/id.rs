@@ -207,6 +207,11 @@ define_id!(
     /// A statement's id.
     StatementId
 );
+define_id!(
+    /// The code of an outside clearing system through which external
+    /// participants are reached (e.g. `CNAPS-HVPS`).
+    SchemeCode
+);
 
 #[cfg(test)]
 mod tests {

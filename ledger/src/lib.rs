@@ -35,7 +35,7 @@
 //! };
 //! let no_overdraft = AccountFlags { debits_must_not_exceed_credits: true, ..Default::default() };
 //! ledger.apply(1, vec![
-//!     system(CommandKind::CreateBranch(NewBranch { code: branch.clone(), name: "Shanghai".into(), parent: None })),
+//!     system(CommandKind::CreateBranch(NewBranch { code: branch.clone(), name: "Shanghai".into(), parent: None, kind: BranchKind::Internal })),
 //!     system(CommandKind::CreatePrincipal(NewPrincipal {
 //!         name: PrincipalName::new("teller").unwrap(),
 //!         role: Role::Branch(branch.clone()),
@@ -110,13 +110,13 @@ pub use account::{Account, AccountClass, AccountFlags, Balance, NewAccount, Purp
 pub use amount::{Amount, AmountError};
 pub use approval::{ApprovalPolicy, AuthorityTier};
 pub use audit::{AuditEvent, AuditRecord, ChainBreak, ChainedRecord, Hash};
-pub use branch::{Branch, NewBranch};
+pub use branch::{Branch, BranchKind, NewBranch};
 pub use clearing_window::{
     BranchFlows, ClearingWindow, Exposure, NetDebitCap, PairFlows, WindowPositions, WindowStatus,
 };
 pub use command::{Command, CommandKind, Receipt};
 pub use currency::{Currency, UnknownCurrency};
-pub use id::{AccountId, BranchCode, EntryId, IdError, PrincipalName, StatementId};
+pub use id::{AccountId, BranchCode, EntryId, IdError, PrincipalName, SchemeCode, StatementId};
 pub use journal_entry::{
     ApprovalReason, Decision, EntryField, EntryOutcome, EntryStatus, JournalEntry, NewEntry,
     Posting, QueueStay, Side, VoidReason,

@@ -405,17 +405,16 @@ impl Ledger {
                     currency,
                 });
             }
-            if let Role::Branch(own) = &context.role {
-                let foreign_credit_to_customer =
-                    posting.side == Side::Credit && account.purpose == Purpose::Customer;
-                if context.own_branch != Some(branch) && !foreign_credit_to_customer {
-                    return Err(Rejection::Forbidden {
-                        reason: format!(
-                            "branch {own} may only credit customer accounts of branch {}",
-                            account.branch
-                        ),
-                    });
-                }
+            if let Role::Branch(own) = &context.role
+                && context.own_branch != Some(branch)
+                && !self.may_credit_foreign(posting.side, account)
+            {
+                return Err(Rejection::Forbidden {
+                    reason: format!(
+                        "branch {own} may only credit customer accounts of branch {}",
+                        account.branch
+                    ),
+                });
             }
             if account.purpose == Purpose::Internal
                 && account.is_outbound(posting.side)
@@ -515,6 +514,19 @@ impl Ledger {
             required_authority,
             balances,
         })
+    }
+
+    /// Whether a branch may post `side` to another branch's `account`: it
+    /// may credit a customer account (a payment to that customer), or an
+    /// external participant's vostro account (a payment out to the other
+    /// bank, which settles through the central bank).
+    fn may_credit_foreign(&self, side: Side, account: &crate::account::Account) -> bool {
+        side == Side::Credit
+            && match account.purpose {
+                Purpose::Customer => true,
+                Purpose::Vostro => self.is_special_purpose(&account.branch, Purpose::Vostro),
+                _ => false,
+            }
     }
 
     /// The lines of booked postings, whose accounts exist.

@@ -93,8 +93,12 @@ pub enum Rejection {
     /// A new account asked for the `closed` flag.
     #[error("an account cannot be opened closed")]
     AccountOpenedClosed,
-    /// The branch has a clearing (or settlement reserve) account in this currency already.
-    #[error("branch {branch} already has its {currency} clearing or reserve account {account}")]
+    /// The branch has its one account of this purpose and currency already
+    /// (clearing, settlement reserve, central bank reserve, or an external
+    /// participant's vostro).
+    #[error(
+        "branch {branch} already has its {currency} clearing, reserve or settlement account {account}"
+    )]
     ClearingAccountExists {
         /// The branch.
         branch: BranchCode,
@@ -311,18 +315,29 @@ pub enum Rejection {
     /// Settlement needs one clearing center: the root of the org tree.
     #[error("settlement needs exactly one root branch (the clearing center); there are {roots}")]
     ClearingCenterUndefined {
-        /// How many branches have no parent.
+        /// How many internal branches have no parent.
         roots: u64,
     },
-    /// Settlement needs a clearing or settlement reserve account the branch lacks.
+    /// Settlement needs an account the branch (or external participant, or
+    /// the clearing center) lacks.
     #[error("branch {branch} has no {currency} {purpose} account to settle through")]
     SettlementAccountMissing {
         /// The branch.
         branch: BranchCode,
         /// The currency.
         currency: Currency,
-        /// `clearing` or `settlement_reserve`.
+        /// `clearing`, `settlement_reserve`, `vostro` (an external
+        /// participant's) or `central_bank_reserve` (the clearing center's).
         purpose: String,
+    },
+    /// An external participant stands outside the org tree and is reached
+    /// only through its clearing scheme.
+    #[error("external participant {branch}: {reason}")]
+    ExternalParticipantInvalid {
+        /// The external participant.
+        branch: BranchCode,
+        /// What is wrong.
+        reason: String,
     },
     /// Settlement entries of a settled window are never reversed.
     #[error("entry {entry} settles a clearing window and cannot be reversed")]
@@ -512,6 +527,9 @@ impl Rejection {
             Rejection::QueueInAtomicBatch { .. } => "queue_in_atomic_batch".to_string(),
             Rejection::ClearingCenterUndefined { .. } => "clearing_center_undefined".to_string(),
             Rejection::SettlementAccountMissing { .. } => "settlement_account_missing".to_string(),
+            Rejection::ExternalParticipantInvalid { .. } => {
+                "external_participant_invalid".to_string()
+            }
             Rejection::SettlementEntryExists { .. } => "settlement_entry_exists".to_string(),
             Rejection::StatementInvalid { .. } => "statement_invalid".to_string(),
             Rejection::ExternalStatementExistsWithDifferentContent { .. } => {

@@ -8,7 +8,7 @@ use crate::audit::AuditEvent;
 use crate::branch::{Branch, NewBranch};
 use crate::clearing_window::ClearingWindow;
 use crate::command::Receipt;
-use crate::id::AccountId;
+use crate::id::{AccountId, BranchCode};
 use crate::ledger::{Context, Ledger};
 use crate::limits::TEXT_LENGTH_MAX;
 use crate::principal::{NewPrincipal, Principal, Role};
@@ -53,12 +53,19 @@ impl Ledger {
         if self.derived.key_index.contains_key(&new.key_hash) {
             return Err(Rejection::KeyInUse);
         }
-        if let Role::Branch(code) = &new.role
-            && !self.branches.contains_key(code)
-        {
-            return Err(Rejection::BranchNotFound {
-                branch: code.clone(),
-            });
+        if let Role::Branch(code) = &new.role {
+            let Some(branch) = self.branches.get(code) else {
+                return Err(Rejection::BranchNotFound {
+                    branch: code.clone(),
+                });
+            };
+            if branch.kind.is_external() {
+                return Err(Rejection::ExternalParticipantInvalid {
+                    branch: code.clone(),
+                    reason: "it is reached through its clearing scheme and has no principals"
+                        .into(),
+                });
+            }
         }
         let principal = Principal {
             name: new.name.clone(),
@@ -95,6 +102,8 @@ impl Ledger {
                 Some("name")
             } else if existing.parent != new.parent {
                 Some("parent")
+            } else if existing.kind != new.kind {
+                Some("kind")
             } else {
                 None
             };
@@ -106,17 +115,32 @@ impl Ledger {
                 }),
             };
         }
-        if let Some(parent) = &new.parent
-            && !self.branches.contains_key(parent)
-        {
-            return Err(Rejection::BranchNotFound {
-                branch: parent.clone(),
-            });
+        if let Some(parent) = &new.parent {
+            let Some(parent_branch) = self.branches.get(parent) else {
+                return Err(Rejection::BranchNotFound {
+                    branch: parent.clone(),
+                });
+            };
+            // External participants stand outside the org tree: they have no
+            // parent and no children.
+            if new.kind.is_external() {
+                return Err(Rejection::ExternalParticipantInvalid {
+                    branch: new.code,
+                    reason: "an external participant has no parent in the org tree".into(),
+                });
+            }
+            if parent_branch.kind.is_external() {
+                return Err(Rejection::ExternalParticipantInvalid {
+                    branch: parent.clone(),
+                    reason: format!("it cannot be the parent of branch {}", new.code),
+                });
+            }
         }
         let branch = Branch {
             code: new.code.clone(),
             name: new.name.clone(),
             parent: new.parent.clone(),
+            kind: new.kind.clone(),
             created_at: context.position,
             created_by: context.actor.principal.clone(),
         };
@@ -145,9 +169,13 @@ impl Ledger {
                     ),
                 });
             }
-            if matches!(new.purpose, Purpose::Clearing | Purpose::SettlementReserve) {
+            if matches!(
+                new.purpose,
+                Purpose::Clearing | Purpose::SettlementReserve | Purpose::CentralBankReserve
+            ) {
                 return Err(Rejection::Forbidden {
-                    reason: "clearing and settlement reserve accounts are opened by operators"
+                    reason: "clearing, settlement reserve and central bank reserve accounts are \
+                             opened by operators"
                         .into(),
                 });
             }
@@ -178,7 +206,7 @@ impl Ledger {
             return Err(Rejection::BranchNotFound { branch: new.branch });
         };
         let special_key = (branch_no, new.currency, new.purpose);
-        let special = matches!(new.purpose, Purpose::Clearing | Purpose::SettlementReserve);
+        let special = self.is_special_purpose(&new.branch, new.purpose);
         if special && let Some(&account) = self.derived.special_accounts.get(&special_key) {
             return Err(Rejection::ClearingAccountExists {
                 branch: new.branch,
@@ -204,6 +232,21 @@ impl Ledger {
         }
         self.record(context, AuditEvent::AccountOpened(new));
         Ok(Receipt::Account(Box::new(account)))
+    }
+
+    /// Whether a branch has at most one account of `purpose` per currency,
+    /// which the ledger books through itself: the clearing, settlement
+    /// reserve and central bank reserve accounts, and an external
+    /// participant's vostro account (its settlement account with us).
+    pub(crate) fn is_special_purpose(&self, branch: &BranchCode, purpose: Purpose) -> bool {
+        match purpose {
+            Purpose::Clearing | Purpose::SettlementReserve | Purpose::CentralBankReserve => true,
+            Purpose::Vostro => self
+                .branches
+                .get(branch)
+                .is_some_and(|branch| branch.kind.is_external()),
+            _ => false,
+        }
     }
 
     /// The account and its number, if `context`'s role may manage it.

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::account::{Account, Balance, Purpose};
+use crate::account::{Account, Balance};
 use crate::account_table::{AccountNo, AccountTable};
 use crate::audit::{ChainedRecord, Hash};
 use crate::codec::{self, DecodeError};
@@ -19,7 +19,7 @@ use crate::posting::debit_total;
 use crate::table::{DenseTable, Table};
 
 /// The snapshot format version: the first byte of every snapshot.
-pub const SNAPSHOT_FORMAT: u8 = 4;
+pub const SNAPSHOT_FORMAT: u8 = 5;
 
 /// One stored record. `value: None` means the key was deleted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -369,10 +369,7 @@ impl Ledger {
             }
         }
         for (no, account) in self.accounts.numbered() {
-            if matches!(
-                account.purpose,
-                Purpose::Clearing | Purpose::SettlementReserve
-            ) {
+            if self.is_special_purpose(&account.branch, account.purpose) {
                 derived.special_accounts.insert(
                     (
                         self.accounts.branch_of(no),

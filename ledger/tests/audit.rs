@@ -162,6 +162,7 @@ fn setup_commands() -> Vec<(Actor, CommandKind)> {
                 code: code(branch),
                 name: branch.into(),
                 parent: parent.map(code),
+                kind: BranchKind::Internal,
             }),
         ));
     }

@@ -1,15 +1,25 @@
 //! Property tests for clearing: random sequences of inter-branch transfers
 //! (posted, pending, flagged to queue if over the cap, in atomic batches),
 //! approvals, withdrawals of pending and queued entries, window closes,
-//! settlements and aborts, over a clearing center and four branches
+//! settlements and aborts, over a clearing center, four branches and two
+//! external participants (other banks, reached through an outside clearing
+//! scheme: entries to or from them credit or debit their vostro accounts),
 //! with net debit caps. The test keeps its own account of what each window
 //! holds and checks the ledger against it after every command:
 //!
-//! - every window's net positions sum to zero, per currency;
-//! - each branch's clearing account holds exactly the nets of the windows
-//!   that are not settled, so settling zeroes what the window put there;
+//! - every window's net positions, branches and participants together, sum
+//!   to zero, per currency;
+//! - each branch's and participant's clearing account holds exactly the
+//!   nets of the windows that are not settled, so settling zeroes what the
+//!   window put there;
 //! - each branch's settlement reserve moved by exactly the nets of the
-//!   settled windows, and customer money is conserved;
+//!   settled windows (the center's by the opposite of the other branches'),
+//!   each participant's vostro holds the opposite of its unsettled nets, and
+//!   the center's central bank reserve paid out exactly the participants'
+//!   settled nets;
+//! - money is conserved: what our customers hold, plus what the participants
+//!   are owed on their vostros, plus what left through the central bank
+//!   reserve, is what the customers were funded with;
 //! - no branch's net debit position, pending entries included, is ever above
 //!   its cap, and the ledger's exposure equals the test's own sum;
 //! - every posted inter-branch entry lands in exactly one window, which
@@ -24,19 +34,31 @@
 use std::collections::BTreeMap;
 
 use ledger::{
-    AccountClass, AccountFlags, AccountId, Actor, Amount, BranchCode, Command, CommandKind,
-    Currency, EntryId, EntryStatus, Ledger, NetDebitCap, NewAccount, NewBranch, NewEntry,
-    NewPrincipal, PrincipalName, Purpose, Receipt, Record, Role, Timestamp, WindowPositions,
-    WindowStatus,
+    AccountClass, AccountFlags, AccountId, Actor, Amount, BranchCode, BranchKind, Command,
+    CommandKind, Currency, EntryId, EntryStatus, Ledger, NetDebitCap, NewAccount, NewBranch,
+    NewEntry, NewPrincipal, PrincipalName, Purpose, Receipt, Record, Role, SchemeCode, Timestamp,
+    WindowPositions, WindowStatus,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;
 
-/// The clearing center (the root of the org tree) and the branches under it.
-const BRANCHES: [&str; 5] = ["HQ", "B1", "B2", "B3", "B4"];
+/// The clearing center (the root of the org tree), the branches under it,
+/// and, from [`FIRST_EXTERNAL`] on, external participants.
+const BRANCHES: [&str; 7] = ["HQ", "B1", "B2", "B3", "B4", "X1", "X2"];
+const FIRST_EXTERNAL: usize = 5;
 /// Net debit caps in minor units; `None`: no cap.
-const CAPS: [Option<i128>; 5] = [None, Some(300_000), Some(100_000), Some(0), None];
+const CAPS: [Option<i128>; 7] = [
+    None,
+    Some(300_000),
+    Some(100_000),
+    Some(0),
+    None,
+    Some(150_000),
+    None,
+];
+/// The clearing center's account at the central bank.
+const CENTRAL_BANK_RESERVE: &str = "HQ-CBR";
 /// Customers per branch, each funded with this many minor units.
 const CUSTOMERS: usize = 2;
 const FUNDING: i128 = 10_000_000;
@@ -53,8 +75,18 @@ fn id(text: &str) -> AccountId {
     AccountId::new(text).unwrap()
 }
 
+fn is_external(branch: usize) -> bool {
+    branch >= FIRST_EXTERNAL
+}
+
+/// A customer account of one of our branches, or an external participant's
+/// vostro account (whatever `n`): what is paid to or from the participant.
 fn customer(branch: usize, n: usize) -> String {
-    format!("{}-C{n}", BRANCHES[branch])
+    if is_external(branch) {
+        format!("{}-VOS", BRANCHES[branch])
+    } else {
+        format!("{}-C{n}", BRANCHES[branch])
+    }
 }
 
 fn clearing(branch: usize) -> String {
@@ -157,7 +189,14 @@ impl Run {
             setup.push(CommandKind::CreateBranch(NewBranch {
                 code: code(branch),
                 name: branch.to_string(),
-                parent: (n > 0).then(|| code(BRANCHES[0])),
+                parent: (n > 0 && !is_external(n)).then(|| code(BRANCHES[0])),
+                kind: if is_external(n) {
+                    BranchKind::External {
+                        scheme: SchemeCode::new("CNAPS-HVPS").unwrap(),
+                    }
+                } else {
+                    BranchKind::Internal
+                },
             }));
         }
         for (name, role) in [("op1", Role::Operator), ("op2", Role::Operator)] {
@@ -184,6 +223,13 @@ impl Run {
             debits_must_not_exceed_credits: true,
             ..AccountFlags::default()
         };
+        setup.push(open(
+            CENTRAL_BANK_RESERVE.to_string(),
+            0,
+            AccountClass::Asset,
+            Purpose::CentralBankReserve,
+            AccountFlags::default(),
+        ));
         for branch in 0..BRANCHES.len() {
             let none = AccountFlags::default();
             setup.push(open(
@@ -193,6 +239,24 @@ impl Run {
                 Purpose::Clearing,
                 none,
             ));
+            if let Some(cap) = CAPS[branch] {
+                setup.push(CommandKind::SetNetDebitCap(NetDebitCap {
+                    branch: code(BRANCHES[branch]),
+                    currency: cny(),
+                    cap: Amount::from_minor(cap),
+                    warning_percent: 80,
+                }));
+            }
+            if is_external(branch) {
+                setup.push(open(
+                    customer(branch, 0),
+                    branch,
+                    AccountClass::Liability,
+                    Purpose::Vostro,
+                    none,
+                ));
+                continue;
+            }
             setup.push(open(
                 reserve(branch),
                 branch,
@@ -216,19 +280,11 @@ impl Run {
                     no_overdraft,
                 ));
             }
-            if let Some(cap) = CAPS[branch] {
-                setup.push(CommandKind::SetNetDebitCap(NetDebitCap {
-                    branch: code(BRANCHES[branch]),
-                    currency: cny(),
-                    cap: Amount::from_minor(cap),
-                    warning_percent: 80,
-                }));
-            }
         }
         for kind in setup {
             run.apply("system", kind).expect("the setup is accepted");
         }
-        for (branch, name) in BRANCHES.iter().enumerate() {
+        for (branch, name) in BRANCHES.iter().enumerate().take(FIRST_EXTERNAL) {
             let cash = format!("{name}-CASH");
             let funding = (0..CUSTOMERS)
                 .map(|n| {
@@ -617,7 +673,12 @@ impl Run {
                 window
             );
         }
+        // What our customers hold, what the participants are owed, and what
+        // was paid out through the central bank reserve.
         let mut customers = 0i128;
+        let mut owed_to_participants = 0i128;
+        let paid_out = -self.posted_minor(CENTRAL_BANK_RESERVE);
+        let participants_settled: i128 = settled[FIRST_EXTERNAL..].iter().sum();
         for (n, branch) in BRANCHES.iter().enumerate() {
             // Dr clearing grows with what the branch is owed (net > 0).
             prop_assert_eq!(
@@ -626,14 +687,34 @@ impl Run {
                 "{} clearing holds the unsettled nets",
                 branch
             );
-            prop_assert_eq!(
-                self.posted_minor(&reserve(n)),
-                settled[n],
-                "{} reserve moved by the settled nets",
-                branch
-            );
-            for c in 0..CUSTOMERS {
-                customers -= self.posted_minor(&customer(n, c));
+            if is_external(n) {
+                // Credited with what the participant is owed, debited back
+                // when that settles through the central bank.
+                let vostro = -self.posted_minor(&customer(n, 0));
+                prop_assert_eq!(
+                    vostro,
+                    unsettled[n],
+                    "{} vostro holds the unsettled nets",
+                    branch
+                );
+                owed_to_participants += vostro;
+            } else {
+                // The center's reserve takes the other branches' side, which
+                // is its own net plus the participants'.
+                let expected = if n == 0 {
+                    settled[0] + participants_settled
+                } else {
+                    settled[n]
+                };
+                prop_assert_eq!(
+                    self.posted_minor(&reserve(n)),
+                    expected,
+                    "{} reserve moved by the settled nets",
+                    branch
+                );
+                for c in 0..CUSTOMERS {
+                    customers -= self.posted_minor(&customer(n, c));
+                }
             }
             let pending: i128 = self
                 .pending
@@ -654,9 +735,14 @@ impl Run {
             }
         }
         prop_assert_eq!(
-            customers,
-            FUNDING * (BRANCHES.len() * CUSTOMERS) as i128,
-            "customer money is conserved"
+            paid_out,
+            participants_settled,
+            "the central bank reserve paid out the participants' settled nets"
+        );
+        prop_assert_eq!(
+            customers + owed_to_participants + paid_out,
+            FUNDING * (FIRST_EXTERNAL * CUSTOMERS) as i128,
+            "money is conserved"
         );
         Ok(())
     }

@@ -93,6 +93,7 @@ impl World {
                 code: code(branch),
                 name: branch.into(),
                 parent: parent.map(code),
+                kind: BranchKind::Internal,
             }));
         }
         for root in extra_roots {
@@ -100,6 +101,7 @@ impl World {
                 code: code(root),
                 name: root.to_string(),
                 parent: None,
+                kind: BranchKind::Internal,
             }));
         }
         for branch in ["HQ", "SH01", "BJ01"] {
@@ -292,4 +294,284 @@ fn caps_at_or_above_their_warning_threshold_are_listed() {
         .collect();
     assert_eq!(warned, [("BJ01".to_string(), 800)]);
     assert_eq!(w.ledger.caps().len(), 2);
+}
+
+/// Adds the external participant BANKX (reached through CNAPS-HVPS) with a
+/// clearing account, and, when asked, its vostro account and the clearing
+/// center's central bank reserve account.
+fn add_participant(w: &mut World, vostro: bool, central_bank_reserve: bool) {
+    w.apply(CommandKind::CreateBranch(NewBranch {
+        code: code("BANKX"),
+        name: "Bank X".into(),
+        parent: None,
+        kind: BranchKind::External {
+            scheme: SchemeCode::new("CNAPS-HVPS").unwrap(),
+        },
+    }))
+    .unwrap();
+    w.apply(account(
+        "BANKX-CLR",
+        "BANKX",
+        AccountClass::Liability,
+        Purpose::Clearing,
+    ))
+    .unwrap();
+    if vostro {
+        w.apply(account(
+            "BANKX-VOS",
+            "BANKX",
+            AccountClass::Liability,
+            Purpose::Vostro,
+        ))
+        .unwrap();
+    }
+    if central_bank_reserve {
+        w.apply(account(
+            "HQ-CBR",
+            "HQ",
+            AccountClass::Asset,
+            Purpose::CentralBankReserve,
+        ))
+        .unwrap();
+    }
+}
+
+/// Debits less credits, in minor units.
+fn debit_net(w: &World, id: &str) -> i128 {
+    let b = w
+        .ledger
+        .account(&AccountId::new(id).unwrap())
+        .unwrap()
+        .balance;
+    (b.debits_posted - b.credits_posted).minor()
+}
+
+#[test]
+fn an_external_participant_stands_outside_the_org_tree() {
+    // Issue #6: an external participant has no parent, so it is not a
+    // second root: the clearing center is still the one internal root.
+    let mut w = World::new(&["OTHER"]);
+    add_participant(&mut w, true, true);
+    w.apply(transfer("x1", "SH01-C1", "BANKX-VOS", 100))
+        .unwrap();
+    w.apply(CommandKind::CloseWindow { window: 1 }).unwrap();
+    assert_eq!(
+        w.apply(CommandKind::SettleWindow { window: 1 }),
+        Err(Rejection::ClearingCenterUndefined { roots: 2 }),
+        "HQ and OTHER are roots; BANKX is not counted"
+    );
+    let mut w = World::new(&[]);
+    add_participant(&mut w, true, true);
+    w.apply(transfer("x1", "SH01-C1", "BANKX-VOS", 100))
+        .unwrap();
+    w.apply(CommandKind::CloseWindow { window: 1 }).unwrap();
+    assert!(w.apply(CommandKind::SettleWindow { window: 1 }).is_ok());
+    let external = w.ledger.branch(&code("BANKX")).unwrap();
+    assert_eq!(external.kind.name(), "external");
+    assert_eq!(external.kind.scheme().unwrap().as_str(), "CNAPS-HVPS");
+    assert_eq!(
+        w.ledger.branch(&code("SH01")).unwrap().kind,
+        BranchKind::Internal
+    );
+}
+
+#[test]
+fn a_participant_settles_between_its_vostro_and_the_central_bank_reserve() {
+    // Issue #6: a participant's net settles through the central bank
+    // reserve account; branches still settle through their reserves.
+    let mut w = World::new(&[]);
+    add_participant(&mut w, true, true);
+    w.apply(transfer("x1", "SH01-C1", "BANKX-VOS", 700))
+        .unwrap();
+    w.apply(transfer("x2", "BANKX-VOS", "BJ01-C1", 200))
+        .unwrap();
+    let positions = w.ledger.window_positions(1);
+    assert_eq!(positions.branch(&code("BANKX"), cny()).net().minor(), 500);
+    assert_eq!(positions.net_sum(cny()), Amount::ZERO);
+    assert_eq!(
+        positions.pair(&code("SH01"), &code("BANKX"), cny()).amount,
+        Amount::from_minor(700)
+    );
+    w.apply(CommandKind::CloseWindow { window: 1 }).unwrap();
+    let Receipt::Window(window) = w.apply(CommandKind::SettleWindow { window: 1 }).unwrap() else {
+        panic!("a window")
+    };
+    let ids: Vec<&str> = window.settlement.iter().map(EntryId::as_str).collect();
+    assert_eq!(ids, ["stl:1:BANKX:CNY", "stl:1:BJ01:CNY", "stl:1:SH01:CNY"]);
+    let entry = w.ledger.entry(&window.settlement[0]).unwrap();
+    let postings: Vec<(&str, Side, i128)> = entry
+        .postings
+        .iter()
+        .map(|p| (p.account.as_str(), p.side, p.amount.minor()))
+        .collect();
+    // Bank X is owed 500: its clearing account is credited back, its vostro
+    // debited (we paid it), and the money leaves our central bank reserve.
+    assert_eq!(
+        postings,
+        [
+            ("BANKX-CLR", Side::Credit, 500),
+            ("BANKX-VOS", Side::Debit, 500),
+            ("HQ-CBR", Side::Credit, 500),
+            ("HQ-CLR", Side::Debit, 500),
+        ]
+    );
+    for id in ["HQ-CLR", "SH01-CLR", "BJ01-CLR", "BANKX-CLR", "BANKX-VOS"] {
+        assert_eq!(debit_net(&w, id), 0, "{id} is cleared");
+    }
+    assert_eq!(debit_net(&w, "HQ-CBR"), -500);
+    assert_eq!(debit_net(&w, "SH01-RSV"), -700);
+    assert_eq!(debit_net(&w, "BJ01-RSV"), 200);
+    // The center's settlement reserve takes only the branches' side.
+    assert_eq!(debit_net(&w, "HQ-RSV"), 500);
+}
+
+#[test]
+fn a_settlement_missing_a_participant_account_names_it_and_posts_nothing() {
+    // Issue #6: every refusal is named and changes nothing; the window
+    // stays closed and settles once the account is opened.
+    let mut w = World::new(&[]);
+    add_participant(&mut w, false, false);
+    let open_vostro = account(
+        "BANKX-VOS",
+        "BANKX",
+        AccountClass::Liability,
+        Purpose::Vostro,
+    );
+    w.apply(open_vostro).unwrap();
+    w.apply(transfer("x1", "SH01-C1", "BANKX-VOS", 300))
+        .unwrap();
+    w.apply(CommandKind::CloseWindow { window: 1 }).unwrap();
+    let before = w.balances();
+    assert_eq!(
+        w.apply(CommandKind::SettleWindow { window: 1 }),
+        Err(Rejection::SettlementAccountMissing {
+            branch: code("HQ"),
+            currency: cny(),
+            purpose: "central_bank_reserve".into(),
+        })
+    );
+    assert_eq!(w.balances(), before);
+    w.apply(account(
+        "HQ-CBR",
+        "HQ",
+        AccountClass::Asset,
+        Purpose::CentralBankReserve,
+    ))
+    .unwrap();
+    // Bank X's vostro is frozen: the whole settlement is refused.
+    w.apply(CommandKind::SetAccountFrozen {
+        account: AccountId::new("BANKX-VOS").unwrap(),
+        frozen: true,
+    })
+    .unwrap();
+    let before = w.balances();
+    let refused = w.apply(CommandKind::SettleWindow { window: 1 });
+    assert_eq!(refused.unwrap_err().code(), "account_frozen");
+    assert_eq!(w.balances(), before, "SH01 did not settle alone");
+    assert_eq!(w.ledger.window(1).unwrap().status, WindowStatus::Closed);
+    w.apply(CommandKind::SetAccountFrozen {
+        account: AccountId::new("BANKX-VOS").unwrap(),
+        frozen: false,
+    })
+    .unwrap();
+    w.apply(CommandKind::SettleWindow { window: 1 }).unwrap();
+    assert_eq!(w.ledger.window(1).unwrap().status, WindowStatus::Settled);
+    assert_eq!(debit_net(&w, "BANKX-CLR"), 0);
+}
+
+#[test]
+fn a_participant_without_its_vostro_cannot_settle() {
+    let mut w = World::new(&[]);
+    add_participant(&mut w, false, true);
+    // What Bank X pays was booked to another of its accounts.
+    w.apply(account(
+        "BANKX-SUS",
+        "BANKX",
+        AccountClass::Liability,
+        Purpose::Suspense,
+    ))
+    .unwrap();
+    w.apply(transfer("x1", "BANKX-SUS", "SH01-C1", 300))
+        .unwrap();
+    w.apply(CommandKind::CloseWindow { window: 1 }).unwrap();
+    let before = w.balances();
+    assert_eq!(
+        w.apply(CommandKind::SettleWindow { window: 1 }),
+        Err(Rejection::SettlementAccountMissing {
+            branch: code("BANKX"),
+            currency: cny(),
+            purpose: "vostro".into(),
+        })
+    );
+    assert_eq!(w.balances(), before);
+}
+
+#[test]
+fn external_participants_and_their_accounts_survive_a_snapshot() {
+    // A restored ledger knows the participant's kind and that its vostro is
+    // its one settlement account, and settles it the same way.
+    let mut w = World::new(&[]);
+    add_participant(&mut w, true, true);
+    w.apply(transfer("x1", "BANKX-VOS", "SH01-C1", 250))
+        .unwrap();
+    w.apply(CommandKind::CloseWindow { window: 1 }).unwrap();
+    let snapshot = w.ledger.to_snapshot();
+    assert_eq!(snapshot[0], 5);
+    let restored = Ledger::from_snapshot(&snapshot, false).expect("restores");
+    assert_eq!(restored.digest(), w.ledger.digest());
+    assert_eq!(restored.to_snapshot(), snapshot);
+    let mut old = snapshot.clone();
+    old[0] = 4;
+    assert!(matches!(
+        Ledger::from_snapshot(&old, false),
+        Err(RestoreError::Format { found: 4 })
+    ));
+    let mut restored = World {
+        ledger: restored,
+        index: w.index,
+    };
+    assert_eq!(
+        restored.ledger.branch(&code("BANKX")).unwrap().kind,
+        w.ledger.branch(&code("BANKX")).unwrap().kind
+    );
+    let second = account(
+        "BANKX-VOS2",
+        "BANKX",
+        AccountClass::Liability,
+        Purpose::Vostro,
+    );
+    assert_eq!(
+        restored.apply(second.clone()).unwrap_err().code(),
+        "clearing_account_exists"
+    );
+    assert_eq!(
+        w.apply(second).unwrap_err().code(),
+        "clearing_account_exists"
+    );
+    let original = w.apply(CommandKind::SettleWindow { window: 1 });
+    let replayed = restored.apply(CommandKind::SettleWindow { window: 1 });
+    assert_eq!(original, replayed);
+    assert!(original.is_ok());
+    assert_eq!(restored.ledger.digest(), w.ledger.digest());
+    assert_eq!(debit_net(&restored, "HQ-CBR"), 250);
+}
+
+#[test]
+fn an_internal_branch_may_hold_several_vostro_accounts() {
+    // Only an external participant's vostro is its settlement account, one
+    // per currency; our branches keep as many correspondents' vostros as
+    // they like.
+    let mut w = World::new(&[]);
+    for id in ["SH01-VOS-A", "SH01-VOS-B"] {
+        let opened = w.apply(account(
+            id,
+            "SH01",
+            AccountClass::Liability,
+            Purpose::Vostro,
+        ));
+        assert!(
+            matches!(opened, Ok(Receipt::Account(_))),
+            "{id}: {opened:?}"
+        );
+    }
 }

@@ -19,9 +19,9 @@ use ledger::limits::{
 };
 use ledger::{
     AccountClass, AccountFlags, AccountId, Actor, Amount, Applied, ApprovalPolicy, AuthorityTier,
-    BranchCode, Command, CommandKind, Currency, EntryField, EntryId, EntryOutcome, EntryStatus,
-    Ledger, NewAccount, NewBranch, NewEntry, NewPrincipal, Position, Posting, PrincipalName,
-    Purpose, Receipt, Record, Rejection, Role, Side, Timestamp, VoidReason,
+    BranchCode, BranchKind, Command, CommandKind, Currency, EntryField, EntryId, EntryOutcome,
+    EntryStatus, Ledger, NewAccount, NewBranch, NewEntry, NewPrincipal, Position, Posting,
+    PrincipalName, Purpose, Receipt, Record, Rejection, Role, Side, Timestamp, VoidReason,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -1441,6 +1441,7 @@ impl Runner {
                 code: branch_code(code),
                 name: format!("branch {code}"),
                 parent: parent.map(branch_code),
+                kind: BranchKind::Internal,
             }));
         }
         for (n, (name, role, authority)) in PRINCIPALS.iter().enumerate() {

@@ -60,6 +60,7 @@ impl World {
                 code: hq.clone(),
                 name: "Head office".into(),
                 parent: None,
+                kind: BranchKind::Internal,
             }),
         );
         for (n, (name, role)) in [

@@ -164,6 +164,7 @@ fn new_branch(branch: &str, parent: Option<&str>) -> NewBranch {
         code: code(branch),
         name: format!("branch {branch}"),
         parent: parent.map(code),
+        kind: BranchKind::Internal,
     }
 }
 

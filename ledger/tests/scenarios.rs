@@ -13,10 +13,12 @@
 //! at 2026-11-22T09:00:00Z          time of the following commands
 //! as teller-sh                     actor of the following commands (`as system`: the node)
 //! principal NAME role=ROLE [authority=N] [key=TEXT]      => ok | rejected CODE
-//! branch CODE "Name" [parent=CODE]                        => ok | rejected CODE
+//! branch CODE "Name" [parent=CODE] [external=SCHEME]      => ok | rejected CODE
+//!     external=SCHEME: an external participant reached through clearing scheme SCHEME
 //! account ID BRANCH CUR CLASS PURPOSE [FLAG ...]          => ok | rejected CODE
 //!     CLASS: asset, liability, equity, income, expense
-//!     PURPOSE: customer, internal, clearing, settlement_reserve, nostro, vostro, suspense
+//!     PURPOSE: customer, internal, clearing, settlement_reserve, nostro, vostro, suspense,
+//!              central_bank_reserve
 //!     FLAG: no-overdraft (= debits_must_not_exceed_credits), credits_must_not_exceed_debits,
 //!           frozen, closed
 //! freeze ID | unfreeze ID | close ID                      => ok | rejected CODE
@@ -66,9 +68,9 @@ use std::path::{Path, PathBuf};
 
 use ledger::{
     AccountClass, AccountFlags, AccountId, Actor, Amount, ApprovalPolicy, ApprovalReason,
-    AuthorityTier, BranchCode, Command, CommandKind, Currency, EntryId, EntryStatus, JournalEntry,
-    Ledger, NetDebitCap, NewAccount, NewBranch, NewEntry, NewPrincipal, Posting, PrincipalName,
-    Purpose, Receipt, Role, Side, Timestamp, VoidReason,
+    AuthorityTier, BranchCode, BranchKind, Command, CommandKind, Currency, EntryId, EntryStatus,
+    JournalEntry, Ledger, NetDebitCap, NewAccount, NewBranch, NewEntry, NewPrincipal, Posting,
+    PrincipalName, Purpose, Receipt, Role, SchemeCode, Side, Timestamp, VoidReason,
 };
 use sha2::{Digest, Sha256};
 
@@ -635,6 +637,12 @@ fn parse_command(word: &str, tokens: &[Token]) -> Result<CommandKind, String> {
                 .option("parent")
                 .map(|code| parse_id(&code, BranchCode::new))
                 .transpose()?,
+            kind: match args.option("external") {
+                Some(scheme) => BranchKind::External {
+                    scheme: parse_id(&scheme, SchemeCode::new)?,
+                },
+                None => BranchKind::Internal,
+            },
         }),
         "account" => CommandKind::OpenAccount(parse_account(&mut args)?),
         "freeze" | "unfreeze" => CommandKind::SetAccountFrozen {
@@ -729,6 +737,7 @@ fn parse_account(args: &mut Args) -> Result<NewAccount, String> {
         "nostro" => Purpose::Nostro,
         "vostro" => Purpose::Vostro,
         "suspense" => Purpose::Suspense,
+        "central_bank_reserve" => Purpose::CentralBankReserve,
         other => return Err(format!("unknown purpose `{other}`")),
     };
     let mut flags = AccountFlags::default();

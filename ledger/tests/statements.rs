@@ -66,6 +66,7 @@ impl World {
                 code: BranchCode::new(code).unwrap(),
                 name: code.into(),
                 parent: None,
+                kind: BranchKind::Internal,
             })
         };
         let principal = |name: &str, role: Role| {

@@ -44,6 +44,10 @@ pub enum Purpose {
     Vostro,
     /// 挂账: items waiting to be cleared.
     Suspense,
+    /// The clearing center's reserve account at the central bank, through
+    /// which external participants settle.
+    #[value(name = "central_bank_reserve", alias = "central-bank-reserve")]
+    CentralBankReserve,
 }
 
 fn api_word<T: ValueEnum>(value: T) -> String {

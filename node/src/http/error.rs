@@ -94,7 +94,8 @@ pub fn rejection_status(rejection: &Rejection) -> StatusCode {
         | Rejection::AdjustmentOffAccount { .. }
         | Rejection::ItemNotMatchable { .. }
         | Rejection::ManualMatchNotApplicable { .. }
-        | Rejection::ManualMatchUnbalanced { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        | Rejection::ManualMatchUnbalanced { .. }
+        | Rejection::ExternalParticipantInvalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         Rejection::Statement(rejection) => statement_rejection_status(rejection),
         _ => StatusCode::CONFLICT,
     }

@@ -3,8 +3,8 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use ledger::{
-    AccountClass, AccountFlags, AccountId, ApprovalPolicy, AuthorityTier, BranchCode, CommandKind,
-    NewAccount, NewBranch, NewPrincipal, Purpose, Role,
+    AccountClass, AccountFlags, AccountId, ApprovalPolicy, AuthorityTier, BranchCode, BranchKind,
+    CommandKind, NewAccount, NewBranch, NewPrincipal, Purpose, Role,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -34,6 +34,32 @@ pub struct BranchIn {
     code: String,
     name: String,
     parent: Option<String>,
+    /// `internal` (the default) or `external`: another bank reached through
+    /// the outside clearing system named by `scheme`.
+    kind: Option<String>,
+    scheme: Option<String>,
+}
+
+/// The branch kind of a `POST /v1/branches` body.
+fn branch_kind(kind: Option<&str>, scheme: Option<&str>) -> Result<BranchKind, ApiError> {
+    match (kind.unwrap_or("internal"), scheme) {
+        ("internal", None) => Ok(BranchKind::Internal),
+        ("internal", Some(_)) => Err(ApiError::invalid(
+            "invalid_branch_kind",
+            "scheme: only an external participant is reached through a scheme",
+        )),
+        ("external", Some(scheme)) => Ok(BranchKind::External {
+            scheme: parse::id("scheme", scheme)?,
+        }),
+        ("external", None) => Err(ApiError::invalid(
+            "invalid_branch_kind",
+            "scheme: an external participant needs the outside clearing system it is reached through",
+        )),
+        (other, _) => Err(ApiError::invalid(
+            "invalid_branch_kind",
+            format!("kind: {other:?} is not one of internal, external"),
+        )),
+    }
 }
 
 pub async fn create_branch(
@@ -45,6 +71,7 @@ pub async fn create_branch(
         code: parse::id("code", &body.code)?,
         name: body.name,
         parent: parse::optional_id("parent", body.parent.as_deref())?,
+        kind: branch_kind(body.kind.as_deref(), body.scheme.as_deref())?,
     };
     write(&app, &caller, CommandKind::CreateBranch(new)).await
 }

@@ -47,6 +47,8 @@ pub fn branch(branch: &Branch) -> Value {
         "code": branch.code,
         "name": branch.name,
         "parent": branch.parent,
+        "kind": branch.kind.name(),
+        "scheme": branch.kind.scheme(),
         "created_index": branch.created_at.index,
     })
 }
