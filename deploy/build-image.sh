@@ -55,12 +55,13 @@ done
 # Debian's static busybox, downloaded once through apt and kept in a cache.
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/clearledger/image"
 mkdir -p "$cache"
-busybox_deb="$(ls "$cache"/busybox-static_*.deb 2>/dev/null | head -n 1 || true)"
+busybox_deb="$(find "$cache" -maxdepth 1 -name 'busybox-static_*.deb' | head -n 1)"
 if [ -z "$busybox_deb" ]; then
     echo "== apt-get download busybox-static (once; kept in $cache)"
     (cd "$cache" && apt-get download busybox-static) ||
         fail "cannot download busybox-static: run 'apt-get update' first"
-    busybox_deb="$(ls "$cache"/busybox-static_*.deb | head -n 1)"
+    busybox_deb="$(find "$cache" -maxdepth 1 -name 'busybox-static_*.deb' | head -n 1)"
+    [ -n "$busybox_deb" ] || fail "apt-get download left no busybox-static package in $cache"
 fi
 
 stage="$(mktemp -d)"
