@@ -267,7 +267,7 @@ def render(config):
             check(healthy, "clearledger-node starts on the rendered config of clearledger-1 and answers /healthz"
                   + ("" if healthy else f": {logs.stderr[-600:]}"))
         finally:
-            docker("rm", "-f", name, check_rc=False)
+            docker("rm", "-f", "-v", name, check_rc=False)
             # The node wrote its database as uid 10001; let the temp dir go.
             docker("run", "--rm", "--user", "0", "-v", f"{tmp}:/t", "--entrypoint", "/bin/busybox",
                    IMAGE, "chmod", "-R", "a+rwX", "/t", check_rc=False)
