@@ -225,7 +225,7 @@ impl Tally {
                         self.pending += u64::from(result.status == "pending");
                         self.inter_branch += u64::from(inter_branch.get(n) == Some(&true));
                     } else {
-                        let code = result.code.clone().unwrap_or(result.status.clone());
+                        let code = result.code.clone().unwrap_or_else(|| result.status.clone());
                         *self.rejected.entry(code).or_default() += 1;
                     }
                 }
