@@ -28,6 +28,7 @@
 #   BENCH_RECOVERY=1            0 skips the history load and the recovery run
 #   BENCH_RECOVERY_ENTRIES=10000000   journal entries on disk before the restart
 #   BENCH_POSTGRES=1            0 skips PostgreSQL
+#   BENCH_PG_CLIENTS=64         pgbench clients of each shape
 #   BENCH_LEDGER=1              0 skips the ClearLedger matrix
 #   BENCH_TMPDIR=/tmp           where the temp dir (node and PostgreSQL data) goes
 #   BENCH_OUT=docs/benchmarks.md
@@ -51,7 +52,7 @@ POSTGRES=${BENCH_POSTGRES:-1}
 LEDGER=${BENCH_LEDGER:-1}
 OUT=${BENCH_OUT:-docs/benchmarks.md}
 KEEP=${BENCH_KEEP:-0}
-PG_CLIENTS=64
+PG_CLIENTS=${BENCH_PG_CLIENTS:-64}
 PG_BATCH=100
 ADMIN_KEY="bench-admin-$(date +%s)-$$"
 HISTORY_BATCH=8000
@@ -64,11 +65,13 @@ die() {
 }
 for pair in "BENCH_SECONDS=$SECS" "BENCH_WARMUP=$WARMUP" "BENCH_ACCOUNTS=$ACCOUNTS" \
   "BENCH_RECOVERY=$RECOVERY" "BENCH_RECOVERY_ENTRIES=$RECOVERY_ENTRIES" \
-  "BENCH_POSTGRES=$POSTGRES" "BENCH_LEDGER=$LEDGER" "BENCH_KEEP=$KEEP"; do
+  "BENCH_POSTGRES=$POSTGRES" "BENCH_PG_CLIENTS=$PG_CLIENTS" "BENCH_LEDGER=$LEDGER" \
+  "BENCH_KEEP=$KEEP"; do
   [[ ${pair#*=} =~ ^[0-9]+$ ]] || die "${pair%%=*} must be a whole number, not '${pair#*=}'"
 done
 [ "$SECS" -ge 1 ] || die "BENCH_SECONDS must be at least 1"
 [ "$ACCOUNTS" -ge 2 ] || die "BENCH_ACCOUNTS must be at least 2"
+[ "$PG_CLIENTS" -ge 1 ] || die "BENCH_PG_CLIENTS must be at least 1"
 for pair in $BATCHES; do
   [[ $pair =~ ^[0-9]+:[0-9]+$ ]] || die "BENCH_BATCHES: '$pair' is not size:clients"
 done
@@ -416,7 +419,7 @@ say "writing $OUT"
 SECS="$SECS" WARMUP="$WARMUP" ACCOUNTS="$ACCOUNTS" BATCHES="$BATCHES" \
   RECOVERY_ENTRIES="$RECOVERY_ENTRIES" HISTORY_ENTRIES="$HISTORY_ENTRIES" \
   LOAD_AT_START="$LOAD_AT_START" PG_VERSION="${PG_VERSION:-}" DATA_DIR="$WORK" \
-  LEDGER="$LEDGER" RECOVERY="$RECOVERY" POSTGRES="$POSTGRES" \
+  LEDGER="$LEDGER" RECOVERY="$RECOVERY" POSTGRES="$POSTGRES" PG_CLIENTS="$PG_CLIENTS" \
   bash scripts/bench/report.sh "$RESULTS" >"$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
 say "done: $OUT"

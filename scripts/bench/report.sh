@@ -19,7 +19,7 @@ verdict() { if [ "$1" = yes ]; then echo "met"; else echo "**not met**"; fi; }
 full=yes
 [ "$SECS" -ge 30 ] && [ "$WARMUP" -ge 5 ] && [ "$ACCOUNTS" -eq 10000 ] || full=no
 [ "$LEDGER" = 1 ] && [ "$POSTGRES" = 1 ] && [ "$RECOVERY" = 1 ] || full=no
-[ "$RECOVERY_ENTRIES" -ge 10000000 ] || full=no
+[ "$RECOVERY_ENTRIES" -ge 10000000 ] && [ "$PG_CLIENTS" -eq 64 ] || full=no
 
 commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 [ -z "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] || commit="$commit (with uncommitted changes)"
@@ -252,7 +252,8 @@ echo '```'
 echo
 echo "Settings are environment variables (BENCH_SECONDS, BENCH_WARMUP,"
 echo "BENCH_ACCOUNTS, BENCH_BATCHES, BENCH_RECOVERY, BENCH_RECOVERY_ENTRIES,"
-echo "BENCH_POSTGRES, BENCH_LEDGER; see the head of the script). This run:"
+echo "BENCH_POSTGRES, BENCH_PG_CLIENTS, BENCH_LEDGER; see the head of the script). This run:"
 echo "BENCH_SECONDS=$SECS BENCH_WARMUP=$WARMUP BENCH_ACCOUNTS=$ACCOUNTS"
 echo "BENCH_BATCHES=\"$BATCHES\" BENCH_RECOVERY=$RECOVERY"
-echo "BENCH_RECOVERY_ENTRIES=$RECOVERY_ENTRIES BENCH_POSTGRES=$POSTGRES BENCH_LEDGER=$LEDGER."
+echo "BENCH_RECOVERY_ENTRIES=$RECOVERY_ENTRIES BENCH_POSTGRES=$POSTGRES BENCH_PG_CLIENTS=$PG_CLIENTS"
+echo "BENCH_LEDGER=$LEDGER."
