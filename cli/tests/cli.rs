@@ -789,18 +789,41 @@ fn bench_mix_counts_each_kind_and_leaves_nothing_pending() {
         "20",
     ];
     let report = cluster.cli(ADMIN_KEY, &args).ok().json();
-    for kind in ["transfers_posted", "transfers_pending", "inter_branch", "approvals", "reads"] {
-        assert!(report["counts"][kind].as_u64() > Some(0), "{kind}: {report:#}");
+    for kind in [
+        "transfers_posted",
+        "transfers_pending",
+        "inter_branch",
+        "approvals",
+        "reads",
+    ] {
+        assert!(
+            report["counts"][kind].as_u64() > Some(0),
+            "{kind}: {report:#}"
+        );
     }
     assert_eq!(report["settings"]["mix"]["read_percent"], 20, "{report:#}");
-    assert_eq!(report["approvals"]["errors"], serde_json::json!({}), "{report:#}");
-    assert_eq!(report["reads"]["errors"], serde_json::json!({}), "{report:#}");
-    assert!(report["reads"]["latency_ms"]["p99"].as_f64() > Some(0.0), "{report:#}");
+    assert_eq!(
+        report["approvals"]["errors"],
+        serde_json::json!({}),
+        "{report:#}"
+    );
+    assert_eq!(
+        report["reads"]["errors"],
+        serde_json::json!({}),
+        "{report:#}"
+    );
+    assert!(
+        report["reads"]["latency_ms"]["p99"].as_f64() > Some(0.0),
+        "{report:#}"
+    );
     assert_eq!(report["money"]["conserved"], true, "{report:#}");
     let (payer_accounts, payer_total) = bench_customer_money(&cluster);
     let (payee_accounts, payee_total) = branch_customer_money(&cluster, "BENCH-IB");
     assert_eq!((payer_accounts, payee_accounts), (40, 40));
-    assert!(payee_total > 0, "inter-branch transfers credited the payees");
+    assert!(
+        payee_total > 0,
+        "inter-branch transfers credited the payees"
+    );
     assert_eq!(payer_total + payee_total, 40 * funded_each);
     let (status, queue) = cluster.get("/v1/approvals", ADMIN_KEY);
     assert_eq!(status, 200, "{queue}");

@@ -703,7 +703,11 @@ mod tests {
         for (transfer, inter) in transfers.iter().zip(&inter) {
             let credit = transfer["credit_account"].as_str().expect("credit");
             assert_eq!(credit.starts_with("P-"), *inter, "{transfer}");
-            assert!(transfer["debit_account"].as_str().is_some_and(|d| d.starts_with("A-")));
+            assert!(
+                transfer["debit_account"]
+                    .as_str()
+                    .is_some_and(|d| d.starts_with("A-"))
+            );
         }
         let payees = inter.iter().filter(|inter| **inter).count();
         let pending = transfers.iter().filter(|t| t["pending"] == true).count();
@@ -735,7 +739,12 @@ mod tests {
             result("pending", None),
             result("rejected", Some("insufficient_funds")),
         ]);
-        tally.record(&answered, &[true, false, true], Duration::from_millis(2), now);
+        tally.record(
+            &answered,
+            &[true, false, true],
+            Duration::from_millis(2),
+            now,
+        );
         tally.record(
             &Outcome::Failed("overloaded".into()),
             &[false; 3],
@@ -744,7 +753,10 @@ mod tests {
         );
         assert_eq!(tally.committed, 2);
         assert_eq!(tally.pending, 1);
-        assert_eq!(tally.inter_branch, 1, "the rejected inter-branch one is not counted");
+        assert_eq!(
+            tally.inter_branch, 1,
+            "the rejected inter-branch one is not counted"
+        );
         assert_eq!(tally.transfers_sent, 6);
         assert_eq!(tally.rejected["insufficient_funds"], 1);
         assert_eq!(tally.request_errors["overloaded"], 1);

@@ -105,9 +105,8 @@ pub struct BenchArgs {
 impl BenchArgs {
     /// The workload's shares, each flag or its default.
     pub fn mix(&self) -> load::Mix {
-        let or_default = |given: Option<u8>, with_mix: u8| {
-            given.unwrap_or(if self.mix { with_mix } else { 0 })
-        };
+        let or_default =
+            |given: Option<u8>, with_mix: u8| given.unwrap_or(if self.mix { with_mix } else { 0 });
         load::Mix {
             read_percent: or_default(self.read_percent, 20),
             inter_branch_percent: or_default(self.inter_branch_percent, 10),
@@ -165,10 +164,8 @@ impl BenchArgs {
         ledger::BranchCode::new(self.branch.as_str())
             .map_err(|error| usage(format!("--branch {:?}: {error}", self.branch)))?;
         // The longest id the bench makes must still be an id.
-        let longest = setup::account_id(
-            &setup::payee_branch(&self.branch),
-            setup::ACCOUNTS_MAX - 1,
-        );
+        let longest =
+            setup::account_id(&setup::payee_branch(&self.branch), setup::ACCOUNTS_MAX - 1);
         ledger::AccountId::new(longest.as_str())
             .map_err(|error| usage(format!("--branch {:?} is too long: {error}", self.branch)))?;
         Ok(())

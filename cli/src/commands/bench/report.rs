@@ -602,7 +602,11 @@ mod tests {
         tally.approved_after_window = 2;
         for micros in [1_000u64, 2_000, 3_000] {
             tally.reads.latency_us.record(micros).expect("record");
-            tally.approvals.latency_us.record(micros * 2).expect("record");
+            tally
+                .approvals
+                .latency_us
+                .record(micros * 2)
+                .expect("record");
         }
         tally.reads.ok = 3;
         tally.approvals.ok = 3;
