@@ -224,6 +224,7 @@ cli() {
 run_bench() {
   local name=$1
   shift
+  wait_ready
   say "$name: bench $*"
   cli -o json --quiet bench --accounts "$ACCOUNTS" "$@" >"$RESULTS/$name.json" 2>"$RESULTS/$name.err" ||
     die "$name failed: $(cat "$RESULTS/$name.err")"
