@@ -33,8 +33,10 @@ echo "# Benchmarks"
 echo
 if [ "$full" = no ]; then
   echo "> **Smoke run.** This run used settings shorter than the standard ones"
-  echo "> (${SECS} s measured after ${WARMUP} s of warm-up, ${ACCOUNTS} accounts, recovery"
-  echo "> with $(int "$HISTORY_ENTRIES") entries, parts run: ledger=$LEDGER postgres=$POSTGRES recovery=$RECOVERY)"
+  recovered="no recovery run"
+  have recovery && recovered="recovery with $(int "$(get recovery .entries)") entries"
+  echo "> (${SECS} s measured after ${WARMUP} s of warm-up, $(int "$ACCOUNTS") accounts, a history of"
+  echo "> $(int "$HISTORY_ENTRIES") entries, $recovered; parts run: ledger=$LEDGER postgres=$POSTGRES recovery=$RECOVERY)"
   echo "> on a machine that was not quiet. It proves that \`scripts/bench.sh\` runs end"
   echo "> to end; its figures say nothing about performance."
   echo
@@ -173,6 +175,8 @@ if [ "$LEDGER" = 1 ]; then
     done
     echo
     echo "$(get mixed .counts.approved_after_window) transfer(s) still pending when the window ended were approved after it (not counted)."
+    kind_errors=$(get mixed '[(.reads.errors | to_entries[] | "read \(.key) \(.value)"), (.approvals.errors | to_entries[] | "approval \(.key) \(.value)")] | join(", ")')
+    [ -z "$kind_errors" ] || echo "Reads and approvals without success, by code: $kind_errors."
   fi
 fi
 
