@@ -696,7 +696,13 @@ fn continue_on_error_imports_the_good_rows_and_writes_the_rest_to_a_file() {
 /// The sum of the posted balances of the bench branch's customer accounts,
 /// and how many there are, read from the API (not from the bench's report).
 fn bench_customer_money(cluster: &Cluster) -> (usize, i128) {
-    let (status, body) = cluster.get("/v1/accounts?branch=BENCH&limit=1000", ADMIN_KEY);
+    branch_customer_money(cluster, "BENCH")
+}
+
+/// The same for any branch.
+fn branch_customer_money(cluster: &Cluster, branch: &str) -> (usize, i128) {
+    let path = format!("/v1/accounts?branch={branch}&limit=1000");
+    let (status, body) = cluster.get(&path, ADMIN_KEY);
     assert_eq!(status, 200, "{body}");
     let cny = ledger::Currency::new("CNY").expect("CNY");
     let customers: Vec<&serde_json::Value> = body["accounts"]
@@ -755,6 +761,76 @@ fn bench_reports_its_rate_and_conserves_the_funded_money() {
     );
     assert_eq!(batched["errors"]["transfers"], serde_json::json!({}));
     assert_eq!(bench_customer_money(&cluster), (40, 40 * funded_each));
+}
+
+/// `clearledger bench --mix` (issue 9): balance reads, inter-branch and
+/// pending-then-approved transfers are each counted; every pending transfer
+/// ends approved, so nothing waits in the queue; and the customers of the
+/// bench branch and its payee branch hold together exactly what was funded.
+#[test]
+fn bench_mix_counts_each_kind_and_leaves_nothing_pending() {
+    let cluster = Cluster::start(3);
+    let funded_each: i128 = 100_000_000;
+    let args = [
+        "-o",
+        "json",
+        "--quiet",
+        "bench",
+        "--accounts",
+        "40",
+        "--clients",
+        "4",
+        "--duration",
+        "3",
+        "--mix",
+        "--inter-branch-percent",
+        "30",
+        "--pending-percent",
+        "20",
+    ];
+    let report = cluster.cli(ADMIN_KEY, &args).ok().json();
+    for kind in [
+        "transfers_posted",
+        "transfers_pending",
+        "inter_branch",
+        "approvals",
+        "reads",
+    ] {
+        assert!(
+            report["counts"][kind].as_u64() > Some(0),
+            "{kind}: {report:#}"
+        );
+    }
+    assert_eq!(report["settings"]["mix"]["read_percent"], 20, "{report:#}");
+    assert_eq!(
+        report["approvals"]["errors"],
+        serde_json::json!({}),
+        "{report:#}"
+    );
+    assert_eq!(
+        report["reads"]["errors"],
+        serde_json::json!({}),
+        "{report:#}"
+    );
+    assert!(
+        report["reads"]["latency_ms"]["p99"].as_f64() > Some(0.0),
+        "{report:#}"
+    );
+    assert_eq!(report["money"]["conserved"], true, "{report:#}");
+    let (payer_accounts, payer_total) = bench_customer_money(&cluster);
+    let (payee_accounts, payee_total) = branch_customer_money(&cluster, "BENCH-IB");
+    assert_eq!((payer_accounts, payee_accounts), (40, 40));
+    assert!(
+        payee_total > 0,
+        "inter-branch transfers credited the payees"
+    );
+    assert_eq!(payer_total + payee_total, 40 * funded_each);
+    let (status, queue) = cluster.get("/v1/approvals", ADMIN_KEY);
+    assert_eq!(status, 200, "{queue}");
+    assert_eq!(queue["pending"], serde_json::json!([]), "{queue}");
+
+    let refused = cluster.cli(ADMIN_KEY, &["bench", "--mix", "--rate", "100"]);
+    refused.code(2).stderr_has("--rate is a rate of transfers");
 }
 
 /// With no node reachable the exit code is 4 and each server's reason is named.

@@ -12,8 +12,9 @@ use serde_json::Value;
 use crate::client::{Problem, Settings};
 use crate::exit::Failure;
 
-/// Full passes over the servers before a call gives up.
-const ROUNDS: u32 = 4;
+/// Full passes over the servers before a call gives up: with the doubling
+/// pauses, about 8 s, enough to ride out a leader election on a busy machine.
+const ROUNDS: u32 = 6;
 /// Pause after a pass that found no answer; doubled after each pass.
 const ROUND_PAUSE_MS: u64 = 250;
 

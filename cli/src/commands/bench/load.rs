@@ -10,12 +10,17 @@
 //! (coordinated omission). A client that is on time measures from when it
 //! actually sent, so the timer's millisecond granularity adds nothing.
 //!
+//! The mixed workload ([`Mix`]): a turn of a client is a balance read, an
+//! approval of the transfer it last saw answered pending, or a transfer
+//! request whose transfers may credit the payee branch or ask to be held
+//! pending. Reads and approvals have their own histograms.
+//!
 //! Requests that start (or are due) during the warm-up are sent but not
 //! counted. Bodies are written by hand and answers read into two small
 //! structs: the load generator shares the machine with the cluster, so its
 //! own CPU time is kept low and reported.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -50,6 +55,35 @@ pub struct Plan {
     pub timeout: Duration,
     /// Prefixes transfer ids.
     pub run_id: String,
+    /// The shares of reads, inter-branch and pending transfers.
+    pub mix: Mix,
+    /// The payee branch's accounts, credited by inter-branch transfers.
+    pub payees: Arc<Vec<String>>,
+    /// The key that approves pending transfers.
+    pub approver_key: Option<String>,
+}
+
+/// The shares of the mixed workload, in percent (all 0: transfers only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Mix {
+    /// Client turns that read a balance instead of posting.
+    pub read_percent: u8,
+    /// Transfers that credit an account of the payee branch.
+    pub inter_branch_percent: u8,
+    /// Transfers posted with `pending: true`, approved at the client's next turn.
+    pub pending_percent: u8,
+}
+
+impl Mix {
+    /// Whether the clients send requests other than transfers.
+    pub fn sends_other_requests(&self) -> bool {
+        self.read_percent > 0 || self.pending_percent > 0
+    }
+
+    /// Whether any share is set.
+    pub fn is_mixed(&self) -> bool {
+        self.sends_other_requests() || self.inter_branch_percent > 0
+    }
 }
 
 impl Plan {
@@ -76,46 +110,127 @@ pub struct Tally {
     pub rejected: BTreeMap<String, u64>,
     /// Requests with no per-transfer answer (timeouts, `overloaded`, ...), by code.
     pub request_errors: BTreeMap<String, u64>,
+    /// Committed transfers that were answered pending.
+    pub pending: u64,
+    /// Committed transfers that credited the payee branch.
+    pub inter_branch: u64,
+    /// Balance reads.
+    pub reads: Requests,
+    /// Approvals of pending transfers.
+    pub approvals: Requests,
+    /// Transfers still pending when the window ended, approved afterwards.
+    pub approved_after_window: u64,
     last_done: Option<Instant>,
 }
 
 impl Default for Tally {
     fn default() -> Tally {
         Tally {
-            latency_us: Histogram::new(3).expect("3 significant digits is a valid precision"),
+            latency_us: histogram(),
             answered: 0,
             transfers_sent: 0,
             committed: 0,
             rejected: BTreeMap::new(),
             request_errors: BTreeMap::new(),
+            pending: 0,
+            inter_branch: 0,
+            reads: Requests::default(),
+            approvals: Requests::default(),
+            approved_after_window: 0,
             last_done: None,
         }
     }
 }
 
+fn histogram() -> Histogram<u64> {
+    Histogram::new(3).expect("3 significant digits is a valid precision")
+}
+
+fn record_latency(histogram: &mut Histogram<u64>, latency: Duration) {
+    let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+    // An auto-resizing histogram grows to any value; clamping is only the
+    // fallback (saturating_record would clamp first).
+    if histogram.record(micros.max(1)).is_err() {
+        histogram.saturating_record(micros);
+    }
+}
+
+/// Requests of one kind other than transfers: latency and outcomes.
+#[derive(Debug, Clone)]
+pub struct Requests {
+    /// Latency of the successful ones, in µs.
+    pub latency_us: Histogram<u64>,
+    /// Answered with success.
+    pub ok: u64,
+    /// The others, by code.
+    pub errors: BTreeMap<String, u64>,
+}
+
+impl Default for Requests {
+    fn default() -> Requests {
+        Requests {
+            latency_us: histogram(),
+            ok: 0,
+            errors: BTreeMap::new(),
+        }
+    }
+}
+
+impl Requests {
+    fn record(&mut self, outcome: Result<(), String>, latency: Duration) {
+        match outcome {
+            Ok(()) => {
+                self.ok += 1;
+                record_latency(&mut self.latency_us, latency);
+            }
+            Err(code) => *self.errors.entry(code).or_default() += 1,
+        }
+    }
+
+    fn merge(&mut self, other: Requests) {
+        self.latency_us
+            .add(&other.latency_us)
+            .expect("auto-resizing histograms of the same precision add");
+        self.ok += other.ok;
+        for (code, count) in other.errors {
+            *self.errors.entry(code).or_default() += count;
+        }
+    }
+
+    /// Requests sent in the window.
+    pub fn sent(&self) -> u64 {
+        self.ok + self.errors.values().sum::<u64>()
+    }
+}
+
 impl Tally {
-    fn record(&mut self, outcome: Outcome, transfers: usize, latency: Duration, done: Instant) {
-        self.transfers_sent += transfers as u64;
+    /// Counts one transfer request; `inter_branch[n]` says whether its
+    /// transfer `n` credited the payee branch.
+    fn record(
+        &mut self,
+        outcome: &Outcome,
+        inter_branch: &[bool],
+        latency: Duration,
+        done: Instant,
+    ) {
+        self.transfers_sent += inter_branch.len() as u64;
         self.last_done = self.last_done.max(Some(done));
         match outcome {
             Outcome::Answered(results) => {
                 self.answered += 1;
-                let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-                // An auto-resizing histogram grows to any value; clamping is
-                // only the fallback (saturating_record would clamp first).
-                if self.latency_us.record(micros.max(1)).is_err() {
-                    self.latency_us.saturating_record(micros);
-                }
-                for result in results {
+                record_latency(&mut self.latency_us, latency);
+                for (n, result) in results.iter().enumerate() {
                     if matches!(result.status.as_str(), "posted" | "pending") {
                         self.committed += 1;
+                        self.pending += u64::from(result.status == "pending");
+                        self.inter_branch += u64::from(inter_branch.get(n) == Some(&true));
                     } else {
-                        let code = result.code.unwrap_or(result.status);
+                        let code = result.code.clone().unwrap_or_else(|| result.status.clone());
                         *self.rejected.entry(code).or_default() += 1;
                     }
                 }
             }
-            Outcome::Failed(code) => *self.request_errors.entry(code).or_default() += 1,
+            Outcome::Failed(code) => *self.request_errors.entry(code.clone()).or_default() += 1,
         }
     }
 
@@ -123,6 +238,11 @@ impl Tally {
         self.latency_us
             .add(&other.latency_us)
             .expect("auto-resizing histograms of the same precision add");
+        self.pending += other.pending;
+        self.inter_branch += other.inter_branch;
+        self.reads.merge(other.reads);
+        self.approvals.merge(other.approvals);
+        self.approved_after_window += other.approved_after_window;
         self.answered += other.answered;
         self.transfers_sent += other.transfers_sent;
         self.committed += other.committed;
@@ -167,6 +287,11 @@ impl Measured {
     pub fn requests_per_s(&self) -> f64 {
         per_second(self.tally.requests(), self.elapsed)
     }
+
+    /// `count` per second of the window.
+    pub fn per_s(&self, count: u64) -> f64 {
+        per_second(count, self.elapsed)
+    }
 }
 
 fn per_second(count: u64, elapsed: Duration) -> f64 {
@@ -210,6 +335,20 @@ pub async fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>) -> anyhow::Result<Measu
     })
 }
 
+/// What a client does at one turn.
+enum Turn {
+    /// Post a transfer request.
+    Transfer,
+    /// Read the balance of this bench account.
+    Read(usize),
+    /// Approve this pending transfer.
+    Approve(String),
+}
+
+fn bearer(key: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!("Bearer {key}")).unwrap_or(HeaderValue::from_static("Bearer -"))
+}
+
 /// One client: its own connection, random transfers, its own tally.
 async fn client(
     plan: Arc<Plan>,
@@ -218,9 +357,12 @@ async fn client(
     start: Instant,
     stop: Arc<AtomicBool>,
 ) -> Tally {
-    let url = format!("{}/v1/transfers", plan.servers[index % plan.servers.len()]);
-    let auth = HeaderValue::from_str(&format!("Bearer {}", plan.key))
-        .unwrap_or(HeaderValue::from_static("Bearer -"));
+    let server = &plan.servers[index % plan.servers.len()];
+    let url = format!("{server}/v1/transfers");
+    let auth = bearer(&plan.key);
+    let approver = bearer(plan.approver_key.as_deref().unwrap_or("-"));
+    let mut waiting: VecDeque<String> = VecDeque::new();
+    let mut inter_branch: Vec<bool> = Vec::with_capacity(plan.batch_size);
     let mut random = SplitMix64(seed(&plan.run_id, index));
     let warm_end = start + plan.warmup;
     let end = warm_end + plan.duration;
@@ -249,14 +391,91 @@ async fn client(
         } else {
             due
         };
-        let body = request_body(&plan, index, &mut sequence, &mut random);
-        let outcome = send(&http, &url, &auth, body).await;
-        let done = Instant::now();
-        if due >= warm_end {
-            tally.record(outcome, plan.batch_size, done - origin, done);
+        let read_percent = usize::from(plan.mix.read_percent);
+        let turn = if let Some(id) = waiting.pop_front() {
+            Turn::Approve(id)
+        } else if read_percent > 0 && random.below(100) < read_percent {
+            Turn::Read(random.below(plan.accounts.len()))
+        } else {
+            Turn::Transfer
+        };
+        let counted = due >= warm_end;
+        match turn {
+            Turn::Transfer => {
+                let body =
+                    request_body(&plan, index, &mut sequence, &mut random, &mut inter_branch);
+                let outcome = send(&http, &url, &auth, body).await;
+                let done = Instant::now();
+                if let Outcome::Answered(results) = &outcome {
+                    waiting.extend(
+                        results
+                            .iter()
+                            .filter(|result| result.status == "pending")
+                            .map(|result| result.id.clone()),
+                    );
+                }
+                if counted {
+                    tally.record(&outcome, &inter_branch, done - origin, done);
+                }
+            }
+            Turn::Read(account) => {
+                let url = format!("{server}/v1/accounts/{}/balance", plan.accounts[account]);
+                let outcome = call(http.get(url).header(AUTHORIZATION, auth.clone())).await;
+                if counted {
+                    tally.reads.record(outcome, origin.elapsed());
+                }
+            }
+            Turn::Approve(id) => {
+                let outcome = approve(&http, server, &approver, &id).await;
+                if counted {
+                    tally.approvals.record(outcome, origin.elapsed());
+                }
+            }
+        }
+    }
+    if !stop.load(Ordering::Relaxed) {
+        for id in waiting {
+            if approve(&http, server, &approver, &id).await.is_ok() {
+                tally.approved_after_window += 1;
+            }
         }
     }
     tally
+}
+
+async fn approve(
+    http: &reqwest::Client,
+    server: &str,
+    approver: &HeaderValue,
+    id: &str,
+) -> Result<(), String> {
+    let url = format!("{server}/v1/entries/{id}/approve");
+    let request = http
+        .post(url)
+        .header(AUTHORIZATION, approver.clone())
+        .header(CONTENT_TYPE, "application/json")
+        .body("{}");
+    call(request).await
+}
+
+/// Sends a read or an approval: success, or the answer's code.
+async fn call(request: reqwest::RequestBuilder) -> Result<(), String> {
+    let response = request
+        .send()
+        .await
+        .map_err(|error| transport_code(&error))?;
+    let status = response.status();
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|error| transport_code(&error))?;
+    if status.is_success() {
+        return Ok(());
+    }
+    let code = serde_json::from_slice::<Answer>(&bytes)
+        .ok()
+        .and_then(|answer| answer.code);
+    Err(code.unwrap_or_else(|| format!("http_{}", status.as_u16())))
 }
 
 fn nanos(ns: u128) -> Duration {
@@ -288,9 +507,18 @@ impl SplitMix64 {
     }
 }
 
-/// One transfer (batch size 1) or `{"transfers":[...],"atomic":false}`.
-/// Ids and amounts hold no characters that need escaping in JSON.
-fn request_body(plan: &Plan, client: usize, sequence: &mut u64, random: &mut SplitMix64) -> String {
+/// One transfer (batch size 1) or `{"transfers":[...],"atomic":false}`;
+/// `inter_branch` is left with one flag per transfer. Ids and amounts hold
+/// no characters that need escaping in JSON.
+fn request_body(
+    plan: &Plan,
+    client: usize,
+    sequence: &mut u64,
+    random: &mut SplitMix64,
+    inter_branch: &mut Vec<bool>,
+) -> String {
+    inter_branch.clear();
+    let mix = plan.mix;
     let mut body = String::with_capacity(48 + plan.batch_size * 150);
     let batched = plan.batch_size > 1;
     if batched {
@@ -302,17 +530,27 @@ fn request_body(plan: &Plan, client: usize, sequence: &mut u64, random: &mut Spl
         }
         let accounts = plan.accounts.len();
         let debit = random.below(accounts);
-        let credit = (debit + 1 + random.below(accounts - 1)) % accounts;
+        let inter = mix.inter_branch_percent > 0
+            && !plan.payees.is_empty()
+            && random.below(100) < usize::from(mix.inter_branch_percent);
+        let credit = if inter {
+            &plan.payees[random.below(plan.payees.len())]
+        } else {
+            &plan.accounts[(debit + 1 + random.below(accounts - 1)) % accounts]
+        };
+        let pending =
+            mix.pending_percent > 0 && random.below(100) < usize::from(mix.pending_percent);
         let minor = 1 + random.below(999);
         let _ = write!(
             body,
-            "{{\"id\":\"bn-{}-{client}-{sequence}\",\"debit_account\":\"{}\",\"credit_account\":\"{}\",\"amount\":\"{}.{:02}\",\"currency\":\"{CURRENCY}\"}}",
+            "{{\"id\":\"bn-{}-{client}-{sequence}\",\"debit_account\":\"{}\",\"credit_account\":\"{credit}\",\"amount\":\"{}.{:02}\",\"currency\":\"{CURRENCY}\"{}}}",
             plan.run_id,
             plan.accounts[debit],
-            plan.accounts[credit],
             minor / 100,
             minor % 100,
+            if pending { ",\"pending\":true" } else { "" },
         );
+        inter_branch.push(inter);
         *sequence += 1;
     }
     if batched {
@@ -339,6 +577,8 @@ struct Answer {
 
 #[derive(Deserialize)]
 struct TransferResult {
+    #[serde(default)]
+    id: String,
     status: String,
     code: Option<String>,
 }
@@ -412,6 +652,9 @@ mod tests {
             key: "k".into(),
             timeout: Duration::from_secs(1),
             run_id: "r1".into(),
+            mix: Mix::default(),
+            payees: Arc::new(Vec::new()),
+            approver_key: None,
         }
     }
 
@@ -419,9 +662,12 @@ mod tests {
     fn a_single_transfer_is_sent_bare_and_a_batch_wrapped() {
         let mut random = SplitMix64(1);
         let mut sequence = 0;
-        let single: serde_json::Value =
-            serde_json::from_str(&request_body(&plan(1, None), 2, &mut sequence, &mut random))
-                .expect("JSON");
+        let mut inter = Vec::new();
+        let mut body = |plan: &Plan| {
+            let text = request_body(plan, 2, &mut sequence, &mut random, &mut inter);
+            serde_json::from_str::<serde_json::Value>(&text).expect("JSON")
+        };
+        let single = body(&plan(1, None));
         assert_eq!(single["id"], "bn-r1-2-0");
         assert_ne!(single["debit_account"], single["credit_account"]);
         assert_eq!(single["currency"], "CNY");
@@ -430,13 +676,44 @@ mod tests {
             ledger::Amount::parse_positive(amount, ledger::Currency::new("CNY").expect("CNY"))
                 .is_ok()
         );
-        let batch: serde_json::Value =
-            serde_json::from_str(&request_body(&plan(3, None), 2, &mut sequence, &mut random))
-                .expect("JSON");
+        assert_eq!(single.get("pending"), None);
+        let batch = body(&plan(3, None));
         let transfers = batch["transfers"].as_array().expect("transfers");
         assert_eq!(transfers.len(), 3);
         assert_eq!(transfers[2]["id"], "bn-r1-2-3");
         assert_eq!(batch["atomic"], false);
+    }
+
+    #[test]
+    fn the_mix_credits_payees_and_asks_for_pending_in_about_its_shares() {
+        let mut mixed = plan(1_000, None);
+        mixed.mix = Mix {
+            read_percent: 0,
+            inter_branch_percent: 10,
+            pending_percent: 5,
+        };
+        mixed.payees = Arc::new(vec!["P-1".into(), "P-2".into()]);
+        let mut random = SplitMix64(7);
+        let mut inter = Vec::new();
+        let mut sequence = 0;
+        let text = request_body(&mixed, 0, &mut sequence, &mut random, &mut inter);
+        let batch: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        let transfers = batch["transfers"].as_array().expect("transfers");
+        assert_eq!(inter.len(), 1_000);
+        for (transfer, inter) in transfers.iter().zip(&inter) {
+            let credit = transfer["credit_account"].as_str().expect("credit");
+            assert_eq!(credit.starts_with("P-"), *inter, "{transfer}");
+            assert!(
+                transfer["debit_account"]
+                    .as_str()
+                    .is_some_and(|d| d.starts_with("A-"))
+            );
+        }
+        let payees = inter.iter().filter(|inter| **inter).count();
+        let pending = transfers.iter().filter(|t| t["pending"] == true).count();
+        // 10% and 5% of 1,000, give or take what chance allows.
+        assert!((60..=140).contains(&payees), "{payees} inter-branch");
+        assert!((20..=80).contains(&pending), "{pending} pending");
     }
 
     #[test]
@@ -452,6 +729,7 @@ mod tests {
     fn only_posted_and_pending_transfers_count_as_committed() {
         let mut tally = Tally::default();
         let result = |status: &str, code: Option<&str>| TransferResult {
+            id: "t".into(),
             status: status.into(),
             code: code.map(Into::into),
         };
@@ -461,14 +739,24 @@ mod tests {
             result("pending", None),
             result("rejected", Some("insufficient_funds")),
         ]);
-        tally.record(answered, 3, Duration::from_millis(2), now);
         tally.record(
-            Outcome::Failed("overloaded".into()),
-            3,
+            &answered,
+            &[true, false, true],
+            Duration::from_millis(2),
+            now,
+        );
+        tally.record(
+            &Outcome::Failed("overloaded".into()),
+            &[false; 3],
             Duration::from_millis(1),
             now,
         );
         assert_eq!(tally.committed, 2);
+        assert_eq!(tally.pending, 1);
+        assert_eq!(
+            tally.inter_branch, 1,
+            "the rejected inter-branch one is not counted"
+        );
         assert_eq!(tally.transfers_sent, 6);
         assert_eq!(tally.rejected["insufficient_funds"], 1);
         assert_eq!(tally.request_errors["overloaded"], 1);

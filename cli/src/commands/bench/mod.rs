@@ -40,6 +40,7 @@ Examples (against `clearledger-node dev --no-demo`):
   clearledger --key dev-admin-key -s 127.0.0.1:8081 -s 127.0.0.1:8082 -s 127.0.0.1:8083 bench --clients 64 --duration 30 --warmup 5
   clearledger --key dev-admin-key bench --clients 8 --batch-size 1000 --duration 30 --warmup 5
   clearledger --key dev-admin-key -o json bench --clients 64 --rate 7500 --duration 30 --warmup 5
+  clearledger --key dev-admin-key bench --clients 64 --mix --duration 30 --warmup 5
 
 The key must be the admin key (it creates the bench branch and a principal,
 `bench-<run>` with the operator role, that posts the transfers); without any
@@ -49,7 +50,18 @@ every --server. Without --rate each client sends its next request when the
 last one answered (closed loop); with --rate requests start on a fixed
 schedule and latency counts from the scheduled start, so a stalled cluster
 shows as latency instead of hiding as fewer requests (coordinated omission).
-Only transfers answered posted or pending count as committed.")]
+Only transfers answered posted or pending count as committed.
+
+--mix is the mixed workload: each client turn is a balance read
+(GET /v1/accounts/{id}/balance, --read-percent of turns, default 20) or a
+transfer request; a transfer credits an account of a second branch,
+<branch>-IB (--inter-branch-percent of transfers, default 10), and asks to be
+held pending (--pending-percent, default 5). A client approves each transfer
+answered pending at its next turn, as a second principal,
+`bench-<run>-approver`; what is still pending when the window ends is approved
+afterwards, uncounted. The report counts each kind and gives reads and
+approvals their own latency. Each percentage may also be given without --mix.
+The mixed workload runs closed loop only.")]
 pub struct BenchArgs {
     /// Concurrent clients, each with its own connection.
     #[arg(long, default_value_t = 64, value_name = "N")]
@@ -75,9 +87,33 @@ pub struct BenchArgs {
     /// Threads of the load generator [default: the machine's cores].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// The mixed workload: reads, inter-branch and pending-then-approve
+    /// transfers at the default percentages.
+    #[arg(long)]
+    pub mix: bool,
+    /// Client turns that read a balance instead of posting [default: 20 with --mix, else 0].
+    #[arg(long, value_name = "PERCENT")]
+    pub read_percent: Option<u8>,
+    /// Transfers that credit the second branch [default: 10 with --mix, else 0].
+    #[arg(long, value_name = "PERCENT")]
+    pub inter_branch_percent: Option<u8>,
+    /// Transfers held pending, then approved [default: 5 with --mix, else 0].
+    #[arg(long, value_name = "PERCENT")]
+    pub pending_percent: Option<u8>,
 }
 
 impl BenchArgs {
+    /// The workload's shares, each flag or its default.
+    pub fn mix(&self) -> load::Mix {
+        let or_default =
+            |given: Option<u8>, with_mix: u8| given.unwrap_or(if self.mix { with_mix } else { 0 });
+        load::Mix {
+            read_percent: or_default(self.read_percent, 20),
+            inter_branch_percent: or_default(self.inter_branch_percent, 10),
+            pending_percent: or_default(self.pending_percent, 5),
+        }
+    }
+
     /// Refuses settings that cannot run, before anything is sent.
     fn check(&self) -> anyhow::Result<()> {
         if self.clients == 0 {
@@ -105,10 +141,31 @@ impl BenchArgs {
         if self.threads == Some(0) {
             return Err(usage("--threads must be at least 1"));
         }
+        for (flag, percent) in [
+            ("--read-percent", self.read_percent),
+            ("--inter-branch-percent", self.inter_branch_percent),
+            ("--pending-percent", self.pending_percent),
+        ] {
+            if percent.is_some_and(|percent| percent > 100) {
+                return Err(usage(format!("{flag} must be from 0 to 100")));
+            }
+        }
+        let mix = self.mix();
+        if mix.read_percent == 100 {
+            return Err(usage(
+                "--read-percent must be below 100: the bench measures transfers",
+            ));
+        }
+        if mix.sends_other_requests() && self.rate.is_some() {
+            return Err(usage(
+                "--rate is a rate of transfers: it cannot be combined with reads or pending transfers (--mix, --read-percent, --pending-percent)",
+            ));
+        }
         ledger::BranchCode::new(self.branch.as_str())
             .map_err(|error| usage(format!("--branch {:?}: {error}", self.branch)))?;
         // The longest id the bench makes must still be an id.
-        let longest = setup::account_id(&self.branch, setup::ACCOUNTS_MAX - 1);
+        let longest =
+            setup::account_id(&setup::payee_branch(&self.branch), setup::ACCOUNTS_MAX - 1);
         ledger::AccountId::new(longest.as_str())
             .map_err(|error| usage(format!("--branch {:?} is too long: {error}", self.branch)))?;
         Ok(())
@@ -143,7 +200,13 @@ async fn bench(
     let machine = report::Machine::read();
     let api = api::Api::new(&settings)?;
     let run_id = setup::run_id();
-    let prepared = setup::prepare(&api, &args.branch, args.accounts, &run_id, &note).await?;
+    let mix = args.mix();
+    let needs = setup::Needs {
+        accounts: args.accounts,
+        payees: mix.inter_branch_percent > 0,
+        approver: mix.pending_percent > 0,
+    };
+    let prepared = setup::prepare(&api, &args.branch, needs, &run_id, &note).await?;
     let plan = Arc::new(load::Plan {
         clients: args.clients,
         batch_size: args.batch_size,
@@ -155,7 +218,16 @@ async fn bench(
         key: prepared.posting_key.clone(),
         timeout: settings.timeout,
         run_id: run_id.clone(),
+        mix,
+        payees: prepared.payees.clone(),
+        approver_key: prepared.approver_key.clone(),
     });
+    if mix.is_mixed() {
+        note(&format!(
+            "mixed: {}% of turns read a balance; {}% of transfers inter-branch, {}% pending then approved",
+            mix.read_percent, mix.inter_branch_percent, mix.pending_percent
+        ));
+    }
     note(&format!(
         "{} client(s), {} transfer(s) per request, {} for {} s after {} s of warm-up, over {} server(s)",
         plan.clients,

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::commands::bench::BenchArgs;
-use crate::commands::bench::load::{Measured, Plan};
+use crate::commands::bench::load::{Measured, Mix, Plan, Requests};
 use crate::commands::bench::setup::{CURRENCY, Money};
 use crate::output::{Align, Block, Listing, View};
 
@@ -111,6 +111,8 @@ pub struct SettingsUsed {
     pub branch: String,
     /// Where the clients went.
     pub servers: Vec<String>,
+    /// The shares of the mixed workload.
+    pub mix: Mix,
 }
 
 impl SettingsUsed {
@@ -125,6 +127,7 @@ impl SettingsUsed {
             accounts: plan.accounts.len(),
             branch: args.branch.clone(),
             servers: plan.servers.clone(),
+            mix: plan.mix,
         }
     }
 
@@ -153,6 +156,28 @@ pub struct Report {
     pub principal: String,
 }
 
+/// Latency percentiles and max of a histogram, in ms: (name, value).
+fn percentiles_ms(histogram: &hdrhistogram::Histogram<u64>) -> Vec<(&'static str, f64)> {
+    if histogram.is_empty() {
+        return Vec::new();
+    }
+    let mut figures: Vec<(&'static str, f64)> = PERCENTILES
+        .iter()
+        .map(|(name, quantile)| (*name, ms(histogram.value_at_quantile(*quantile))))
+        .collect();
+    figures.push(("max", ms(histogram.max())));
+    figures.push(("mean", round(histogram.mean() / 1000.0, 3)));
+    figures
+}
+
+fn latency_json(histogram: &hdrhistogram::Histogram<u64>) -> Value {
+    let figures: serde_json::Map<String, Value> = percentiles_ms(histogram)
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), json!(value)))
+        .collect();
+    Value::Object(figures)
+}
+
 /// Milliseconds with microsecond precision, from µs.
 fn ms(micros: u64) -> f64 {
     micros as f64 / 1000.0
@@ -167,28 +192,24 @@ fn round(value: f64, decimals: i32) -> f64 {
 impl Report {
     /// Latency percentiles and max, in ms: (name, value).
     fn latency_ms(&self) -> Vec<(&'static str, f64)> {
-        let histogram = &self.measured.tally.latency_us;
-        if histogram.is_empty() {
-            return Vec::new();
-        }
-        let mut figures: Vec<(&'static str, f64)> = PERCENTILES
-            .iter()
-            .map(|(name, quantile)| (*name, ms(histogram.value_at_quantile(*quantile))))
-            .collect();
-        figures.push(("max", ms(histogram.max())));
-        figures.push(("mean", round(histogram.mean() / 1000.0, 3)));
-        figures
+        percentiles_ms(&self.measured.tally.latency_us)
+    }
+
+    fn requests_json(&self, kind: &Requests) -> Value {
+        json!({
+            "per_s": round(self.measured.per_s(kind.ok), 1),
+            "ok": kind.ok,
+            "sent": kind.sent(),
+            "latency_ms": latency_json(&kind.latency_us),
+            "errors": kind.errors,
+        })
     }
 
     /// The report as JSON.
     pub fn json(&self) -> Value {
         let measured = &self.measured;
         let tally = &measured.tally;
-        let latency: serde_json::Map<String, Value> = self
-            .latency_ms()
-            .into_iter()
-            .map(|(name, value)| (name.to_string(), json!(value)))
-            .collect();
+        let latency = latency_json(&tally.latency_us);
         let settings = &self.settings;
         let currency = ledger::Currency::new(CURRENCY).expect("the bench currency");
         json!({
@@ -206,6 +227,16 @@ impl Report {
                 "requests": tally.request_errors,
                 "transfers": tally.rejected,
             },
+            "counts": {
+                "transfers_posted": tally.committed - tally.pending,
+                "transfers_pending": tally.pending,
+                "inter_branch": tally.inter_branch,
+                "approvals": tally.approvals.ok,
+                "reads": tally.reads.ok,
+                "approved_after_window": tally.approved_after_window,
+            },
+            "reads": self.requests_json(&tally.reads),
+            "approvals": self.requests_json(&tally.approvals),
             "money": {
                 "currency": CURRENCY,
                 "customer_accounts": self.money.accounts,
@@ -224,6 +255,11 @@ impl Report {
                 "branch": settings.branch,
                 "servers": settings.servers,
                 "principal": self.principal,
+                "mix": {
+                    "read_percent": settings.mix.read_percent,
+                    "inter_branch_percent": settings.mix.inter_branch_percent,
+                    "pending_percent": settings.mix.pending_percent,
+                },
             },
             "load_generator": {
                 "cpu_s": measured.generator_cpu.map(|cpu| round(cpu.as_secs_f64(), 3)),
@@ -298,6 +334,31 @@ impl Report {
             ),
             ("machine".to_string(), self.machine.describe()),
         ];
+        let mix = settings.mix;
+        if mix.is_mixed() {
+            let kinds = vec![
+                (
+                    "mix".to_string(),
+                    format!(
+                        "{}% of turns read a balance; {}% of transfers inter-branch, {}% pending then approved",
+                        mix.read_percent, mix.inter_branch_percent, mix.pending_percent
+                    ),
+                ),
+                (
+                    "kinds".to_string(),
+                    format!(
+                        "{} posted, {} pending, {} inter-branch; {} approval(s) in the window, {} after it; {} balance read(s)",
+                        tally.committed - tally.pending,
+                        tally.pending,
+                        tally.inter_branch,
+                        tally.approvals.ok,
+                        tally.approved_after_window,
+                        tally.reads.ok
+                    ),
+                ),
+            ];
+            fields.splice(5..5, kinds);
+        }
         if let Some(cpu) = measured.generator_cpu {
             fields.push((
                 "bench cpu".to_string(),
@@ -330,6 +391,36 @@ impl Report {
                     .collect(),
             );
         }
+        let mut by_kind = Listing::new(&[
+            ("KIND", Align::Left),
+            ("OK", Align::Right),
+            ("PER_S", Align::Right),
+            ("P50", Align::Right),
+            ("P90", Align::Right),
+            ("P99", Align::Right),
+            ("P99.9", Align::Right),
+            ("MAX", Align::Right),
+        ]);
+        let kinds = [
+            ("transfer requests", tally.answered, &tally.latency_us),
+            ("balance reads", tally.reads.ok, &tally.reads.latency_us),
+            ("approvals", tally.approvals.ok, &tally.approvals.latency_us),
+        ];
+        for (kind, ok, histogram) in kinds {
+            let mut row = vec![
+                kind.to_string(),
+                ok.to_string(),
+                format!("{:.1}", measured.per_s(ok)),
+            ];
+            row.extend(
+                percentiles_ms(histogram)
+                    .iter()
+                    .take(5)
+                    .map(|(_, value)| format!("{value:.3}")),
+            );
+            row.resize(8, String::new());
+            by_kind.push(row);
+        }
         let mut errors = Listing::new(&[
             ("KIND", Align::Left),
             ("CODE", Align::Left),
@@ -340,6 +431,12 @@ impl Report {
         }
         for (code, count) in &tally.rejected {
             errors.push(vec!["transfer".into(), code.clone(), count.to_string()]);
+        }
+        for (code, count) in &tally.reads.errors {
+            errors.push(vec!["read".into(), code.clone(), count.to_string()]);
+        }
+        for (code, count) in &tally.approvals.errors {
+            errors.push(vec!["approval".into(), code.clone(), count.to_string()]);
         }
         let mut summary = Listing::new(&[
             ("transfers_per_s", Align::Right),
@@ -358,20 +455,24 @@ impl Report {
         );
         row.resize(6, String::new());
         summary.push(row);
-        let mut view = View::new(
-            self.json(),
-            vec![
-                Block::Fields(fields),
-                Block::Table {
-                    caption: Some("Request latency (ms)".into()),
-                    listing: latency,
-                },
-                Block::Table {
-                    caption: Some("Errors by code".into()),
-                    listing: errors,
-                },
-            ],
-        );
+        let mut blocks = vec![
+            Block::Fields(fields),
+            Block::Table {
+                caption: Some("Request latency (ms)".into()),
+                listing: latency,
+            },
+        ];
+        if mix.is_mixed() {
+            blocks.push(Block::Table {
+                caption: Some("By kind (latency in ms)".into()),
+                listing: by_kind,
+            });
+        }
+        blocks.push(Block::Table {
+            caption: Some("Errors by code".into()),
+            listing: errors,
+        });
+        let mut view = View::new(self.json(), blocks);
         view.csv = Some(summary);
         view
     }
@@ -427,6 +528,9 @@ mod tests {
             key: "k".into(),
             timeout: Duration::from_secs(30),
             run_id: "18a5f0c3e2b1c".into(),
+            mix: Mix::default(),
+            payees: Arc::new(Vec::new()),
+            approver_key: None,
         };
         Report {
             run_id: "18a5f0c3e2b1c".into(),
@@ -439,6 +543,7 @@ mod tests {
                 accounts: 2,
                 branch: "BENCH".into(),
                 servers: plan.servers.clone(),
+                mix: plan.mix,
             },
             machine: Machine {
                 nproc: 2,
@@ -481,5 +586,48 @@ mod tests {
             render(&report.view(), OutputFormat::Csv, None),
             "transfers_per_s,p50_ms,p90_ms,p99_ms,p99_9_ms,max_ms\n99.9,5.003,9.007,9.903,9.991,10.007\n"
         );
+    }
+
+    #[test]
+    fn a_mixed_report_counts_each_kind_with_its_own_latency() {
+        let mut report = report();
+        report.settings.mix = Mix {
+            read_percent: 20,
+            inter_branch_percent: 10,
+            pending_percent: 5,
+        };
+        let tally = &mut report.measured.tally;
+        tally.pending = 50;
+        tally.inter_branch = 100;
+        tally.approved_after_window = 2;
+        for micros in [1_000u64, 2_000, 3_000] {
+            tally.reads.latency_us.record(micros).expect("record");
+            tally
+                .approvals
+                .latency_us
+                .record(micros * 2)
+                .expect("record");
+        }
+        tally.reads.ok = 3;
+        tally.approvals.ok = 3;
+        tally.approvals.errors = BTreeMap::from([("entry_not_pending".to_string(), 1)]);
+        let json = report.json();
+        assert_eq!(json["counts"]["transfers_posted"], 949);
+        assert_eq!(json["counts"]["transfers_pending"], 50);
+        assert_eq!(json["counts"]["inter_branch"], 100);
+        assert_eq!(json["counts"]["approvals"], 3);
+        assert_eq!(json["counts"]["reads"], 3);
+        assert_eq!(json["reads"]["latency_ms"]["max"], 3.001);
+        assert_eq!(json["approvals"]["latency_ms"]["p50"], 4.001);
+        assert_eq!(json["approvals"]["sent"], 4);
+        assert_eq!(json["reads"]["per_s"], 0.3);
+        assert_eq!(json["settings"]["mix"]["pending_percent"], 5);
+        let text = table(&report.view());
+        assert!(text.contains("By kind (latency in ms)"), "{text}");
+        assert!(
+            text.contains("949 posted, 50 pending, 100 inter-branch; 3 approval(s) in the window, 2 after it; 3 balance read(s)"),
+            "{text}"
+        );
+        assert!(text.contains("approval  entry_not_pending"), "{text}");
     }
 }

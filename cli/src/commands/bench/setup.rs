@@ -1,7 +1,10 @@
 //! What the bench needs on the ledger before it measures, and the money
 //! check after: a bench branch with a clearing account, a cash account, N
 //! customer accounts funded from the cash account with one transfer each,
-//! and a principal with the operator role that posts the transfers.
+//! and a principal with the operator role that posts the transfers. The
+//! mixed workload adds a payee branch (clearing account and unfunded
+//! customer accounts that inter-branch transfers credit) and a second
+//! operator that approves the pending transfers.
 //!
 //! Every id is fixed by the branch and the account's number, so a second run
 //! opens nothing new and its funding transfers answer with their first
@@ -35,6 +38,15 @@ const OPEN_CONCURRENCY: usize = 64;
 const FUNDING_BATCH: usize = 4_000;
 /// Accounts per page when listing (the node's maximum).
 const LIST_PAGE: usize = 1_000;
+/// The most customer accounts of the payee branch.
+pub const PAYEES_MAX: usize = 1_000;
+/// The approver's authority: the most there is, so no policy tier refuses it.
+const APPROVER_AUTHORITY: u8 = u8::MAX;
+
+/// The branch that inter-branch transfers of `branch` credit.
+pub fn payee_branch(branch: &str) -> String {
+    format!("{branch}-IB")
+}
 
 /// The id of bench account number `n`.
 pub fn account_id(branch: &str, n: usize) -> String {
@@ -67,21 +79,72 @@ pub fn run_id() -> String {
 pub struct Prepared {
     /// The bench accounts, by number.
     pub accounts: Arc<Vec<String>>,
+    /// The payee branch's accounts (empty without inter-branch transfers).
+    pub payees: Arc<Vec<String>>,
     /// The key the transfers are posted with.
     pub posting_key: String,
     /// The principal that posts them.
     pub principal: String,
+    /// The key that approves pending transfers (none without them).
+    pub approver_key: Option<String>,
 }
 
-/// Makes sure the branch, its accounts and their funding exist, and creates
-/// the run's posting principal.
+/// What to prepare beyond the bench branch.
+#[derive(Debug, Clone, Copy)]
+pub struct Needs {
+    /// Customer accounts of the bench branch.
+    pub accounts: usize,
+    /// Open the payee branch and its accounts.
+    pub payees: bool,
+    /// Create an approver.
+    pub approver: bool,
+}
+
+/// Makes sure the branch, its accounts and their funding exist (and the
+/// payee branch, when asked), and creates the run's principals.
 pub async fn prepare(
     api: &Api,
     branch: &str,
-    accounts: usize,
+    needs: Needs,
     run_id: &str,
     note: &dyn Fn(&str),
 ) -> anyhow::Result<Prepared> {
+    let ids = ensure_customers(api, branch, needs.accounts, true, note).await?;
+    let payees = if needs.payees {
+        let count = needs.accounts.min(PAYEES_MAX);
+        ensure_customers(api, &payee_branch(branch), count, false, note).await?
+    } else {
+        Vec::new()
+    };
+    let (principal, posting_key) = posting_principal(api, run_id, note).await?;
+    let approver_key = if needs.approver {
+        Some(approver(api, run_id).await?)
+    } else {
+        None
+    };
+    note(&format!(
+        "funding {} bench account(s) (ids make this a no-op for those already funded)",
+        needs.accounts
+    ));
+    fund(&api.with_key(&posting_key), branch, &ids).await?;
+    Ok(Prepared {
+        accounts: Arc::new(ids),
+        payees: Arc::new(payees),
+        posting_key,
+        principal,
+        approver_key,
+    })
+}
+
+/// Makes sure `branch` exists with a clearing account, a cash account when
+/// `with_cash`, and customer accounts 0..count; returns their ids.
+async fn ensure_customers(
+    api: &Api,
+    branch: &str,
+    count: usize,
+    with_cash: bool,
+    note: &dyn Fn(&str),
+) -> anyhow::Result<Vec<String>> {
     ensure_branch(api, branch).await?;
     let existing = list_accounts(api, branch).await?;
     let known: BTreeSet<String> = existing.iter().map(|a| field(a, "id")).collect();
@@ -99,7 +162,7 @@ pub async fn prepare(
         )
         .await?;
     }
-    if !known.contains(&cash_account(branch)) {
+    if with_cash && !known.contains(&cash_account(branch)) {
         open(
             api,
             &cash_account(branch),
@@ -110,7 +173,7 @@ pub async fn prepare(
         )
         .await?;
     }
-    let ids: Vec<String> = (0..accounts).map(|n| account_id(branch, n)).collect();
+    let ids: Vec<String> = (0..count).map(|n| account_id(branch, n)).collect();
     let missing: Vec<String> = ids
         .iter()
         .filter(|id| !known.contains(*id))
@@ -123,16 +186,7 @@ pub async fn prepare(
         ));
         open_customers(api, branch, missing).await?;
     }
-    let (principal, posting_key) = posting_principal(api, run_id, note).await?;
-    note(&format!(
-        "funding {accounts} bench account(s) (ids make this a no-op for those already funded)"
-    ));
-    fund(&api.with_key(&posting_key), branch, &ids).await?;
-    Ok(Prepared {
-        accounts: Arc::new(ids),
-        posting_key,
-        principal,
-    })
+    Ok(ids)
 }
 
 async fn ensure_branch(api: &Api, branch: &str) -> anyhow::Result<()> {
@@ -246,6 +300,21 @@ async fn posting_principal(
     }
 }
 
+/// Creates this run's approver, `bench-<run>-approver` (operator, the
+/// highest authority): a pending transfer needs an approver other than its
+/// poster. Only a key that may create principals can set this up.
+async fn approver(api: &Api, run_id: &str) -> anyhow::Result<String> {
+    let name = format!("bench-{run_id}-approver");
+    let key = new_key()?;
+    let body =
+        json!({ "name": name, "role": "operator", "authority": APPROVER_AUTHORITY, "key": key });
+    api.post("/v1/principals", &body)
+        .await?
+        .map_err(Problem::into_error)
+        .context("creating the bench approver (pending transfers need the admin key)")?;
+    Ok(key)
+}
+
 /// 24 random bytes from the kernel as hex.
 fn new_key() -> anyhow::Result<String> {
     use std::io::Read;
@@ -306,10 +375,10 @@ async fn fund(api: &Api, branch: &str, ids: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The branch's money after the run.
+/// The money after the run, in the bench branch and its payee branch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Money {
-    /// Customer accounts in the branch.
+    /// Customer accounts in the two branches.
     pub accounts: usize,
     /// Their posted balances, summed.
     pub customer_total: Amount,
@@ -324,9 +393,11 @@ impl Money {
     }
 }
 
-/// Sums the branch's customer balances and reads what was funded.
+/// Sums the customer balances of the branch and its payee branch (where
+/// inter-branch transfers move money) and reads what was funded.
 pub async fn count_money(api: &Api, branch: &str) -> anyhow::Result<Money> {
-    let accounts = list_accounts(api, branch).await?;
+    let mut accounts = list_accounts(api, branch).await?;
+    accounts.extend(list_accounts(api, &payee_branch(branch)).await?);
     money_of(&accounts, &cash_account(branch))
 }
 
