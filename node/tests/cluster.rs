@@ -748,6 +748,140 @@ fn closing_while_branches_post_puts_every_entry_in_exactly_one_window() {
     assert_eq!(cluster.converged_digests().len(), 3);
 }
 
+/// Issue #6 (external participants): another bank reached through an
+/// outside clearing system is a branch of kind `external`. Created over
+/// HTTP (bad kinds refused by name, changing nothing), it takes part in the
+/// window like a branch — a payment out to its vostro is booked through both
+/// clearing accounts and the nets still sum to zero — and settling the window
+/// moves its net through the clearing center's central bank reserve account,
+/// leaving every clearing account cleared.
+#[test]
+fn an_external_participant_settles_through_the_central_bank_reserve() {
+    let cluster = Cluster::start(3, Settings::default());
+    cluster.seed();
+    seed_clearing(&cluster);
+    let at = cluster.follower();
+    for (body, status, code) in [
+        (
+            json!({"code": "BANKY", "name": "Bank Y", "kind": "external"}),
+            422,
+            "invalid_branch_kind",
+        ),
+        (
+            json!({"code": "BANKY", "name": "Bank Y", "kind": "foreign", "scheme": "CNAPS-HVPS"}),
+            422,
+            "invalid_branch_kind",
+        ),
+        (
+            json!({"code": "BANKY", "name": "Bank Y", "scheme": "CNAPS-HVPS"}),
+            422,
+            "invalid_branch_kind",
+        ),
+        (
+            json!({"code": "BANKY", "name": "Bank Y", "parent": "HQ", "kind": "external", "scheme": "CNAPS-HVPS"}),
+            422,
+            "external_participant_invalid",
+        ),
+    ] {
+        let reply = cluster.post(at, "/v1/branches", ADMIN_KEY, &body).unwrap();
+        expect_problem(reply, status, code);
+    }
+    let bank = cluster.must_post(
+        at,
+        "/v1/branches",
+        ADMIN_KEY,
+        json!({"code": "BANKX", "name": "Bank X", "kind": "external", "scheme": "CNAPS-HVPS"}),
+    );
+    assert_eq!(
+        (bank["kind"].as_str(), bank["scheme"].as_str()),
+        (Some("external"), Some("CNAPS-HVPS")),
+        "{bank}"
+    );
+    let branches = cluster.get(at, "/v1/branches", ADMIN_KEY).unwrap();
+    let codes: Vec<&str> = branches["branches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|branch| branch["code"].as_str().unwrap())
+        .collect();
+    assert!(
+        !codes.contains(&"BANKY"),
+        "refused bodies created nothing: {codes:?}"
+    );
+    for (id, branch, class, purpose) in [
+        ("HQ-CBR", "HQ", "asset", "central_bank_reserve"),
+        ("BANKX-CLR", "BANKX", "liability", "clearing"),
+        ("BANKX-VOS", "BANKX", "liability", "vostro"),
+    ] {
+        cluster.must_post(
+            at,
+            "/v1/accounts",
+            OPERATOR,
+            json!({"id": id, "branch": branch, "currency": "CNY", "class": class, "purpose": purpose}),
+        );
+    }
+    let opened = cluster.must_post(at, "/v1/windows", OPERATOR, json!({}));
+    let window = opened["id"].as_u64().expect("window id");
+    let paid = cluster.must_post(
+        at,
+        "/v1/transfers",
+        SH01,
+        transfer("out-1", "SH01-A", "BANKX-VOS", "300.00"),
+    );
+    assert_eq!(paid["results"][0]["status"], "posted", "{paid}");
+    let positions = cluster
+        .get(at, &format!("/v1/windows/{window}/positions"), OPERATOR)
+        .unwrap();
+    let nets: BTreeMap<String, i64> = positions["multilateral"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["branch"].as_str().unwrap().to_string(),
+                minor(p["net"].as_str().unwrap()),
+            )
+        })
+        .collect();
+    assert_eq!(nets.get("BANKX").copied(), Some(30_000), "{positions}");
+    assert_eq!(nets.values().sum::<i64>(), 0, "{positions}");
+    cluster.must_post(
+        at,
+        &format!("/v1/windows/{window}/close"),
+        OPERATOR,
+        json!({}),
+    );
+    let settled = cluster.must_post(
+        at,
+        &format!("/v1/windows/{window}/settle"),
+        OPERATOR,
+        json!({}),
+    );
+    assert_eq!(settled["window"]["status"], "settled", "{settled}");
+    let ids: Vec<&str> = settled["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&format!("stl:{window}:BANKX:CNY").as_str()),
+        "{ids:?}"
+    );
+    let posted = |account: &str| balance(&cluster, cluster.leader(), account);
+    // Bank X was owed 300.00: the center's reserve at the central bank pays it.
+    assert_eq!(posted("HQ-CBR"), "-300.00");
+    assert_eq!(posted("BANKX-VOS"), "0.00");
+    for clearing in ["HQ-CLR", "SH01-CLR", "BANKX-CLR"] {
+        assert_eq!(
+            posted(clearing),
+            "0.00",
+            "{clearing} is cleared by settlement"
+        );
+    }
+    assert_eq!(cluster.converged_digests().len(), 3);
+}
+
 /// A net debit cap set over HTTP refuses the entry that would pass it with
 /// `net_debit_cap_exceeded` (409) and changes no balance; the caps view shows
 /// the exposure and the warning.
