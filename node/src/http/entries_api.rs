@@ -306,6 +306,24 @@ pub async fn get_entry(
     Ok(Json(value))
 }
 
+/// The waiting entries `caller` may see, each with how long it has waited by `now`.
+fn waiting<'a>(
+    ledger: &ledger::Ledger,
+    caller: &Caller,
+    entries: impl IntoIterator<Item = &'a ledger::JournalEntry>,
+    now: ledger::Timestamp,
+) -> Vec<Value> {
+    entries
+        .into_iter()
+        .filter(|entry| entry_visible(ledger, caller, entry))
+        .map(|entry| {
+            let mut value = views::entry(entry);
+            value["waiting_seconds"] = json!(now.micros_since(entry.booked_at) / 1_000_000);
+            value
+        })
+        .collect()
+}
+
 pub async fn approval_queue(
     State(app): State<AppState>,
     caller: Caller,
@@ -315,16 +333,7 @@ pub async fn approval_queue(
     let ledger = app.ledger();
     // Waiting time runs on the wall clock: an idle ledger's applied time stands still.
     let now = crate::proposer::now().max(ledger.applied_at());
-    let queue: Vec<Value> = ledger
-        .pending_entries()
-        .into_iter()
-        .filter(|entry| entry_visible(&ledger, &caller, entry))
-        .map(|entry| {
-            let mut value = views::entry(entry);
-            value["waiting_seconds"] = json!(now.micros_since(entry.booked_at) / 1_000_000);
-            value
-        })
-        .collect();
+    let queue = waiting(&ledger, &caller, ledger.pending_entries(), now);
     Ok(Json(
         json!({ "pending": queue, "as_of": now.to_string(), "index": ledger.applied_index() }),
     ))
@@ -340,16 +349,7 @@ pub async fn liquidity_queue(
     app.linearize(query.consistency).await?;
     let ledger = app.ledger();
     let now = crate::proposer::now().max(ledger.applied_at());
-    let queued: Vec<Value> = ledger
-        .queued_entries()
-        .into_iter()
-        .filter(|entry| entry_visible(&ledger, &caller, entry))
-        .map(|entry| {
-            let mut value = views::entry(entry);
-            value["waiting_seconds"] = json!(now.micros_since(entry.booked_at) / 1_000_000);
-            value
-        })
-        .collect();
+    let queued = waiting(&ledger, &caller, ledger.queued_entries(), now);
     Ok(Json(json!({
         "queued": queued,
         "window": ledger.open_window_id(),
