@@ -7,8 +7,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Deserialize;
 
 use crate::commands::{
-    account, approval, audit, bench, branch, cap, cluster, entry, principal, recon, statement,
-    transfer, window,
+    account, approval, audit, backup, bench, branch, cap, cluster, entry, principal, recon,
+    statement, transfer, window,
 };
 
 /// The help heading of the flags every command takes.
@@ -132,6 +132,11 @@ pub enum Command {
     /// Measure the cluster: post transfers at a concurrency and batch size,
     /// report committed transfers/s and latency percentiles.
     Bench(bench::BenchArgs),
+    /// Write a consistent backup of the cluster to a file (admin).
+    Backup(backup::BackupArgs),
+    /// Install a backup file on a new node, which then leads a one-voter
+    /// cluster holding it (admin).
+    Restore(backup::RestoreArgs),
     /// Balances and the trial balance (试算平衡) as of a past point.
     #[command(subcommand, alias = "snapshots")]
     Snapshot(audit::SnapshotCommand),

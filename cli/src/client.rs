@@ -226,6 +226,14 @@ impl Client {
         })
     }
 
+    /// The same client waiting at least `timeout` for each answer (for
+    /// calls that move a whole backup).
+    pub fn patient(&self, timeout: Duration) -> anyhow::Result<Client> {
+        let mut settings = self.settings.clone();
+        settings.timeout = settings.timeout.max(timeout);
+        Client::new(settings)
+    }
+
     /// Where and how this client connects.
     pub fn settings(&self) -> &Settings {
         &self.settings

@@ -244,6 +244,16 @@ pub fn field(value: &Value, key: &str) -> String {
     cell(value.get(key).unwrap_or(&Value::Null))
 }
 
+/// Named fields of `value`: each `(label, key)` as `label` and `value[key]`.
+pub fn key_values(value: &Value, fields: &[(&str, &str)]) -> Block {
+    Block::Fields(
+        fields
+            .iter()
+            .map(|(label, key)| (label.to_string(), field(value, key)))
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

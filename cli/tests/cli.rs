@@ -2045,3 +2045,158 @@ fn a_malformed_statement_names_its_line_and_sends_nothing() {
         .code(2)
         .stderr_has("--format");
 }
+
+/// `clearledger --server <node> --key <key> <args>`: one node only.
+fn cli_on(node: &Node, key: &str, args: &[&str]) -> Run {
+    let mut full = vec![
+        "--server".to_string(),
+        node.addr(),
+        "--key".into(),
+        key.into(),
+    ];
+    full.extend(args.iter().map(ToString::to_string));
+    clearledger(&full)
+}
+
+/// The trial balance without the point it was taken at.
+fn books(cluster: &Cluster) -> serde_json::Value {
+    let (status, mut balance) = cluster.get("/v1/snapshots/trial-balance", AUDITOR);
+    assert_eq!(status, 200, "{balance}");
+    let object = balance.as_object_mut().expect("an object");
+    object.retain(|key, _| !["index", "as_of", "at"].contains(&key.as_str()));
+    assert!(
+        object
+            .get("accounts")
+            .and_then(|a| a.as_array())
+            .is_some_and(|a| !a.is_empty()),
+        "{balance}"
+    );
+    balance
+}
+
+#[test]
+fn a_backup_restores_into_a_new_cluster_with_the_same_books() {
+    let source = Cluster::start(3);
+    seed(&source);
+    for (id, amount) in [("bk-1", "12.34"), ("bk-2", "0.01"), ("bk-3", "500")] {
+        let args = [
+            "transfer", "post", "--id", id, "--debit", "SH01-A", "--credit", "BJ01-A",
+        ];
+        let args = [&args[..], &["--amount", amount, "--currency", "CNY"]].concat();
+        source.cli(OPERATOR, &args).ok().stdout_has("posted");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("cl.backup");
+    let path = file.to_str().expect("utf-8 path");
+    let header = source
+        .cli(ADMIN_KEY, &["-o", "json", "backup", "--to", path])
+        .ok()
+        .json();
+    let (_, digest) = source.get("/v1/cluster/digest", AUDITOR);
+    assert_eq!(header["books_digest"], digest["books_digest"], "{header}");
+    assert_eq!(
+        header["bytes"].as_u64(),
+        Some(std::fs::metadata(&file).expect("file").len())
+    );
+    let source_books = books(&source);
+    // Only an admin takes a backup; an existing file is kept unless --force.
+    let other = dir.path().join("other.backup");
+    source
+        .cli(OPERATOR, &["backup", "--to", other.to_str().expect("path")])
+        .code(5);
+    assert!(!other.exists());
+    source
+        .cli(ADMIN_KEY, &["backup", "--to", path])
+        .code(2)
+        .stderr_has("--force");
+
+    let target = Cluster::start_empty(3);
+    // A damaged or foreign file is refused by name and installs nothing.
+    let mut bytes = std::fs::read(&file).expect("read backup");
+    *bytes.last_mut().expect("not empty") ^= 1;
+    let damaged = dir.path().join("damaged.backup");
+    std::fs::write(&damaged, &bytes).expect("write");
+    let damaged = damaged.to_str().expect("path");
+    cli_on(target.node(1), ADMIN_KEY, &["restore", "--from", damaged])
+        .code(3)
+        .stderr_has("backup_damaged");
+    let foreign = dir.path().join("notes.txt");
+    std::fs::write(&foreign, "not a backup\n").expect("write");
+    cli_on(
+        target.node(1),
+        ADMIN_KEY,
+        &["restore", "--from", foreign.to_str().expect("path")],
+    )
+    .code(2)
+    .stderr_has("not a ClearLedger backup");
+    cli_on(target.node(1), "wrong-key", &["restore", "--from", path]).code(5);
+
+    let restored = cli_on(
+        target.node(1),
+        ADMIN_KEY,
+        &["-o", "json", "restore", "--from", path],
+    )
+    .ok()
+    .json();
+    assert_eq!(restored["index"], header["index"], "{restored}");
+    assert_eq!(
+        restored["books_digest"], header["books_digest"],
+        "{restored}"
+    );
+    assert_eq!(restored["leader"], 1, "{restored}");
+    assert_eq!(restored["bootstrap_key_known"], true, "{restored}");
+    // A node that holds data takes no second restore.
+    cli_on(target.node(1), ADMIN_KEY, &["restore", "--from", path])
+        .code(3)
+        .stderr_has("restore_target_not_empty");
+
+    // Grown to three voters the usual way, every replica holds the books.
+    for id in [2u64, 3] {
+        let addr = target.node(id).addr();
+        let id = id.to_string();
+        let add = ["cluster", "add-learner", "--id", &id, "--addr", &addr];
+        cli_on(target.node(1), ADMIN_KEY, &add).ok();
+        cli_on(
+            target.node(1),
+            ADMIN_KEY,
+            &["cluster", "promote", "--id", &id],
+        )
+        .ok();
+    }
+    target.wait_until_serving();
+    let digests = wait_for(
+        "the restored replicas to agree",
+        Duration::from_secs(60),
+        || {
+            let digests: Vec<serde_json::Value> = (1..=3)
+                .map(|id| {
+                    cli_on(
+                        target.node(id),
+                        AUDITOR,
+                        &["-o", "json", "cluster", "digest"],
+                    )
+                    .ok()
+                    .json()
+                })
+                .collect();
+            let agree = digests.windows(2).all(|pair| {
+                pair[0]["digest"] == pair[1]["digest"] && pair[0]["index"] == pair[1]["index"]
+            });
+            agree.then_some(digests)
+        },
+    );
+    for digest in &digests {
+        assert_eq!(digest["books_digest"], header["books_digest"], "{digest}");
+        assert_eq!(digest["chain_head"], header["chain_head"], "{digest}");
+    }
+    assert_eq!(books(&target), source_books);
+    // The restored cluster takes writes with the source's keys; the source
+    // is untouched by all of this.
+    let args = [
+        "transfer", "post", "--id", "bk-4", "--debit", "SH01-A", "--credit", "BJ01-A",
+    ];
+    let args = [&args[..], &["--amount", "1", "--currency", "CNY"]].concat();
+    target.cli(OPERATOR, &args).ok().stdout_has("posted");
+    assert_ne!(books(&target), source_books);
+    assert_eq!(books(&source), source_books);
+}

@@ -234,16 +234,22 @@ impl Ledger {
     /// SHA-256 over every record in order: equal on every replica that has
     /// applied the same log, chain head included.
     pub fn digest(&self) -> Hash {
-        let mut hasher = Sha256::new();
-        for record in self.records() {
-            hasher.update([record.table]);
-            hasher.update((record.key.len() as u64).to_le_bytes());
-            hasher.update(&record.key);
-            let value = record.value.as_deref().unwrap_or_default();
-            hasher.update((value.len() as u64).to_le_bytes());
-            hasher.update(value);
-        }
-        hasher.finalize().into()
+        digest_of(self.records())
+    }
+
+    /// The digest of the books alone: [`Ledger::digest`] with the log
+    /// position left out. Two ledgers with the same accounts, entries,
+    /// history, windows, statements and audit chain have the same books
+    /// digest even when they sit at different log indexes — a cluster
+    /// restored from a backup, whose own log goes on from the backup's index
+    /// with entries that carry no commands (a new leader's first entry, its
+    /// membership changes), keeps the books digest of the backup.
+    pub fn books_digest(&self) -> Hash {
+        let mut records = self.records();
+        let mut meta = self.meta.clone();
+        meta.applied_index = 0;
+        records[0].value = Some(codec::encode(&meta));
+        digest_of(records)
     }
 
     /// The whole ledger as one snapshot: the format byte, then the records.
@@ -421,4 +427,19 @@ impl Ledger {
         self.derived = derived;
         self.derived.exposures = self.derive_exposures();
     }
+}
+
+/// SHA-256 over `records` in order, each as its table, key and value with
+/// their lengths.
+fn digest_of(records: Vec<Record>) -> Hash {
+    let mut hasher = Sha256::new();
+    for record in records {
+        hasher.update([record.table]);
+        hasher.update((record.key.len() as u64).to_le_bytes());
+        hasher.update(&record.key);
+        let value = record.value.as_deref().unwrap_or_default();
+        hasher.update((value.len() as u64).to_le_bytes());
+        hasher.update(value);
+    }
+    hasher.finalize().into()
 }

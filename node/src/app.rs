@@ -33,6 +33,8 @@ pub struct App {
     pub client: reqwest::Client,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
+    /// Held while a restore runs: one at a time.
+    pub restoring: tokio::sync::Mutex<()>,
 }
 
 /// The state handlers receive.
@@ -175,17 +177,18 @@ impl App {
     }
 
     /// Waits until this node's state reflects everything committed before the
-    /// call began (read-index through the leader), unless a stale read is asked for.
-    pub async fn linearize(&self, consistency: Consistency) -> Result<(), ApiError> {
+    /// call began (read-index through the leader), unless a stale read is
+    /// asked for. Answers the read index (0 for a stale read).
+    pub async fn linearize(&self, consistency: Consistency) -> Result<u64, ApiError> {
         if consistency == Consistency::Stale {
-            return Ok(());
+            return Ok(0);
         }
         #[cfg(feature = "fault-injection")]
         if crate::faults::is(crate::faults::Fault::SkipLinearizableRead) {
-            return Ok(());
+            return Ok(0);
         }
         match tokio::time::timeout(self.deadline(), self.raft.ensure_linearizable()).await {
-            Ok(Ok(_)) => Ok(()),
+            Ok(Ok(read)) => Ok(read.map_or(0, |id| id.index)),
             Ok(Err(error)) => Err(ApiError::unavailable(
                 "not_leader",
                 format!("cannot confirm leadership for a linearizable read: {error}"),

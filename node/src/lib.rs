@@ -10,6 +10,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod app;
+pub mod backup;
 pub mod blocking;
 pub mod codec;
 pub mod config;
@@ -128,6 +129,7 @@ pub async fn run(
         proposer,
         client,
         metrics: Default::default(),
+        restoring: Default::default(),
     });
     tracing::info!(node = app.config.node_id, listen = %app.config.listen, "node started");
     if app.config.bootstrap {

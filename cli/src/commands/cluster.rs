@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::client::{Retry, expect_ok};
 use crate::commands::Context;
-use crate::output::{Align, Block, Listing, View, field};
+use crate::output::{Align, Block, Listing, View, field, key_values};
 
 /// Cluster commands.
 #[derive(Debug, Subcommand)]
@@ -173,18 +173,19 @@ pub fn change_view(answer: &Value, what: &str) -> View {
 
 /// `cluster digest`.
 pub fn digest_view(digest: &Value) -> View {
-    let fields = [
-        ("node", "node_id"),
-        ("index", "index"),
-        ("digest", "digest"),
-        ("chain seq", "chain_seq"),
-        ("chain head", "chain_head"),
-        ("entries", "entries"),
-    ]
-    .into_iter()
-    .map(|(name, key)| (name.to_string(), field(digest, key)))
-    .collect();
-    View::new(digest.clone(), vec![Block::Fields(fields)])
+    let fields = key_values(
+        digest,
+        &[
+            ("node", "node_id"),
+            ("index", "index"),
+            ("digest", "digest"),
+            ("books digest", "books_digest"),
+            ("chain seq", "chain_seq"),
+            ("chain head", "chain_head"),
+            ("entries", "entries"),
+        ],
+    );
+    View::new(digest.clone(), vec![fields])
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 pub mod account;
 pub mod approval;
 pub mod audit;
+pub mod backup;
 pub mod bench;
 pub mod branch;
 pub mod cap;
@@ -80,6 +81,8 @@ pub fn run(context: &Context, command: &Command) -> anyhow::Result<View> {
         Command::Caps(command) => cap::run(context, command),
         Command::Statements(command) => statement::run(context, command),
         Command::Bench(args) => bench::run(context, args),
+        Command::Backup(args) => backup::backup(context, args),
+        Command::Restore(args) => backup::restore(context, args),
         Command::Snapshot(command) => audit::run_snapshot(context, command),
         Command::Journal(command) => audit::run_journal(context, command),
         Command::Periods(command) => audit::run_periods(context, command),

@@ -191,6 +191,38 @@ impl Cluster {
         cluster
     }
 
+    /// Starts `size` nodes that have never joined a cluster (no peers, no
+    /// bootstrap) but know the admin key: the target of a restore.
+    pub fn start_empty(size: u64) -> Cluster {
+        let root = tempfile::tempdir().expect("tempdir");
+        let http = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("client");
+        let nodes: Vec<Node> = (1..=size)
+            .map(|id| {
+                let port = free_port();
+                let toml = format!(
+                    "node_id = {id}\nlisten = \"127.0.0.1:{port}\"\nadmin_key = {ADMIN_KEY:?}\nbootstrap = false\n"
+                );
+                Node::new(root.path(), id, port, &toml)
+            })
+            .collect();
+        for node in &nodes {
+            wait_for(
+                &format!("empty node {} to listen", node.id),
+                Duration::from_secs(60),
+                || {
+                    http.get(node.url("/healthz"))
+                        .send()
+                        .ok()
+                        .filter(|r| r.status().is_success())
+                },
+            );
+        }
+        Cluster { nodes, http, root }
+    }
+
     /// Starts a node that is not (yet) a member: for `cluster add-learner`.
     pub fn start_spare(&mut self, id: u64) -> String {
         let port = free_port();

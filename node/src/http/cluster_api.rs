@@ -53,6 +53,7 @@ pub async fn digest(State(app): State<AppState>, caller: Caller) -> Result<Json<
         "node_id": app.config.node_id,
         "index": ledger.applied_index(),
         "digest": hex::encode(ledger.digest()),
+        "books_digest": hex::encode(ledger.books_digest()),
         "chain_seq": seq,
         "chain_head": hex::encode(head),
         "entries": ledger.entry_count(),

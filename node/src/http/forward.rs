@@ -92,7 +92,11 @@ async fn forward(
             method.clone(),
             format!("{}://{leader_addr}{path}", app.config.scheme()),
         )
-        .timeout(Duration::from_millis(app.config.write.deadline_ms + 2_000))
+        .timeout(if path.starts_with("/v1/admin/backup") {
+            crate::http::backup_api::SNAPSHOT_WAIT * 2
+        } else {
+            Duration::from_millis(app.config.write.deadline_ms + 2_000)
+        })
         .header(FORWARDED_HEADER, app.config.node_id.to_string())
         .header(FORWARDED_FOR_HEADER, peer);
     for name in [header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT] {

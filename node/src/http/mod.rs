@@ -2,6 +2,7 @@
 //! operations endpoints, and internal Raft routes.
 
 pub mod audit_api;
+pub mod backup_api;
 pub mod clearing_api;
 pub mod cluster_api;
 pub mod entries_api;
@@ -148,6 +149,7 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/cluster/learners", post(cluster::add_learner))
         .route("/v1/cluster/voters", post(cluster::promote))
         .route("/v1/cluster/members/{id}", delete(cluster::remove))
+        .route("/v1/admin/backup", get(backup_api::backup))
         .layer(middleware::from_fn_with_state(
             app.clone(),
             forward::forward_to_leader,
@@ -158,9 +160,15 @@ pub fn router(app: AppState) -> Router {
         .route("/internal/raft/vote", post(internal_api::vote))
         .route("/internal/raft/snapshot", post(internal_api::snapshot))
         .layer(DefaultBodyLimit::max(internal_api::RPC_BYTES_MAX));
+    // A restore goes to a node that has never joined a cluster, so it has no
+    // leader to forward to; it reads its (large) body itself, after the key.
+    let restore = Router::new()
+        .route("/v1/admin/restore", post(backup_api::restore))
+        .layer(DefaultBodyLimit::disable());
     Router::new()
         .merge(api)
         .merge(internal)
+        .merge(restore)
         .route("/healthz", get(ops_api::healthz))
         .route("/readyz", get(ops_api::readyz))
         .route("/metrics", get(ops_api::metrics))
