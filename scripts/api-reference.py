@@ -101,6 +101,14 @@ class Reference:
         all_of = schema.get("allOf")
         if isinstance(all_of, list) and len(all_of) == 1 and "$ref" in all_of[0]:
             return self.deref(all_of[0])
+        # `X or null`: the schema of X.
+        for key in ("anyOf", "oneOf"):
+            choices = schema.get(key)
+            if isinstance(choices, list):
+                refs = [c for c in choices if isinstance(c, dict) and "$ref" in c]
+                others = [c for c in choices if c not in refs]
+                if len(refs) == 1 and all(c == {"type": "null"} for c in others):
+                    return self.deref(refs[0])
         return None
 
     # ----- schemas as text -----
