@@ -13,6 +13,8 @@ bash scripts/setup.sh
 
 echo "== rustfmt"
 cargo fmt --all -- --check
+echo "== api reference"
+python3 scripts/api-reference.py --check
 echo "== clippy"
 cargo clippy --release --workspace --all-targets --locked -- -D warnings
 echo "== tests"
