@@ -2200,3 +2200,67 @@ fn a_backup_restores_into_a_new_cluster_with_the_same_books() {
     assert_ne!(books(&target), source_books);
     assert_eq!(books(&source), source_books);
 }
+
+#[test]
+fn a_rotated_key_replaces_the_old_and_a_revoked_one_stops_working() {
+    let cluster = Cluster::start(3);
+    seed(&cluster);
+    let fresh = "test-branch-sh01-key-rotated";
+    cluster
+        .cli(
+            ADMIN_KEY,
+            &[
+                "principals",
+                "rotate-key",
+                "--name",
+                "teller-sh01",
+                "--new-key",
+                fresh,
+            ],
+        )
+        .ok()
+        .stdout_has(fresh)
+        .stdout_has("not shown again");
+    cluster.cli(TELLER_SH01, &["accounts", "list"]).code(5);
+    cluster.cli(fresh, &["accounts", "list"]).ok();
+    cluster
+        .cli(
+            ADMIN_KEY,
+            &["principals", "revoke", "--name", "teller-sh01"],
+        )
+        .ok()
+        .stdout_has("revoked");
+    cluster
+        .cli(fresh, &["accounts", "list"])
+        .code(5)
+        .stderr_has("unknown API key");
+    let list = cluster
+        .cli(AUDITOR, &["-o", "json", "principals", "list"])
+        .ok()
+        .json();
+    let teller = list["principals"]
+        .as_array()
+        .and_then(|all| all.iter().find(|p| p["name"] == "teller-sh01"))
+        .cloned()
+        .expect("the revoked principal is kept");
+    assert_eq!(teller["revoked"], true, "{teller}");
+    cluster
+        .cli(ADMIN_KEY, &["principals", "list"])
+        .ok()
+        .stdout_has("revoked");
+    cluster
+        .cli(
+            ADMIN_KEY,
+            &["principals", "rotate-key", "--name", "teller-sh01"],
+        )
+        .code(3)
+        .stderr_has("principal_revoked");
+    cluster
+        .cli(ADMIN_KEY, &["principals", "revoke", "--name", "admin"])
+        .code(3)
+        .stderr_has("last_admin");
+    cluster
+        .cli(OPERATOR, &["principals", "revoke", "--name", "aud"])
+        .code(5);
+    cluster.cli(AUDITOR, &["accounts", "list"]).ok();
+}

@@ -132,6 +132,18 @@ pub enum AuditEvent {
         /// The payer branch whose queue it joined.
         branch: crate::id::BranchCode,
     },
+    /// A principal's API key was replaced.
+    PrincipalKeyRotated {
+        /// Its name.
+        name: PrincipalName,
+        /// The new key's id.
+        key_id: String,
+    },
+    /// A principal was revoked.
+    PrincipalRevoked {
+        /// Its name.
+        name: PrincipalName,
+    },
 }
 
 /// One link of the chain.

@@ -10,9 +10,9 @@ use crate::account::{Account, NewAccount};
 use crate::approval::ApprovalPolicy;
 use crate::branch::{Branch, NewBranch};
 use crate::clearing_window::{ClearingWindow, NetDebitCap};
-use crate::id::{AccountId, EntryId};
+use crate::id::{AccountId, EntryId, PrincipalName};
 use crate::journal_entry::{EntryOutcome, JournalEntry};
-use crate::principal::{Actor, NewPrincipal, Principal};
+use crate::principal::{Actor, KeyHash, NewPrincipal, Principal};
 use crate::statement::{StatementCommand, StatementReceipt};
 use crate::time::Timestamp;
 
@@ -33,6 +33,21 @@ pub struct Command {
 pub enum CommandKind {
     /// Register a principal and its key hash.
     CreatePrincipal(NewPrincipal),
+    /// Replace a principal's API key: the old key stops working at once.
+    RotatePrincipalKey {
+        /// The principal.
+        name: PrincipalName,
+        /// Hash of the new key.
+        key_hash: KeyHash,
+        /// The new key's non-secret id.
+        key_id: String,
+    },
+    /// Revoke a principal: its key stops working and its commands are
+    /// refused from here on; it is never deleted.
+    RevokePrincipal {
+        /// The principal.
+        name: PrincipalName,
+    },
     /// Add a branch to the org tree.
     CreateBranch(NewBranch),
     /// Open an account.

@@ -281,6 +281,7 @@ impl Ledger {
         }
         self.principals
             .get(&actor.principal)
+            .filter(|principal| !principal.revoked)
             .map(|principal| principal.role.clone())
             .ok_or_else(|| Rejection::PrincipalNotFound {
                 principal: actor.principal.clone(),
@@ -290,6 +291,12 @@ impl Ledger {
     fn dispatch(&mut self, context: &Context, kind: CommandKind) -> Result<Receipt, Rejection> {
         match kind {
             CommandKind::CreatePrincipal(new) => self.create_principal(context, new),
+            CommandKind::RotatePrincipalKey {
+                name,
+                key_hash,
+                key_id,
+            } => self.rotate_principal_key(context, name, key_hash, key_id),
+            CommandKind::RevokePrincipal { name } => self.revoke_principal(context, name),
             CommandKind::CreateBranch(new) => self.create_branch(context, new),
             CommandKind::OpenAccount(new) => self.open_account(context, new),
             CommandKind::SetAccountFrozen { account, frozen } => {

@@ -104,6 +104,9 @@ pub struct Principal {
     pub key_hash: KeyHash,
     /// Non-secret key id.
     pub key_id: String,
+    /// Revoked: its key no longer authenticates and its commands are refused.
+    /// The principal stays, so that the history it made keeps its name.
+    pub revoked: bool,
 }
 
 /// Who sent a command: recorded in the audit trail with every change.

@@ -138,6 +138,11 @@ impl Ledger {
         self.branches.values()
     }
 
+    /// Every principal, revoked ones included, by name.
+    pub fn principals(&self) -> impl Iterator<Item = &Principal> {
+        self.principals.values()
+    }
+
     /// A principal by name.
     pub fn principal(&self, name: &PrincipalName) -> Option<&Principal> {
         self.principals.get(name)

@@ -34,6 +34,24 @@ pub enum Rejection {
     /// The API key is registered to another principal.
     #[error("that key is registered already")]
     KeyInUse,
+    /// No principal by that name (the subject of an admin command).
+    #[error("no principal is named {principal}")]
+    UnknownPrincipal {
+        /// The name.
+        principal: PrincipalName,
+    },
+    /// The principal was revoked; it cannot be changed or used again.
+    #[error("principal {principal} is revoked")]
+    PrincipalRevoked {
+        /// The name.
+        principal: PrincipalName,
+    },
+    /// Revoking it would leave no admin able to sign in.
+    #[error("{principal} is the last admin that is not revoked; create another admin first")]
+    LastAdmin {
+        /// The name.
+        principal: PrincipalName,
+    },
     /// No such branch.
     #[error("branch {branch} does not exist")]
     BranchNotFound {
@@ -487,6 +505,9 @@ impl Rejection {
             Rejection::PrincipalNotFound { .. } => "principal_not_found".to_string(),
             Rejection::PrincipalExists { .. } => "principal_exists".to_string(),
             Rejection::KeyInUse => "key_in_use".to_string(),
+            Rejection::UnknownPrincipal { .. } => "unknown_principal".to_string(),
+            Rejection::PrincipalRevoked { .. } => "principal_revoked".to_string(),
+            Rejection::LastAdmin { .. } => "last_admin".to_string(),
             Rejection::BranchNotFound { .. } => "branch_not_found".to_string(),
             Rejection::AccountNotFound { .. } => "account_not_found".to_string(),
             Rejection::AccountCurrencyMismatch { .. } => "account_currency_mismatch".to_string(),

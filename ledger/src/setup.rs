@@ -8,10 +8,10 @@ use crate::audit::AuditEvent;
 use crate::branch::{Branch, NewBranch};
 use crate::clearing_window::ClearingWindow;
 use crate::command::Receipt;
-use crate::id::{AccountId, BranchCode};
+use crate::id::{AccountId, BranchCode, PrincipalName};
 use crate::ledger::{Context, Ledger};
 use crate::limits::TEXT_LENGTH_MAX;
-use crate::principal::{NewPrincipal, Principal, Role};
+use crate::principal::{KeyHash, NewPrincipal, Principal, Role};
 use crate::rejection::Rejection;
 
 /// Rejects text above [`TEXT_LENGTH_MAX`].
@@ -73,6 +73,7 @@ impl Ledger {
             authority: new.authority,
             key_hash: new.key_hash,
             key_id: new.key_id.clone(),
+            revoked: false,
         };
         self.derived
             .key_index
@@ -88,6 +89,79 @@ impl Ledger {
             },
         );
         Ok(Receipt::Principal(principal))
+    }
+
+    /// Replaces a principal's key. Applying the same key again answers the
+    /// principal as it is (a retry).
+    pub(crate) fn rotate_principal_key(
+        &mut self,
+        context: &Context,
+        name: PrincipalName,
+        key_hash: KeyHash,
+        key_id: String,
+    ) -> Result<Receipt, Rejection> {
+        Self::require(&context.role, &["admin"], "rotate keys")?;
+        check_text("key_id", Some(&key_id))?;
+        let principal = self.named_principal(&name)?;
+        if principal.key_hash == key_hash {
+            return Ok(Receipt::Principal(principal.clone()));
+        }
+        if self.derived.key_index.contains_key(&key_hash) {
+            return Err(Rejection::KeyInUse);
+        }
+        let old = principal.key_hash;
+        self.derived.key_index.remove(&old);
+        self.derived.key_index.insert(key_hash, name.clone());
+        let principal = self.principals.get_mut(&name).expect("checked above");
+        principal.key_hash = key_hash;
+        principal.key_id = key_id.clone();
+        let receipt = Receipt::Principal(principal.clone());
+        self.record(context, AuditEvent::PrincipalKeyRotated { name, key_id });
+        Ok(receipt)
+    }
+
+    /// Revokes a principal, unless it is the last admin standing. Revoking
+    /// a revoked principal answers it as it is (a retry).
+    pub(crate) fn revoke_principal(
+        &mut self,
+        context: &Context,
+        name: PrincipalName,
+    ) -> Result<Receipt, Rejection> {
+        Self::require(&context.role, &["admin"], "revoke principals")?;
+        let Some(principal) = self.principals.get(&name) else {
+            return Err(Rejection::UnknownPrincipal { principal: name });
+        };
+        if principal.revoked {
+            return Ok(Receipt::Principal(principal.clone()));
+        }
+        let admins = self
+            .principals
+            .values()
+            .filter(|p| p.role == Role::Admin && !p.revoked)
+            .count();
+        if principal.role == Role::Admin && admins == 1 {
+            return Err(Rejection::LastAdmin { principal: name });
+        }
+        let old = principal.key_hash;
+        self.derived.key_index.remove(&old);
+        let principal = self.principals.get_mut(&name).expect("checked above");
+        principal.revoked = true;
+        let receipt = Receipt::Principal(principal.clone());
+        self.record(context, AuditEvent::PrincipalRevoked { name });
+        Ok(receipt)
+    }
+
+    /// A principal that may still be changed: known and not revoked.
+    fn named_principal(&self, name: &PrincipalName) -> Result<&Principal, Rejection> {
+        match self.principals.get(name) {
+            None => Err(Rejection::UnknownPrincipal {
+                principal: name.clone(),
+            }),
+            Some(principal) if principal.revoked => Err(Rejection::PrincipalRevoked {
+                principal: name.clone(),
+            }),
+            Some(principal) => Ok(principal),
+        }
     }
 
     pub(crate) fn create_branch(

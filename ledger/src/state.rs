@@ -19,7 +19,7 @@ use crate::posting::debit_total;
 use crate::table::{DenseTable, Table};
 
 /// The snapshot format version: the first byte of every snapshot.
-pub const SNAPSHOT_FORMAT: u8 = 5;
+pub const SNAPSHOT_FORMAT: u8 = 6;
 
 /// One stored record. `value: None` means the key was deleted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -363,7 +363,7 @@ impl Ledger {
     /// Fills in the rest of [`Derived`] from the tables.
     fn derive(&mut self) {
         let mut derived = std::mem::take(&mut self.derived);
-        for principal in self.principals.values() {
+        for principal in self.principals.values().filter(|p| !p.revoked) {
             derived
                 .key_index
                 .insert(principal.key_hash, principal.name.clone());

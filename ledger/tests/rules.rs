@@ -218,6 +218,20 @@ fn principal(name: &str, role: Role, authority: u8, key: u8) -> CommandKind {
     })
 }
 
+fn rotate_key(name: &str, key: u8) -> CommandKind {
+    CommandKind::RotatePrincipalKey {
+        name: PrincipalName::new(name).unwrap(),
+        key_hash: [key; 32],
+        key_id: format!("key-{name}-{key}"),
+    }
+}
+
+fn revoke(name: &str) -> CommandKind {
+    CommandKind::RevokePrincipal {
+        name: PrincipalName::new(name).unwrap(),
+    }
+}
+
 /// The code of a refused entry.
 fn refusal(outcome: &EntryOutcome) -> String {
     match &outcome.status {
@@ -1433,6 +1447,8 @@ fn variant(kind: &CommandKind) -> usize {
         // The auditor's own record, a review mark, which changes nothing in
         // the books (tests/audit.rs).
         CommandKind::ReviewEntry { .. } => 21,
+        CommandKind::RotatePrincipalKey { .. } => 22,
+        CommandKind::RevokePrincipal { .. } => 23,
     }
 }
 
@@ -1487,9 +1503,11 @@ fn auditor_cannot_write_anything() {
             branch: code(SH01),
             through: time(T0).date(),
         },
+        rotate_key(TELLER_SH, 98),
+        revoke(TELLER_SH),
     ];
     let covered: BTreeSet<usize> = commands.iter().map(variant).collect();
-    assert_eq!(covered.len(), 21, "every kind of command but a review mark");
+    assert_eq!(covered.len(), 23, "every kind of command but a review mark");
     for kind in commands {
         assert_eq!(w.refuse(AUDITOR, kind.clone()), "forbidden", "{kind:?}");
     }
@@ -1854,4 +1872,90 @@ fn snapshot_with_a_wrong_format_byte_is_refused() {
         Ledger::from_snapshot(&truncated, false),
         Err(RestoreError::Decode(_))
     ));
+}
+
+// --- Key rotation and revocation -------------------------------------------------
+
+#[test]
+fn a_rotated_key_replaces_the_old_one_at_once() {
+    let mut w = World::new();
+    let old = w
+        .ledger
+        .principal(&PrincipalName::new(TELLER_SH).unwrap())
+        .unwrap()
+        .key_hash;
+    assert!(w.ledger.principal_by_key(&old).is_some());
+    w.accept(ADMIN, rotate_key(TELLER_SH, 77));
+    assert!(
+        w.ledger.principal_by_key(&old).is_none(),
+        "the old key is dead"
+    );
+    let teller = w
+        .ledger
+        .principal_by_key(&[77; 32])
+        .expect("the new key works");
+    assert_eq!(teller.name.as_str(), TELLER_SH);
+    assert_eq!(teller.key_id, format!("key-{TELLER_SH}-77"));
+    // The principal keeps its name, role and history: it still posts.
+    let entry = transfer("after-rotation", ALICE, BOB, yuan(1));
+    assert_eq!(w.post_one(TELLER_SH, entry).status, EntryStatus::Posted);
+    // A retry with the same key changes nothing; every refusal names itself.
+    w.apply_unchanged(ADMIN, rotate_key(TELLER_SH, 77))
+        .outcome
+        .expect("a retry is answered");
+    assert_eq!(w.refuse(ADMIN, rotate_key(TELLER_SH, 5)), "key_in_use");
+    assert_eq!(
+        w.refuse(ADMIN, rotate_key("nobody", 78)),
+        "unknown_principal"
+    );
+    assert_eq!(w.refuse(OP_SENIOR, rotate_key(TELLER_SH, 79)), "forbidden");
+    // A restored replica knows the new key and not the old one.
+    let restored = Ledger::from_snapshot(&w.ledger.to_snapshot(), false).unwrap();
+    assert!(restored.principal_by_key(&old).is_none());
+    assert!(restored.principal_by_key(&[77; 32]).is_some());
+    assert_eq!(restored.digest(), w.ledger.digest());
+}
+
+#[test]
+fn a_revoked_principal_can_neither_sign_in_nor_act_and_is_kept() {
+    let mut w = World::new();
+    let name = PrincipalName::new(TELLER_SH).unwrap();
+    let key = w.ledger.principal(&name).unwrap().key_hash;
+    w.accept(ADMIN, revoke(TELLER_SH));
+    assert!(w.ledger.principal_by_key(&key).is_none());
+    assert!(w.ledger.principal(&name).unwrap().revoked, "kept, marked");
+    // A command already on its way when the key was revoked is refused.
+    let entry = transfer("by-revoked", ALICE, BOB, yuan(1));
+    assert_eq!(
+        w.refuse(TELLER_SH, post(vec![entry], false)),
+        "principal_not_found"
+    );
+    // Revoking again is a retry; a revoked principal gets no new key, and
+    // its name cannot be taken by a new principal.
+    w.apply_unchanged(ADMIN, revoke(TELLER_SH))
+        .outcome
+        .expect("a retry is answered");
+    assert_eq!(
+        w.refuse(ADMIN, rotate_key(TELLER_SH, 80)),
+        "principal_revoked"
+    );
+    assert_eq!(
+        w.refuse(ADMIN, principal(TELLER_SH, Role::Branch(code(SH01)), 0, 81)),
+        "principal_exists"
+    );
+    assert_eq!(w.refuse(ADMIN, revoke("nobody")), "unknown_principal");
+    assert_eq!(w.refuse(OP_SENIOR, revoke(OP_JUNIOR)), "forbidden");
+    let restored = Ledger::from_snapshot(&w.ledger.to_snapshot(), false).unwrap();
+    assert!(restored.principal_by_key(&key).is_none());
+    assert!(restored.principal(&name).unwrap().revoked);
+}
+
+#[test]
+fn the_last_admin_standing_cannot_be_revoked() {
+    let mut w = World::new();
+    assert_eq!(w.refuse(ADMIN, revoke(ADMIN)), "last_admin");
+    w.accept(ADMIN, principal("admin-2", Role::Admin, 0, 90));
+    w.accept("admin-2", revoke(ADMIN));
+    assert_eq!(w.refuse(ADMIN, no_op()), "principal_not_found");
+    assert_eq!(w.refuse("admin-2", revoke("admin-2")), "last_admin");
 }

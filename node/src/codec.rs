@@ -8,9 +8,9 @@ use serde::de::DeserializeOwned;
 /// The current format of stored and transmitted values. It changes whenever
 /// the shape of a value changes (the ledger's records, its commands inside
 /// log entries, the Raft messages), so that a store or a peer of another
-/// build is refused by name instead of misread. 2: the liquidity-saving
-/// queue and the statement breaks (ledger snapshot format 4).
-pub const FORMAT: u8 = 2;
+/// build is refused by name instead of misread. 3: principals can be
+/// revoked and their keys rotated (ledger snapshot format 6).
+pub const FORMAT: u8 = 3;
 
 /// Encodes `value` behind the format byte.
 pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {

@@ -1,5 +1,6 @@
-//! `clearledger principals create` (admin: a principal and its API key, shown
-//! once) and `clearledger policy set` (admin: approval thresholds and tiers).
+//! `clearledger principals create|list|rotate-key|revoke` (admin: principals
+//! and their API keys, each key shown once) and `clearledger policy set`
+//! (admin: approval thresholds and tiers).
 
 use anyhow::Context as _;
 use clap::Subcommand;
@@ -32,6 +33,29 @@ pub enum PrincipalCommand {
         #[arg(long = "new-key", value_name = "KEY")]
         new_key: Option<String>,
     },
+    /// Every principal: role, authority, key id, and whether it is revoked (admin, auditor).
+    List,
+    /// Give a principal a new API key; the old one stops working at once.
+    #[command(
+        after_help = "Example:\n  clearledger --key dev-admin-key principals rotate-key --name operator-3"
+    )]
+    RotateKey {
+        /// Its name.
+        #[arg(long)]
+        name: String,
+        /// Use this key (at least 16 characters) instead of a generated one.
+        #[arg(long = "new-key", value_name = "KEY")]
+        new_key: Option<String>,
+    },
+    /// Revoke a principal: its key stops working at once; it is kept, marked revoked.
+    #[command(
+        after_help = "Example:\n  clearledger --key dev-admin-key principals revoke --name teller-hz01"
+    )]
+    Revoke {
+        /// Its name.
+        #[arg(long)]
+        name: String,
+    },
 }
 
 /// Policy commands.
@@ -59,12 +83,38 @@ pub enum PolicyCommand {
 
 /// Runs a principal command.
 pub fn run(context: &Context, command: &PrincipalCommand) -> anyhow::Result<View> {
-    let PrincipalCommand::Create {
-        name,
-        role,
-        authority,
-        new_key,
-    } = command;
+    let client = context.client()?;
+    let (name, role, authority, new_key) = match command {
+        PrincipalCommand::Create {
+            name,
+            role,
+            authority,
+            new_key,
+        } => (name, role, authority, new_key),
+        PrincipalCommand::List => {
+            return Ok(list_view(&expect_ok(client.get("/v1/principals", &[]))?));
+        }
+        PrincipalCommand::RotateKey { name, new_key } => {
+            let body = match new_key {
+                Some(key) => json!({ "key": key }),
+                None => json!({}),
+            };
+            let path = format!("/v1/principals/{name}/rotate-key");
+            let value = expect_ok(client.post(&path, &body, Retry::Write))
+                .with_context(|| format!("rotating the key of {name}"))?;
+            return Ok(principal_view(&value));
+        }
+        PrincipalCommand::Revoke { name } => {
+            let path = format!("/v1/principals/{name}/revoke");
+            let value = expect_ok(client.post(&path, &json!({}), Retry::Idempotent))
+                .with_context(|| format!("revoking {name}"))?;
+            let line = format!(
+                "{name} is revoked: its key no longer works (log index {})",
+                field(&value, "index")
+            );
+            return Ok(View::new(value, vec![Block::Line(line)]));
+        }
+    };
     let mut body = Map::new();
     body.insert("name".into(), json!(name));
     body.insert("role".into(), json!(role));
@@ -72,11 +122,37 @@ pub fn run(context: &Context, command: &PrincipalCommand) -> anyhow::Result<View
     if let Some(key) = new_key {
         body.insert("key".into(), json!(key));
     }
-    let answer = context
-        .client()?
-        .post("/v1/principals", &Value::Object(body), Retry::Write);
+    let answer = client.post("/v1/principals", &Value::Object(body), Retry::Write);
     let value = expect_ok(answer).with_context(|| format!("creating principal {name}"))?;
     Ok(principal_view(&value))
+}
+
+/// `principals list`.
+pub fn list_view(list: &Value) -> View {
+    let mut listing = Listing::new(&[
+        ("NAME", Align::Left),
+        ("ROLE", Align::Left),
+        ("AUTHORITY", Align::Right),
+        ("KEY ID", Align::Left),
+        ("STATUS", Align::Left),
+    ]);
+    for principal in list["principals"].as_array().into_iter().flatten() {
+        let revoked = principal["revoked"].as_bool().unwrap_or(false);
+        listing.push(vec![
+            field(principal, "name"),
+            field(principal, "role"),
+            field(principal, "authority"),
+            field(principal, "key_id"),
+            (if revoked { "revoked" } else { "active" }).to_string(),
+        ]);
+    }
+    View::new(
+        list.clone(),
+        vec![Block::Table {
+            caption: None,
+            listing,
+        }],
+    )
 }
 
 /// The new principal and its key, with the warning that it is shown once.

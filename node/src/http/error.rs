@@ -69,6 +69,7 @@ pub fn rejection_status(rejection: &Rejection) -> StatusCode {
     match rejection {
         Rejection::Forbidden { .. } | Rejection::PrincipalNotFound { .. } => StatusCode::FORBIDDEN,
         Rejection::AccountNotFound { .. }
+        | Rejection::UnknownPrincipal { .. }
         | Rejection::BranchNotFound { .. }
         | Rejection::EntryNotFound { .. }
         | Rejection::WindowNotFound { .. }

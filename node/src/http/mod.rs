@@ -66,7 +66,18 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/accounts/{id}/freeze", post(setup::freeze_account))
         .route("/v1/accounts/{id}/unfreeze", post(setup::unfreeze_account))
         .route("/v1/accounts/{id}/close", post(setup::close_account))
-        .route("/v1/principals", post(setup::create_principal))
+        .route(
+            "/v1/principals",
+            post(setup::create_principal).get(setup::list_principals),
+        )
+        .route(
+            "/v1/principals/{name}/rotate-key",
+            post(setup::rotate_principal_key),
+        )
+        .route(
+            "/v1/principals/{name}/revoke",
+            post(setup::revoke_principal),
+        )
         .route("/v1/policies", post(setup::set_policy))
         .route("/v1/transfers", post(entries::post_transfers))
         .route("/v1/entries", post(entries::post_entries))

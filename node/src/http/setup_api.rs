@@ -310,17 +310,7 @@ pub async fn create_principal(
     let role: Role = body.role.parse().map_err(|error: ledger::UnknownRole| {
         ApiError::invalid("invalid_role", error.to_string())
     })?;
-    let generated = body.key.is_none();
-    let key = match body.key {
-        Some(key) if key.len() < 16 => {
-            return Err(ApiError::invalid(
-                "key_too_short",
-                "an API key must be at least 16 characters",
-            ));
-        }
-        Some(key) => key,
-        None => generate_key(),
-    };
+    let (key, generated) = key_or_generated(body.key)?;
     let new = NewPrincipal {
         name: parse::id("name", &body.name)?,
         role,
@@ -334,6 +324,66 @@ pub async fn create_principal(
     value["key"] = json!(key);
     value["key_generated"] = json!(generated);
     Ok(Json(value))
+}
+
+pub async fn list_principals(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ReadQuery>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(&["admin", "auditor"], "list principals")?;
+    app.linearize(query.consistency).await?;
+    let ledger = app.ledger();
+    let principals: Vec<Value> = ledger.principals().map(views::principal).collect();
+    Ok(Json(
+        json!({ "principals": principals, "index": ledger.applied_index() }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyIn {
+    key: Option<String>,
+}
+
+/// The key asked for (at least 16 characters), or a generated one.
+fn key_or_generated(key: Option<String>) -> Result<(String, bool), ApiError> {
+    match key {
+        Some(key) if key.len() < 16 => Err(ApiError::invalid(
+            "key_too_short",
+            "an API key must be at least 16 characters",
+        )),
+        Some(key) => Ok((key, false)),
+        None => Ok((generate_key(), true)),
+    }
+}
+
+pub async fn rotate_principal_key(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<KeyIn>,
+) -> Result<Json<Value>, ApiError> {
+    let name = parse::id("name", &name)?;
+    let (key, generated) = key_or_generated(body.key)?;
+    let kind = CommandKind::RotatePrincipalKey {
+        name,
+        key_hash: hash_key(&key),
+        key_id: key_id(&key),
+    };
+    let mut value = write(&app, &caller, kind).await?.0;
+    value["key"] = json!(key);
+    value["key_generated"] = json!(generated);
+    Ok(Json(value))
+}
+
+pub async fn revoke_principal(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let name = parse::id("name", &name)?;
+    write(&app, &caller, CommandKind::RevokePrincipal { name }).await
 }
 
 /// A new random API key: 32 bytes as hex.

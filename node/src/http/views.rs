@@ -60,6 +60,7 @@ pub fn principal(principal: &Principal) -> Value {
         "role": principal.role.to_string(),
         "authority": principal.authority,
         "key_id": principal.key_id,
+        "revoked": principal.revoked,
     })
 }
 
