@@ -516,15 +516,15 @@ fn external_participants_and_their_accounts_survive_a_snapshot() {
         .unwrap();
     w.apply(CommandKind::CloseWindow { window: 1 }).unwrap();
     let snapshot = w.ledger.to_snapshot();
-    assert_eq!(snapshot[0], 5);
+    assert_eq!(snapshot[0], ledger::SNAPSHOT_FORMAT);
     let restored = Ledger::from_snapshot(&snapshot, false).expect("restores");
     assert_eq!(restored.digest(), w.ledger.digest());
     assert_eq!(restored.to_snapshot(), snapshot);
     let mut old = snapshot.clone();
-    old[0] = 4;
+    old[0] = 5;
     assert!(matches!(
         Ledger::from_snapshot(&old, false),
-        Err(RestoreError::Format { found: 4 })
+        Err(RestoreError::Format { found: 5 })
     ));
     let mut restored = World {
         ledger: restored,
