@@ -7,6 +7,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use clearledger_node::config::Config;
 
+// The node allocates and frees many small buffers per request and per
+// applied entry (JSON, bincode, RocksDB batches); mimalloc's thread-local
+// free lists cost less there than the system allocator's arenas.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "clearledger-node",
