@@ -27,6 +27,10 @@
 #   BENCH_BATCHES="100:64 1000:16 8000:4"   batch size:clients of the batched runs
 #   BENCH_RECOVERY=1            0 skips the history load and the recovery run
 #   BENCH_RECOVERY_ENTRIES=10000000   journal entries on disk before the restart
+#                               (fewer when three in-memory replicas of them
+#                               would not fit: see BENCH_BYTES_PER_ENTRY)
+#   BENCH_BYTES_PER_ENTRY=1700  memory one replica holds per journal entry
+#                               (measured: 16 GB for 10,000,000 entries)
 #   BENCH_POSTGRES=1            0 skips PostgreSQL
 #   BENCH_PG_CLIENTS=64         pgbench clients of each shape
 #   BENCH_LEDGER=1              0 skips the ClearLedger matrix
@@ -233,6 +237,20 @@ run_bench() {
 }
 tps_of() { jq -r '.transfers_per_s' "$RESULTS/$1.json"; }
 
+# The ledger holds every entry in memory on each of the three nodes: cap the
+# history at what fits in 70% of the memory available, and say so.
+MEMORY_NOTE=""
+fit_history() {
+  local per=${BENCH_BYTES_PER_ENTRY:-1700} avail fits
+  avail=$(awk '/^MemAvailable:/ { print $2 * 1024 }' /proc/meminfo)
+  fits=$(awk -v a="$avail" -v p="$per" 'BEGIN { printf "%d", a * 0.7 / (3 * p) }')
+  if [ "$RECOVERY_ENTRIES" -gt "$fits" ]; then
+    MEMORY_NOTE="$RECOVERY_ENTRIES entries would need about $((RECOVERY_ENTRIES * 3 * per / 1073741824)) GiB for three in-memory replicas ($per bytes per entry each); this machine had $((avail / 1073741824)) GiB available, so the history was capped at $fits entries"
+    say "history: $MEMORY_NOTE"
+    RECOVERY_ENTRIES=$fits
+  fi
+}
+
 load_history() {
   local target=$RECOVERY_ENTRIES have rate chunk=10 n=0 remaining
   have=$(metric "$(leader_id)" clearledger_entry_ids)
@@ -300,7 +318,7 @@ if [ "$CLUSTER" = 1 ]; then
   for id in 1 2 3; do start_node "$id"; done
   wait_ready
   say "cluster ready (leader: node $(leader_id))"
-  [ "$RECOVERY" = 1 ] && load_history
+  [ "$RECOVERY" = 1 ] && fit_history && load_history
   if [ "$LEDGER" = 1 ]; then
     for clients in 1 16 64; do
       run_bench "single-$clients" --clients "$clients" --duration "$SECS" --warmup "$WARMUP"
@@ -421,6 +439,6 @@ SECS="$SECS" WARMUP="$WARMUP" ACCOUNTS="$ACCOUNTS" BATCHES="$BATCHES" \
   RECOVERY_ENTRIES="$RECOVERY_ENTRIES" HISTORY_ENTRIES="$HISTORY_ENTRIES" \
   LOAD_AT_START="$LOAD_AT_START" PG_VERSION="${PG_VERSION:-}" DATA_DIR="$WORK" \
   LEDGER="$LEDGER" RECOVERY="$RECOVERY" POSTGRES="$POSTGRES" PG_CLIENTS="$PG_CLIENTS" \
-  bash scripts/bench/report.sh "$RESULTS" >"$OUT.tmp"
+  MEMORY_NOTE="$MEMORY_NOTE" bash scripts/bench/report.sh "$RESULTS" >"$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
 say "done: $OUT"
