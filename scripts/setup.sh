@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing ClearLedger needs on a Debian machine:
 # clang and libclang for the bundled RocksDB build, iproute2/iptables/procps and
-# libfaketime (clock skew) for the fault-injection harness. Idempotent:
+# libfaketime (clock skew) and fuse3 (the lossy data directories of the
+# lose-unsynced nemesis) for the fault-injection harness. Idempotent:
 # installs only what is missing.
 set -euo pipefail
 
@@ -12,6 +13,7 @@ command -v ip >/dev/null 2>&1 || needed+=(iproute2)
 command -v iptables >/dev/null 2>&1 || needed+=(iptables)
 command -v pkill >/dev/null 2>&1 || needed+=(procps)
 dpkg -s libfaketime >/dev/null 2>&1 || needed+=(libfaketime)
+command -v fusermount3 >/dev/null 2>&1 || needed+=(fuse3)
 
 if [ ${#needed[@]} -gt 0 ]; then
   echo "setup: installing ${needed[*]}"

@@ -128,6 +128,7 @@ pub async fn run(config: RunConfig) -> anyhow::Result<Verdict> {
         root: config.out.join("nodes"),
         run_id: config.run_id.clone(),
         faketime: config.faketime.clone(),
+        lossy: config.faults.contains(&Fault::LoseUnsynced),
     };
     let cluster: SharedCluster = Arc::new(Mutex::new(Cluster::new(settings, config.nodes)?));
     let outcome = tokio::select! {
@@ -195,6 +196,12 @@ async fn start_cluster(
         }
     }
     wait_for_cluster(api, cluster, config.nodes).await?;
+    {
+        let nodes = cluster.lock().await;
+        for slot in 1..=config.nodes {
+            nodes.check_data_mount(slot)?;
+        }
+    }
     if let Some(fault) = &config.fault {
         let nodes = cluster.lock().await;
         for slot in 1..=config.nodes {
@@ -276,6 +283,7 @@ fn run_info(config: &RunConfig) -> Value {
         "node_bin": config.node_bin.display().to_string(),
         "injected_fault": config.fault,
         "faketime": config.faketime.as_ref().map(|path| path.display().to_string()),
+        "lossy_data_dirs": config.faults.contains(&Fault::LoseUnsynced),
     })
 }
 
