@@ -18,8 +18,9 @@
 //! - `member`: remove a voter (DELETE /v1/cluster/members/{id}), and once
 //!   that is committed kill and wipe it, restart it under a new node id, add
 //!   it as a learner and promote it. A wiped node never returns under its old id.
-//! - `lose-unsynced`: a power loss. kill -9 a majority of the nodes or all
-//!   of them at once, make each one's [`lossyfs`](crate::lossyfs) data
+//! - `lose-unsynced`: a power loss. kill -9 all the nodes at once (the
+//!   first time, and every other time after) or a majority of them (the
+//!   leader among them half the time), make each one's [`lossyfs`](crate::lossyfs) data
 //!   directory forget every write not yet fsynced while it is down, and
 //!   restart them at the heal. Choosing it puts every data directory on
 //!   lossyfs; `all` leaves it out (see docs/jepsen.md).
@@ -154,6 +155,8 @@ pub struct Nemesis {
     pub slots: usize,
     /// The links between the nodes.
     pub proxy: Arc<Proxy>,
+    /// Power losses so far (they alternate between all nodes and a majority).
+    pub power_losses: usize,
 }
 
 /// Waits `duration`, or less if `stop` turns true; returns whether it stopped.
@@ -187,6 +190,7 @@ impl Nemesis {
             faults,
             slots,
             proxy,
+            power_losses: 0,
         }
     }
 
@@ -330,9 +334,11 @@ impl Nemesis {
         }
     }
 
-    /// A majority of the slots (the leader among them half the time), or
-    /// half the time all of them.
+    /// Every slot the first time, then a majority (the leader among them
+    /// half the time), and so on alternately.
     async fn power_loss_targets(&mut self) -> Vec<usize> {
+        let whole_cluster = self.power_losses.is_multiple_of(2);
+        self.power_losses += 1;
         let leader = leader_slot(&self.api, &self.cluster).await;
         let mut slots: Vec<usize> = (1..=self.slots).collect();
         slots.shuffle(&mut self.rng);
@@ -340,7 +346,7 @@ impl Nemesis {
             slots.retain(|slot| *slot != leader);
             slots.insert(0, leader);
         }
-        if !self.rng.random_bool(0.5) {
+        if !whole_cluster {
             slots.truncate(self.slots / 2 + 1);
         }
         slots.sort_unstable();

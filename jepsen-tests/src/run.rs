@@ -344,13 +344,21 @@ async fn heal(
             }
         }
     }
-    let leader = poll("finding the leader after healing", SETTLE_LIMIT, || async {
-        nemesis::leader_slot(api, cluster)
+    // The leader's own view: a leader the others still name may be one
+    // that just restarted and does not answer yet.
+    let (leader, view) = poll("finding the leader after healing", SETTLE_LIMIT, || async {
+        let leader = nemesis::leader_slot(api, cluster)
             .await
-            .context("no leader yet")
+            .context("no leader yet")?;
+        let view = api.cluster(leader).await?;
+        anyhow::ensure!(
+            view["leader"].as_u64() == Some(cluster.lock().await.slots[leader - 1].node_id),
+            "slot {leader} no longer leads"
+        );
+        Ok((leader, view))
     })
     .await?;
-    let actions = repair_membership(api, cluster, leader, slots).await?;
+    let actions = repair_membership(api, cluster, leader, &view, slots).await?;
     if !actions.is_empty() {
         let start = json!({ "fault": "repair", "actions": actions });
         recorder.note("nemesis", Kind::Info, F::FaultStart, None, start);
@@ -372,9 +380,9 @@ async fn repair_membership(
     api: &Api,
     cluster: &SharedCluster,
     leader: usize,
+    view: &Value,
     slots: usize,
 ) -> anyhow::Result<Vec<Value>> {
-    let view = api.cluster(leader).await?;
     let members: Vec<(u64, bool)> = view["members"]
         .as_array()
         .context("no members in the cluster view")?

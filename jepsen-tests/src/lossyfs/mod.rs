@@ -132,7 +132,7 @@ impl Inode {
 }
 
 /// What one crash took away.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Lost {
     /// Files that had un-synced changes.
     pub files: u64,
@@ -140,6 +140,8 @@ pub struct Lost {
     pub changes: u64,
     /// Bytes written since each file's last sync.
     pub bytes: u64,
+    /// Those bytes per file (its path in the filesystem).
+    pub per_file: BTreeMap<String, u64>,
 }
 
 /// The whole filesystem.
@@ -455,11 +457,34 @@ impl State {
             .sum()
     }
 
+    /// Every reachable inode's path from the root.
+    fn paths(&self) -> HashMap<u64, String> {
+        let mut paths = HashMap::new();
+        let mut pending = vec![(INodeNo::ROOT.0, String::new())];
+        while let Some((dir, prefix)) = pending.pop() {
+            let Ok(entries) = self.entries(dir) else {
+                continue;
+            };
+            for (name, ino) in entries {
+                let path = format!("{prefix}{}", name.to_string_lossy());
+                if matches!(
+                    self.inodes.get(ino).map(|i| &i.body),
+                    Some(Body::Dir { .. })
+                ) {
+                    pending.push((*ino, format!("{path}/")));
+                }
+                paths.insert(*ino, path);
+            }
+        }
+        paths
+    }
+
     /// The crash: every file back to its last sync; requests fail until
     /// [`State::resume`].
     fn crash(&mut self) -> Lost {
+        let paths = self.paths();
         let mut lost = Lost::default();
-        for inode in self.inodes.values_mut() {
+        for (ino, inode) in &mut self.inodes {
             if let Body::File(contents) = &mut inode.body
                 && contents.is_dirty()
             {
@@ -467,6 +492,11 @@ impl State {
                 lost.files += 1;
                 lost.changes += reverted.changes;
                 lost.bytes += reverted.bytes;
+                let path = paths
+                    .get(ino)
+                    .cloned()
+                    .unwrap_or_else(|| format!("(unlinked inode {ino})"));
+                lost.per_file.insert(path, reverted.bytes);
             }
         }
         self.listings.clear();
@@ -1050,7 +1080,8 @@ mod tests {
             Lost {
                 files: 2,
                 changes: 2,
-                bytes: 13
+                bytes: 13,
+                per_file: BTreeMap::from([("000004.log".into(), 9), ("LOG".into(), 4)]),
             }
         );
         state.down = false;
@@ -1196,7 +1227,8 @@ mod tests {
             Lost {
                 files: 2,
                 changes: 2,
-                bytes: 26
+                bytes: 26,
+                per_file: BTreeMap::from([("db/000004.log".into(), 14), ("db/LOG".into(), 12)]),
             }
         );
         assert!(
