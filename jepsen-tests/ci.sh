@@ -43,13 +43,14 @@ trap '"$jepsen" cleanup || true' EXIT
 "$jepsen" cleanup
 
 failures=0
-# Each injected bug, the nemesis it needs, and the checker that must flag it
-# (an extended regular expression: a|b when either may, see docs/jepsen.md).
-while read -r bug nemesis checker; do
+# Each injected bug, the nemesis it needs, the checker that must flag it (an
+# extended regular expression: a|b when either may, see docs/jepsen.md), and
+# optionally its own time limit in seconds (default $bug_seconds).
+while read -r bug nemesis checker seconds; do
   echo "== injected bug: $bug (nemesis: $nemesis; must be caught by $checker)"
   log="$out/bug-$bug.log"
   status=0
-  "$jepsen" run --nodes 3 --time-limit "$bug_seconds" --nemesis "$nemesis" --seed 7 \
+  "$jepsen" run --nodes 3 --time-limit "${seconds:-$bug_seconds}" --nemesis "$nemesis" --seed 7 \
     --out "$out/bug-$bug" --node-bin "$faulty" --fault "$bug" >"$log" 2>&1 || status=$?
   tail -n 12 "$log"
   if [[ "$status" != 1 ]] || ! grep -Eq "INVALID +($checker) " "$log"; then
@@ -61,7 +62,7 @@ skip_linearizable_read none linearizable
 skip_dedup none idempotent_retries
 ack_before_commit none exactly_once
 reapply_on_restart kill replicas|linearizable
-skip_fsync lose-unsynced exactly_once
+skip_fsync lose-unsynced exactly_once 45
 EOF
 
 echo "== real run: 3 nodes, partitions, kills and lost un-fsynced writes, ${real_seconds}s"
