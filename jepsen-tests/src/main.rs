@@ -113,7 +113,7 @@ struct RunArgs {
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
     /// Keep the nodes' RocksDB directories (logs and configs are always kept;
-    /// not with lose-unsynced, whose data directories live in memory).
+    /// not with lose-unsynced, whose data directories are lossyfs mounts).
     #[arg(long)]
     keep_data: bool,
 }
@@ -146,7 +146,7 @@ impl RunArgs {
         if faults.contains(&nemesis::Fault::LoseUnsynced) {
             if self.keep_data {
                 bail!(
-                    "--keep-data cannot keep the data directories of lose-unsynced: they live in the harness's memory"
+                    "--keep-data cannot keep the data directories of lose-unsynced: they are lossyfs mounts, gone when the run unmounts them"
                 );
             }
             if !std::path::Path::new("/dev/fuse").exists() {

@@ -190,7 +190,9 @@ impl Cluster {
                 self.mounts[slot - 1] = None;
                 std::fs::create_dir_all(&data)
                     .with_context(|| format!("cannot create {}", data.display()))?;
-                self.mounts[slot - 1] = Some(lossyfs::Mount::new(&data)?);
+                // The bytes go to unnamed files beside it, on the disk.
+                let backing = self.node_dir(slot);
+                self.mounts[slot - 1] = Some(lossyfs::Mount::new(&data, &backing)?);
             }
         }
         Ok(())
@@ -228,7 +230,7 @@ impl Cluster {
         let mount = self.mounts[slot - 1]
             .as_ref()
             .with_context(|| format!("slot {slot} has no lossy data directory"))?;
-        Ok(mount.lose_unsynced())
+        mount.lose_unsynced()
     }
 
     /// Starts `slot`'s node (it must not be running).

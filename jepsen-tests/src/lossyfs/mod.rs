@@ -28,8 +28,11 @@
 //! Whatever a node acknowledged without that `fdatasync` is in the WAL's
 //! un-synced tail, and the crash cuts the tail off. RocksDB's own
 //! bookkeeping (MANIFEST and SST files written and fsynced before `CURRENT`
-//! is renamed over) is durable here as on a disk. Everything lives in
-//! memory; nothing is written to the machine's disk.
+//! is renamed over) is durable here as on a disk. The files' bytes are
+//! kept in unnamed files in a backing directory on the machine's disk (the
+//! node's directory), gone with their inodes; only the undo logs are in
+//! memory, and they hold just the bytes that un-synced changes overwrote
+//! (appends overwrite none).
 //!
 //! What a node does through it: create, open, read, write at any offset
 //! (append included), fsync, fdatasync, rename over an existing file,
@@ -66,7 +69,7 @@ use libc::{FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, O_DSYNC, O_EXCL, O_TRUNC};
 use serde::Serialize;
 
 use crate::cmd;
-use contents::{Contents, TooLarge};
+use contents::{Contents, Refused};
 
 /// The source name of every mount, as `/proc/mounts` shows it.
 pub const FS_NAME: &str = "jepsen-tests-lossyfs";
@@ -76,7 +79,7 @@ const SUBTYPE: &str = "lossyfs";
 const TTL: Duration = Duration::ZERO;
 /// The block size reported.
 const BLOCK: u32 = 4096;
-/// The capacity reported by statfs (the data lives in memory).
+/// The capacity reported by statfs.
 const CAPACITY: u64 = 64 << 30;
 /// The longest name.
 const NAME_MAX: usize = 255;
@@ -151,16 +154,21 @@ struct State {
     listings: HashMap<u64, Vec<(u64, FileType, OsString)>>,
     next_fh: u64,
     down: bool,
+    /// Where the files' bytes are kept (as unnamed files).
+    backing: PathBuf,
 }
 
 type Result<T> = std::result::Result<T, Errno>;
 
-fn too_large(_: TooLarge) -> Errno {
-    Errno::EFBIG
+fn refused(refused: Refused) -> Errno {
+    match refused {
+        Refused::TooLarge => Errno::EFBIG,
+        Refused::Io(error) => Errno::from(error),
+    }
 }
 
 impl State {
-    fn new() -> State {
+    fn new(backing: PathBuf) -> State {
         let root = Inode::new(
             Body::Dir {
                 parent: INodeNo::ROOT.0,
@@ -176,7 +184,15 @@ impl State {
             listings: HashMap::new(),
             next_fh: 1,
             down: false,
+            backing,
         }
+    }
+
+    /// A new, empty file's contents (in an unnamed file in the backing
+    /// directory, gone with the inode).
+    fn new_contents(&self) -> Result<Contents> {
+        let file = tempfile::tempfile_in(&self.backing).map_err(Errno::from)?;
+        Ok(Contents::new(file))
     }
 
     fn inode(&self, ino: u64) -> Result<&Inode> {
@@ -380,7 +396,7 @@ impl State {
         let inode = self.inode_mut(ino)?;
         inode.atime = SystemTime::now();
         match &inode.body {
-            Body::File(contents) => Ok(contents.read(offset, size).to_vec()),
+            Body::File(contents) => contents.read(offset, size).map_err(Errno::from),
             Body::Dir { .. } => Err(Errno::EISDIR),
         }
     }
@@ -388,7 +404,7 @@ impl State {
     fn write(&mut self, ino: u64, offset: u64, data: &[u8], durable: bool) -> Result<u32> {
         let written = u32::try_from(data.len()).map_err(|_| Errno::EINVAL)?;
         let contents = self.file_mut(ino)?;
-        contents.write(offset, data).map_err(too_large)?;
+        contents.write(offset, data).map_err(refused)?;
         if durable {
             contents.sync();
         }
@@ -397,7 +413,7 @@ impl State {
     }
 
     fn set_len(&mut self, ino: u64, len: u64) -> Result<()> {
-        self.file_mut(ino)?.set_len(len).map_err(too_large)?;
+        self.file_mut(ino)?.set_len(len).map_err(refused)?;
         self.inode_mut(ino)?.touch();
         Ok(())
     }
@@ -408,13 +424,13 @@ impl State {
         match mode {
             0 => {
                 if end > contents.len() {
-                    contents.set_len(end).map_err(too_large)?;
+                    contents.set_len(end).map_err(refused)?;
                 }
             }
             // Preallocation beyond the end changes nothing that can be read.
             FALLOC_FL_KEEP_SIZE => {}
             _ if mode == FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE => {
-                contents.zero(offset, length);
+                contents.zero(offset, length).map_err(refused)?;
             }
             _ => return Err(Errno::EOPNOTSUPP),
         }
@@ -481,14 +497,16 @@ impl State {
 
     /// The crash: every file back to its last sync; requests fail until
     /// [`State::resume`].
-    fn crash(&mut self) -> Lost {
+    fn crash(&mut self) -> std::io::Result<Lost> {
+        self.down = true;
+        self.listings.clear();
         let paths = self.paths();
         let mut lost = Lost::default();
         for (ino, inode) in &mut self.inodes {
             if let Body::File(contents) = &mut inode.body
                 && contents.is_dirty()
             {
-                let reverted = contents.revert();
+                let reverted = contents.revert()?;
                 lost.files += 1;
                 lost.changes += reverted.changes;
                 lost.bytes += reverted.bytes;
@@ -499,9 +517,7 @@ impl State {
                 lost.per_file.insert(path, reverted.bytes);
             }
         }
-        self.listings.clear();
-        self.down = true;
-        lost
+        Ok(lost)
     }
 }
 
@@ -681,7 +697,7 @@ impl fuser::Filesystem for LossyFs {
                     ino
                 }
                 Err(_) => {
-                    let body = Body::File(Contents::default());
+                    let body = Body::File(state.new_contents()?);
                     let inode = Inode::new(body, mode_bits(mode, umask), req.uid(), req.gid());
                     state.make(parent.0, name, inode)?
                 }
@@ -898,9 +914,10 @@ impl std::fmt::Debug for Mount {
 }
 
 impl Mount {
-    /// Mounts an empty filesystem at `mountpoint` (an existing, empty directory).
-    pub fn new(mountpoint: &Path) -> anyhow::Result<Mount> {
-        let state = Arc::new(Mutex::new(State::new()));
+    /// Mounts an empty filesystem at `mountpoint` (an existing, empty
+    /// directory), keeping the files' bytes in unnamed files in `backing`.
+    pub fn new(mountpoint: &Path, backing: &Path) -> anyhow::Result<Mount> {
+        let state = Arc::new(Mutex::new(State::new(backing.to_path_buf())));
         let fs = LossyFs {
             state: state.clone(),
         };
@@ -931,8 +948,13 @@ impl Mount {
     /// The crash: every write not yet fsynced is forgotten, and every
     /// request fails until [`Mount::resume`]. Call it while nothing uses
     /// the filesystem (its node is dead).
-    pub fn lose_unsynced(&self) -> Lost {
-        lock(&self.state).crash()
+    pub fn lose_unsynced(&self) -> anyhow::Result<Lost> {
+        lock(&self.state).crash().with_context(|| {
+            format!(
+                "cannot take back the writes under {}",
+                self.mountpoint.display()
+            )
+        })
     }
 
     /// Serves requests again after a crash (before the node restarts).
@@ -1035,8 +1057,12 @@ mod tests {
         OsStr::new(text)
     }
 
+    fn fresh() -> State {
+        State::new(std::env::temp_dir())
+    }
+
     fn file(state: &mut State, parent: u64, text: &str) -> u64 {
-        let inode = Inode::new(Body::File(Contents::default()), 0o644, 0, 0);
+        let inode = Inode::new(Body::File(state.new_contents().unwrap()), 0o644, 0, 0);
         state.make(parent, name(text), inode).unwrap()
     }
 
@@ -1046,7 +1072,7 @@ mod tests {
 
     #[test]
     fn a_crash_keeps_the_tree_and_the_synced_bytes_only() {
-        let mut state = State::new();
+        let mut state = fresh();
         let root = INodeNo::ROOT.0;
         let wal = file(&mut state, root, "000004.log");
         state.write(wal, 0, b"record-1;", false).unwrap();
@@ -1074,7 +1100,7 @@ mod tests {
         let durable = file(&mut state, root, "odirect");
         state.write(durable, 0, b"at once", true).unwrap();
 
-        let lost = state.crash();
+        let lost = state.crash().unwrap();
         assert_eq!(
             lost,
             Lost {
@@ -1096,7 +1122,7 @@ mod tests {
 
     #[test]
     fn directories_behave() {
-        let mut state = State::new();
+        let mut state = fresh();
         let root = INodeNo::ROOT.0;
         let dir = Inode::new(
             Body::Dir {
@@ -1109,14 +1135,8 @@ mod tests {
         );
         let sub = state.make(root, name("db"), dir).unwrap();
         let inner = file(&mut state, sub, "x");
-        assert_eq!(
-            state.make(
-                root,
-                name("db"),
-                Inode::new(Body::File(Contents::default()), 0, 0, 0)
-            ),
-            Err(Errno::EEXIST)
-        );
+        let clash = Inode::new(Body::File(state.new_contents().unwrap()), 0, 0, 0);
+        assert_eq!(state.make(root, name("db"), clash), Err(Errno::EEXIST));
         assert_eq!(state.rmdir(root, name("db")), Err(Errno::ENOTEMPTY));
         assert_eq!(state.unlink(root, name("db")), Err(Errno::EISDIR));
         assert_eq!(
@@ -1149,7 +1169,7 @@ mod tests {
 
     #[test]
     fn an_unlinked_open_file_lives_until_closed() {
-        let mut state = State::new();
+        let mut state = fresh();
         let root = INodeNo::ROOT.0;
         let ino = file(&mut state, root, "old.sst");
         state.write(ino, 0, b"table", false).unwrap();
@@ -1162,7 +1182,7 @@ mod tests {
 
     #[test]
     fn fallocate_modes() {
-        let mut state = State::new();
+        let mut state = fresh();
         let ino = file(&mut state, INodeNo::ROOT.0, "f");
         state.write(ino, 0, b"abcdef", false).unwrap();
         state.sync(ino).unwrap();
@@ -1178,7 +1198,7 @@ mod tests {
         assert_eq!(state.attr(ino).unwrap().size, 8);
         assert_eq!(state.fallocate(ino, 0, 1, 0x10), Err(Errno::EOPNOTSUPP));
         assert_eq!(state.fallocate(ino, u64::MAX, 2, 0), Err(Errno::EFBIG));
-        state.crash();
+        state.crash().unwrap();
         state.down = false;
         assert_eq!(data(&mut state, ino), b"abcdef");
     }
@@ -1192,7 +1212,8 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();
-        let mount = Mount::new(&root).unwrap();
+        let backing = tempfile::tempdir().unwrap();
+        let mount = Mount::new(&root, backing.path()).unwrap();
         assert!(mounted().contains(&root), "{:?}", mounted());
         let wal = root.join("db").join("000004.log");
         std::fs::create_dir(root.join("db")).unwrap();
@@ -1221,7 +1242,7 @@ mod tests {
             std::fs::read(&wal).unwrap(),
             b"synced-1;synced-2;lost-1;lost-2;"
         );
-        let lost = mount.lose_unsynced();
+        let lost = mount.lose_unsynced().unwrap();
         assert_eq!(
             lost,
             Lost {
