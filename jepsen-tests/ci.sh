@@ -4,7 +4,8 @@
 #   2. one short run against each injected bug (a node built with
 #      `--features fault-injection`); each must be reported INVALID, by the
 #      checker meant to catch it;
-#   3. one short real run (3 nodes, partitions and kills) that must be valid.
+#   3. one short real run (3 nodes, partitions, kills and power losses that
+#      forget un-fsynced writes) that must be valid.
 # Needs root (network namespaces, iptables). Results go to $JEPSEN_OUT
 # (default: $CARGO_TARGET_DIR/jepsen-ci/<timestamp>).
 set -euo pipefail
@@ -42,13 +43,14 @@ trap '"$jepsen" cleanup || true' EXIT
 "$jepsen" cleanup
 
 failures=0
-# Each injected bug, the nemesis it needs, and the checker that must flag it
-# (an extended regular expression: a|b when either may, see docs/jepsen.md).
-while read -r bug nemesis checker; do
+# Each injected bug, the nemesis it needs, the checker that must flag it (an
+# extended regular expression: a|b when either may, see docs/jepsen.md), and
+# optionally its own time limit in seconds (default $bug_seconds).
+while read -r bug nemesis checker seconds; do
   echo "== injected bug: $bug (nemesis: $nemesis; must be caught by $checker)"
   log="$out/bug-$bug.log"
   status=0
-  "$jepsen" run --nodes 3 --time-limit "$bug_seconds" --nemesis "$nemesis" --seed 7 \
+  "$jepsen" run --nodes 3 --time-limit "${seconds:-$bug_seconds}" --nemesis "$nemesis" --seed 7 \
     --out "$out/bug-$bug" --node-bin "$faulty" --fault "$bug" >"$log" 2>&1 || status=$?
   tail -n 12 "$log"
   if [[ "$status" != 1 ]] || ! grep -Eq "INVALID +($checker) " "$log"; then
@@ -60,11 +62,12 @@ skip_linearizable_read none linearizable
 skip_dedup none idempotent_retries
 ack_before_commit none exactly_once
 reapply_on_restart kill replicas|linearizable
+skip_fsync lose-unsynced exactly_once 45
 EOF
 
-echo "== real run: 3 nodes, partitions and kills, ${real_seconds}s"
+echo "== real run: 3 nodes, partitions, kills and lost un-fsynced writes, ${real_seconds}s"
 status=0
-"$jepsen" run --nodes 3 --time-limit "$real_seconds" --nemesis partition,kill --seed 11 \
+"$jepsen" run --nodes 3 --time-limit "$real_seconds" --nemesis partition,kill,lose-unsynced --seed 11 \
   --out "$out/real" || status=$?
 if [[ "$status" != 0 ]]; then
   echo "!! the real run was not valid (exit $status); see $out/real/summary.json"

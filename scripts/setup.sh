@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing ClearLedger needs on a Debian machine:
 # clang and libclang for the bundled RocksDB build, iproute2/iptables/procps and
-# libfaketime (clock skew) for the fault-injection harness, python3 for the
-# API reference check. Idempotent:
+# libfaketime (clock skew) and fuse3 (the lossy data directories of the
+# lose-unsynced nemesis) for the fault-injection harness, python3 for the API
+# reference check. Idempotent:
 # installs only what is missing.
 set -euo pipefail
 
@@ -13,6 +14,7 @@ command -v ip >/dev/null 2>&1 || needed+=(iproute2)
 command -v iptables >/dev/null 2>&1 || needed+=(iptables)
 command -v pkill >/dev/null 2>&1 || needed+=(procps)
 dpkg -s libfaketime >/dev/null 2>&1 || needed+=(libfaketime)
+command -v fusermount3 >/dev/null 2>&1 || needed+=(fuse3)
 command -v python3 >/dev/null 2>&1 || needed+=(python3)
 
 if [ ${#needed[@]} -gt 0 ]; then

@@ -15,6 +15,7 @@ mod api;
 mod checker;
 mod cmd;
 mod history;
+mod lossyfs;
 mod money;
 mod nemesis;
 mod netns;
@@ -56,7 +57,7 @@ struct Cli {
 enum Command {
     /// Run a test: nodes in network namespaces, the bank workload, a nemesis, the checkers.
     Run(RunArgs),
-    /// Remove namespaces (and the processes in them) left behind by runs that died.
+    /// Remove namespaces (and the processes in them) and lossy mounts left behind by runs that died.
     Cleanup {
         /// Also remove the namespaces of runs whose supervisor is still alive.
         #[arg(long)]
@@ -90,7 +91,8 @@ struct RunArgs {
     /// Seconds of workload and faults (healing and checking come after).
     #[arg(long, default_value_t = 60)]
     time_limit: u64,
-    /// Faults: partition, kill, pause, member, clock, delay, drop (comma-separated), all, or none.
+    /// Faults: partition, kill, pause, member, clock, delay, drop, lose-unsynced
+    /// (comma-separated), all (every one but lose-unsynced), or none.
     #[arg(long, default_value = "partition,kill")]
     nemesis: String,
     /// Seeds the nemesis schedule and the clients' choices (random if absent).
@@ -104,13 +106,14 @@ struct RunArgs {
     node_bin: Option<PathBuf>,
     /// Sets CLEARLEDGER_FAULT for the nodes (needs a node built with
     /// `--features fault-injection`): skip_linearizable_read, skip_dedup,
-    /// ack_before_commit, reapply_on_restart.
+    /// ack_before_commit, reapply_on_restart, skip_fsync.
     #[arg(long)]
     fault: Option<String>,
     /// Concurrent clients.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
-    /// Keep the nodes' RocksDB directories (logs and configs are always kept).
+    /// Keep the nodes' RocksDB directories (logs and configs are always kept;
+    /// not with lose-unsynced, whose data directories are lossyfs mounts).
     #[arg(long)]
     keep_data: bool,
 }
@@ -139,7 +142,19 @@ impl RunArgs {
         if self.concurrency == 0 {
             bail!("--concurrency must be at least 1");
         }
-        self.faults()?;
+        let (faults, _) = self.faults()?;
+        if faults.contains(&nemesis::Fault::LoseUnsynced) {
+            if self.keep_data {
+                bail!(
+                    "--keep-data cannot keep the data directories of lose-unsynced: they are lossyfs mounts, gone when the run unmounts them"
+                );
+            }
+            if !std::path::Path::new("/dev/fuse").exists() {
+                bail!(
+                    "the lose-unsynced nemesis needs FUSE: /dev/fuse is missing (modprobe fuse; apt-get install fuse3)"
+                );
+            }
+        }
         Ok(())
     }
 
@@ -315,6 +330,11 @@ fn worker(run_id: String, args: RunArgs) -> anyhow::Result<u8> {
 }
 
 fn cleanup(force: bool) -> anyhow::Result<u8> {
+    // A run's own mounts live in its mount namespace and go with it; these
+    // are the ones made in this namespace (a mount test that was killed).
+    for path in lossyfs::cleanup() {
+        eprintln!("jepsen-tests: unmounted {}", path.display());
+    }
     let removed = netns::cleanup(force)?;
     if removed.is_empty() {
         eprintln!("jepsen-tests: nothing to clean up");

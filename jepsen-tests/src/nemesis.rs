@@ -18,6 +18,12 @@
 //! - `member`: remove a voter (DELETE /v1/cluster/members/{id}), and once
 //!   that is committed kill and wipe it, restart it under a new node id, add
 //!   it as a learner and promote it. A wiped node never returns under its old id.
+//! - `lose-unsynced`: a power loss. kill -9 all the nodes at once (the
+//!   first time, and every other time after) or a majority of them (the
+//!   leader among them half the time), make each one's [`lossyfs`](crate::lossyfs) data
+//!   directory forget every write not yet fsynced while it is down, and
+//!   restart them at the heal. Choosing it puts every data directory on
+//!   lossyfs; `all` leaves it out (see docs/jepsen.md).
 //!
 //! A watcher restarts nodes that exit on their own and records each exit:
 //! a node that crashes under test is a finding.
@@ -57,6 +63,8 @@ pub enum Fault {
     Delay,
     /// Lossy links in the proxy.
     Drop,
+    /// kill -9 a majority or all, forgetting their un-fsynced writes.
+    LoseUnsynced,
 }
 
 impl Fault {
@@ -71,6 +79,18 @@ impl Fault {
         Fault::Drop,
     ];
 
+    /// Every fault that can be named (`all` means [`Fault::ALL`]).
+    pub const NAMED: [Fault; 8] = [
+        Fault::Partition,
+        Fault::Kill,
+        Fault::Pause,
+        Fault::Member,
+        Fault::Clock,
+        Fault::Delay,
+        Fault::Drop,
+        Fault::LoseUnsynced,
+    ];
+
     /// Its name on the command line and in the history.
     pub fn name(self) -> &'static str {
         match self {
@@ -81,6 +101,7 @@ impl Fault {
             Fault::Clock => "clock",
             Fault::Delay => "delay",
             Fault::Drop => "drop",
+            Fault::LoseUnsynced => "lose-unsynced",
         }
     }
 }
@@ -92,10 +113,10 @@ pub fn parse_faults(list: &str) -> anyhow::Result<Vec<Fault>> {
         match word {
             "all" => faults.extend(Fault::ALL),
             "none" => {}
-            _ => match Fault::ALL.iter().find(|fault| fault.name() == word) {
+            _ => match Fault::NAMED.iter().find(|fault| fault.name() == word) {
                 Some(fault) => faults.push(*fault),
                 None => bail!(
-                    "unknown nemesis {word:?}; choose from partition, kill, pause, member, clock, delay, drop, all, none"
+                    "unknown nemesis {word:?}; choose from partition, kill, pause, member, clock, delay, drop, lose-unsynced, all, none"
                 ),
             },
         }
@@ -110,7 +131,8 @@ pub type SharedCluster = Arc<Mutex<Cluster>>;
 /// A fault in force, to be healed.
 enum Active {
     Partitioned,
-    Killed(Vec<usize>),
+    /// The slots to restart, and what the fault did.
+    Killed(Vec<usize>, Value),
     Paused(Vec<usize>),
     Skewed(Vec<usize>),
     Proxied,
@@ -133,6 +155,8 @@ pub struct Nemesis {
     pub slots: usize,
     /// The links between the nodes.
     pub proxy: Arc<Proxy>,
+    /// Power losses so far (they alternate between all nodes and a majority).
+    pub power_losses: usize,
 }
 
 /// Waits `duration`, or less if `stop` turns true; returns whether it stopped.
@@ -166,6 +190,7 @@ impl Nemesis {
             faults,
             slots,
             proxy,
+            power_losses: 0,
         }
     }
 
@@ -200,7 +225,7 @@ impl Nemesis {
             let interrupted =
                 !matches!(active, Active::Done(_)) && stopped_during(hold, &mut stop).await;
             let result = match &active {
-                Active::Done(result) => result.clone(),
+                Active::Done(result) | Active::Killed(_, result) => result.clone(),
                 _ => Value::Null,
             };
             let healed = self.heal(active).await;
@@ -246,7 +271,7 @@ impl Nemesis {
                     }
                 }
                 Ok(if fault == Fault::Kill {
-                    Active::Killed(targets)
+                    Active::Killed(targets, Value::Null)
                 } else {
                     Active::Paused(targets)
                 })
@@ -290,13 +315,48 @@ impl Nemesis {
                 self.begin(json!({ "fault": "member" }));
                 Ok(Active::Done(self.member_cycle().await?))
             }
+            Fault::LoseUnsynced => {
+                let targets = self.power_loss_targets().await;
+                let mut cluster = self.cluster.lock().await;
+                let ids: Vec<u64> = targets
+                    .iter()
+                    .map(|slot| cluster.slots[slot - 1].node_id)
+                    .collect();
+                self.begin(json!({ "fault": "lose-unsynced", "slots": targets, "node_ids": ids }));
+                cluster.kill_together(&targets);
+                let mut lost = Vec::new();
+                for slot in &targets {
+                    let dropped = cluster.lose_unsynced(*slot)?;
+                    lost.push(json!({ "slot": slot, "lost": dropped }));
+                }
+                Ok(Active::Killed(targets, json!({ "lost": lost })))
+            }
         }
+    }
+
+    /// Every slot the first time, then a majority (the leader among them
+    /// half the time), and so on alternately.
+    async fn power_loss_targets(&mut self) -> Vec<usize> {
+        let whole_cluster = self.power_losses.is_multiple_of(2);
+        self.power_losses += 1;
+        let leader = leader_slot(&self.api, &self.cluster).await;
+        let mut slots: Vec<usize> = (1..=self.slots).collect();
+        slots.shuffle(&mut self.rng);
+        if let Some(leader) = leader.filter(|_| self.rng.random_bool(0.5)) {
+            slots.retain(|slot| *slot != leader);
+            slots.insert(0, leader);
+        }
+        if !whole_cluster {
+            slots.truncate(self.slots / 2 + 1);
+        }
+        slots.sort_unstable();
+        slots
     }
 
     async fn heal(&mut self, active: Active) -> anyhow::Result<()> {
         match active {
             Active::Partitioned => heal_network(&self.cluster).await,
-            Active::Killed(slots) => {
+            Active::Killed(slots, _) => {
                 let mut cluster = self.cluster.lock().await;
                 for slot in slots {
                     if !cluster.is_running(slot) {
@@ -587,6 +647,31 @@ pub async fn watch_for_exits(
                     eprintln!("jepsen-tests: cannot restart slot {slot}: {error:#}");
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lose_unsynced_is_named_but_not_part_of_all() {
+        let all = parse_faults("all").unwrap();
+        assert_eq!(all, Fault::ALL);
+        assert!(!all.contains(&Fault::LoseUnsynced));
+        assert_eq!(
+            parse_faults("partition, kill,lose-unsynced").unwrap(),
+            [Fault::Partition, Fault::Kill, Fault::LoseUnsynced]
+        );
+        assert!(
+            parse_faults("lose_unsynced")
+                .unwrap_err()
+                .to_string()
+                .contains("lose-unsynced")
+        );
+        for fault in Fault::NAMED {
+            assert_eq!(parse_faults(fault.name()).unwrap(), [fault]);
         }
     }
 }

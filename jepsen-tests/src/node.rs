@@ -3,6 +3,12 @@
 //! node, so the child's pid is the node's), killed with SIGKILL, paused with
 //! SIGSTOP, and — for membership changes — wiped and given a new node id.
 //! Node ids are never reused: a wiped node comes back as a new member.
+//!
+//! For the `lose-unsynced` nemesis each node's data directory is a
+//! [`lossyfs`] mount, made by the harness (in its own mount namespace, which
+//! every `ip netns exec` it runs copies, so the node sees it) before the
+//! node first starts there, and unmounted when the node is stopped for good
+//! or wiped.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -10,6 +16,7 @@ use std::process::{Child, Command, Stdio};
 use anyhow::Context;
 
 use crate::cmd;
+use crate::lossyfs::{self, Lost};
 use crate::netns::{self, NODE_PORT};
 
 /// The bootstrap admin key every run's cluster is created with.
@@ -28,6 +35,8 @@ pub struct NodeSettings {
     pub run_id: String,
     /// libfaketime, preloaded into every node when the clock nemesis runs.
     pub faketime: Option<PathBuf>,
+    /// Data directories on [`lossyfs`] mounts (the `lose-unsynced` nemesis).
+    pub lossy: bool,
 }
 
 /// Where Debian-like systems keep libfaketime (package `libfaketime`).
@@ -64,6 +73,8 @@ pub struct Cluster {
     /// The slots, slot `n` at index `n - 1`.
     pub slots: Vec<Slot>,
     next_node_id: u64,
+    /// Each slot's lossy data directory, while mounted.
+    mounts: Vec<Option<lossyfs::Mount>>,
 }
 
 /// `host:port` of `slot`'s node.
@@ -87,6 +98,7 @@ impl Cluster {
             settings,
             slots,
             next_node_id: size as u64 + 1,
+            mounts: (0..size).map(|_| None).collect(),
         };
         for slot in 1..=size {
             let peers: Vec<(u64, String)> = if slot == 1 {
@@ -160,9 +172,71 @@ impl Cluster {
         std::fs::write(dir.join("node.toml"), config).context("cannot write a node configuration")
     }
 
+    /// The data directory of the node living in `slot` now.
+    fn data_dir(&self, slot: usize) -> PathBuf {
+        self.node_dir(slot).join("data")
+    }
+
+    /// Mounts `slot`'s lossy data directory if it is not mounted yet, or
+    /// lets it serve again after a crash.
+    fn prepare_data(&mut self, slot: usize) -> anyhow::Result<()> {
+        if !self.settings.lossy {
+            return Ok(());
+        }
+        let data = self.data_dir(slot);
+        match &self.mounts[slot - 1] {
+            Some(mount) if mount.path() == data => mount.resume(),
+            _ => {
+                self.mounts[slot - 1] = None;
+                std::fs::create_dir_all(&data)
+                    .with_context(|| format!("cannot create {}", data.display()))?;
+                // The bytes go to unnamed files beside it, on the disk.
+                let backing = self.node_dir(slot);
+                self.mounts[slot - 1] = Some(lossyfs::Mount::new(&data, &backing)?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that `slot`'s running node sees its lossy data directory
+    /// (from inside its namespace); does nothing without lossy data.
+    pub fn check_data_mount(&self, slot: usize) -> anyhow::Result<()> {
+        if !self.settings.lossy {
+            return Ok(());
+        }
+        let pid = self
+            .slot(slot)
+            .child
+            .as_ref()
+            .map(Child::id)
+            .with_context(|| format!("slot {slot} is not running"))?;
+        let data = self.data_dir(slot);
+        let seen = lossyfs::mounted_for(pid)?.contains(&data);
+        anyhow::ensure!(
+            seen,
+            "slot {slot}'s node does not see its lossy data directory {}",
+            data.display()
+        );
+        Ok(())
+    }
+
+    /// The crash of `slot`'s data directory: every write not yet fsynced
+    /// is forgotten. Its node must be down.
+    pub fn lose_unsynced(&mut self, slot: usize) -> anyhow::Result<Lost> {
+        anyhow::ensure!(
+            !self.is_running(slot),
+            "slot {slot}'s node must be down to lose its unsynced writes"
+        );
+        let mount = self.mounts[slot - 1]
+            .as_ref()
+            .with_context(|| format!("slot {slot} has no lossy data directory"))?;
+        mount.lose_unsynced()
+    }
+
     /// Starts `slot`'s node (it must not be running).
     pub fn start(&mut self, slot: usize) -> anyhow::Result<()> {
         anyhow::ensure!(!self.is_running(slot), "slot {slot} is running already");
+        self.prepare_data(slot)?;
         let dir = self.node_dir(slot);
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -220,11 +294,22 @@ impl Cluster {
 
     /// kill -9 `slot`'s node and reaps it.
     pub fn kill(&mut self, slot: usize) {
-        if let Some(mut child) = self.slot_mut(slot).child.take() {
-            let _ = child.kill();
+        self.kill_together(&[slot]);
+    }
+
+    /// kill -9 the nodes of `slots`, all before reaping any (a power loss).
+    pub fn kill_together(&mut self, slots: &[usize]) {
+        let mut children = Vec::new();
+        for slot in slots {
+            if let Some(mut child) = self.slot_mut(*slot).child.take() {
+                let _ = child.kill();
+                children.push(child);
+            }
+            self.slot_mut(*slot).paused = false;
+        }
+        for mut child in children {
             let _ = child.wait();
         }
-        self.slot_mut(slot).paused = false;
     }
 
     /// Whether the process died on its own (and reaps it if so).
@@ -273,7 +358,8 @@ impl Cluster {
     /// id with a fresh configuration (not bootstrapping). Returns the new id.
     pub fn wipe_and_renumber(&mut self, slot: usize) -> anyhow::Result<u64> {
         self.kill(slot);
-        let data = self.node_dir(slot).join("data");
+        self.mounts[slot - 1] = None;
+        let data = self.data_dir(slot);
         if data.exists() {
             std::fs::remove_dir_all(&data)
                 .with_context(|| format!("cannot wipe {}", data.display()))?;
@@ -285,13 +371,17 @@ impl Cluster {
         Ok(id)
     }
 
-    /// Stops every node (SIGCONT first if paused, then SIGKILL), by pid.
+    /// Stops every node (SIGCONT first if paused, then SIGKILL), by pid,
+    /// and unmounts the lossy data directories (their contents go).
     pub fn stop_all(&mut self) {
         for slot in 1..=self.slots.len() {
             if let Some(pid) = self.slot(slot).child.as_ref().map(Child::id) {
                 let _ = cmd::run("kill", &["-CONT", &pid.to_string()]);
             }
             self.kill(slot);
+        }
+        for mount in &mut self.mounts {
+            *mount = None;
         }
     }
 

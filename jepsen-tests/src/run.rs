@@ -128,6 +128,7 @@ pub async fn run(config: RunConfig) -> anyhow::Result<Verdict> {
         root: config.out.join("nodes"),
         run_id: config.run_id.clone(),
         faketime: config.faketime.clone(),
+        lossy: config.faults.contains(&Fault::LoseUnsynced),
     };
     let cluster: SharedCluster = Arc::new(Mutex::new(Cluster::new(settings, config.nodes)?));
     let outcome = tokio::select! {
@@ -195,6 +196,12 @@ async fn start_cluster(
         }
     }
     wait_for_cluster(api, cluster, config.nodes).await?;
+    {
+        let nodes = cluster.lock().await;
+        for slot in 1..=config.nodes {
+            nodes.check_data_mount(slot)?;
+        }
+    }
     if let Some(fault) = &config.fault {
         let nodes = cluster.lock().await;
         for slot in 1..=config.nodes {
@@ -276,6 +283,7 @@ fn run_info(config: &RunConfig) -> Value {
         "node_bin": config.node_bin.display().to_string(),
         "injected_fault": config.fault,
         "faketime": config.faketime.as_ref().map(|path| path.display().to_string()),
+        "lossy_data_dirs": config.faults.contains(&Fault::LoseUnsynced),
     })
 }
 
@@ -336,13 +344,21 @@ async fn heal(
             }
         }
     }
-    let leader = poll("finding the leader after healing", SETTLE_LIMIT, || async {
-        nemesis::leader_slot(api, cluster)
+    // The leader's own view: a leader the others still name may be one
+    // that just restarted and does not answer yet.
+    let (leader, view) = poll("finding the leader after healing", SETTLE_LIMIT, || async {
+        let leader = nemesis::leader_slot(api, cluster)
             .await
-            .context("no leader yet")
+            .context("no leader yet")?;
+        let view = api.cluster(leader).await?;
+        anyhow::ensure!(
+            view["leader"].as_u64() == Some(cluster.lock().await.slots[leader - 1].node_id),
+            "slot {leader} no longer leads"
+        );
+        Ok((leader, view))
     })
     .await?;
-    let actions = repair_membership(api, cluster, leader, slots).await?;
+    let actions = repair_membership(api, cluster, leader, &view, slots).await?;
     if !actions.is_empty() {
         let start = json!({ "fault": "repair", "actions": actions });
         recorder.note("nemesis", Kind::Info, F::FaultStart, None, start);
@@ -364,9 +380,9 @@ async fn repair_membership(
     api: &Api,
     cluster: &SharedCluster,
     leader: usize,
+    view: &Value,
     slots: usize,
 ) -> anyhow::Result<Vec<Value>> {
-    let view = api.cluster(leader).await?;
     let members: Vec<(u64, bool)> = view["members"]
         .as_array()
         .context("no members in the cluster view")?

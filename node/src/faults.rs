@@ -13,6 +13,9 @@
 //!   snapshot as its applied state, so openraft replays the log onto state
 //!   that already holds it; the replayed entries are posted again (under
 //!   fresh ids, since the ledger's own id check would absorb them).
+//! - `skip_fsync`: the Raft log store writes its appends, votes,
+//!   truncations and purges without sync, so an entry openraft counts as
+//!   persisted (and a vote it counts as cast) may be lost by a power loss.
 //!
 //! Each hook elsewhere is one `#[cfg(feature = "fault-injection")]` call
 //! into this module.
@@ -41,6 +44,8 @@ pub enum Fault {
     AckBeforeCommit,
     /// Replay the log since the last snapshot onto the state on restart.
     ReapplyOnRestart,
+    /// Write the Raft log and the vote without fsync.
+    SkipFsync,
 }
 
 static ACTIVE: OnceLock<Option<Fault>> = OnceLock::new();
@@ -53,6 +58,7 @@ pub fn init() -> anyhow::Result<()> {
         Some("skip_dedup") => Some(Fault::SkipDedup),
         Some("ack_before_commit") => Some(Fault::AckBeforeCommit),
         Some("reapply_on_restart") => Some(Fault::ReapplyOnRestart),
+        Some("skip_fsync") => Some(Fault::SkipFsync),
         Some(other) => anyhow::bail!("unknown CLEARLEDGER_FAULT {other:?}"),
     };
     if let Some(fault) = fault {
@@ -129,6 +135,13 @@ pub fn early_answer(app: &App, command: &Command) -> Option<Applied> {
         at,
         outcome: Ok(Receipt::Entries(outcomes)),
     })
+}
+
+/// `skip_fsync`: the log store's synced writes are written without sync.
+pub fn skip_fsync(options: &mut rocksdb::WriteOptions) {
+    if is(Fault::SkipFsync) {
+        options.set_sync(false);
+    }
 }
 
 static REPLAY_DONE: AtomicBool = AtomicBool::new(false);

@@ -29,6 +29,8 @@ pub struct LogStore {
 fn synced() -> WriteOptions {
     let mut options = WriteOptions::default();
     options.set_sync(true);
+    #[cfg(feature = "fault-injection")]
+    crate::faults::skip_fsync(&mut options);
     options
 }
 
