@@ -242,7 +242,7 @@ tps_of() { jq -r '.transfers_per_s' "$RESULTS/$1.json"; }
 MEMORY_NOTE=""
 fit_history() {
   local per=${BENCH_BYTES_PER_ENTRY:-1700} avail fits
-  avail=$(awk '/^MemAvailable:/ { print $2 * 1024 }' /proc/meminfo)
+  avail=$(awk '/^MemAvailable:/ { printf "%d", $2 * 1024 }' /proc/meminfo)
   fits=$(awk -v a="$avail" -v p="$per" 'BEGIN { printf "%d", a * 0.7 / (3 * p) }')
   if [ "$RECOVERY_ENTRIES" -gt "$fits" ]; then
     MEMORY_NOTE="$RECOVERY_ENTRIES entries would need about $((RECOVERY_ENTRIES * 3 * per / 1073741824)) GiB for three in-memory replicas ($per bytes per entry each); this machine had $((avail / 1073741824)) GiB available, so the history was capped at $fits entries"
