@@ -31,6 +31,13 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     Ok(value)
 }
 
+/// Decodes one value from the start of `bytes`, and says how many bytes it
+/// took.
+pub(crate) fn decode_prefix<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, usize), DecodeError> {
+    bincode::serde::decode_from_slice(bytes, bincode::config::standard())
+        .map_err(|error| DecodeError(error.to_string()))
+}
+
 /// Bytes that are not a valid encoding.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cannot decode: {0}")]

@@ -18,8 +18,10 @@ use crate::ledger::{Derived, Ledger, Meta, Position};
 use crate::posting::debit_total;
 use crate::table::{DenseTable, Table};
 
-/// The snapshot format version: the first byte of every snapshot.
-pub const SNAPSHOT_FORMAT: u8 = 6;
+/// The snapshot format version: the first byte of every snapshot. 7: the
+/// records follow one after another to the end (a writer streams them
+/// without knowing their number first), instead of as one counted list.
+pub const SNAPSHOT_FORMAT: u8 = 7;
 
 /// One stored record. `value: None` means the key was deleted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +32,35 @@ pub struct Record {
     pub key: Vec<u8>,
     /// The encoded value.
     pub value: Option<Vec<u8>>,
+}
+
+/// Writes snapshot bytes record by record: the format byte, each record, and
+/// at the end the number of records as eight little-endian bytes, so that a
+/// snapshot cut short anywhere is refused instead of restored in part. A node
+/// streams a snapshot straight from its store this way, without the ledger
+/// in hand; the caller may move the bytes out between records.
+#[derive(Debug)]
+pub struct SnapshotEncoder {
+    count: u64,
+}
+
+impl SnapshotEncoder {
+    /// Starts a snapshot at the end of `bytes`.
+    pub fn start(bytes: &mut Vec<u8>) -> SnapshotEncoder {
+        bytes.push(SNAPSHOT_FORMAT);
+        SnapshotEncoder { count: 0 }
+    }
+
+    /// Appends one record.
+    pub fn push(&mut self, record: &Record, bytes: &mut Vec<u8>) {
+        codec::encode_into(record, bytes);
+        self.count += 1;
+    }
+
+    /// Ends the snapshot.
+    pub fn finish(self, bytes: &mut Vec<u8>) {
+        bytes.extend_from_slice(&self.count.to_le_bytes());
+    }
 }
 
 /// Why records could not be turned back into a ledger.
@@ -252,21 +283,42 @@ impl Ledger {
         digest_of(records)
     }
 
-    /// The whole ledger as one snapshot: the format byte, then the records.
+    /// The whole ledger as one snapshot (see [`SnapshotEncoder`]).
     pub fn to_snapshot(&self) -> Vec<u8> {
-        let mut bytes = vec![SNAPSHOT_FORMAT];
-        bytes.extend(codec::encode(&self.records()));
+        let mut bytes = Vec::new();
+        let mut encoder = SnapshotEncoder::start(&mut bytes);
+        for record in self.records() {
+            encoder.push(&record, &mut bytes);
+        }
+        encoder.finish(&mut bytes);
         bytes
     }
 
-    /// Restores a ledger from [`Ledger::to_snapshot`] bytes.
+    /// Restores a ledger from snapshot bytes: [`Ledger::to_snapshot`]'s, or
+    /// any a [`SnapshotEncoder`] wrote, with the records in any order.
     pub fn from_snapshot(bytes: &[u8], tracking: bool) -> Result<Ledger, RestoreError> {
         match bytes.first() {
             Some(&SNAPSHOT_FORMAT) => {}
             Some(&found) => return Err(RestoreError::Format { found }),
             None => return Err(RestoreError::Format { found: 0 }),
         }
-        let records: Vec<Record> = codec::decode(&bytes[1..])?;
+        let cut_short = || RestoreError::Decode(DecodeError("the snapshot is cut short".into()));
+        let body_end = bytes
+            .len()
+            .checked_sub(8)
+            .filter(|&end| end >= 1)
+            .ok_or_else(cut_short)?;
+        let count = u64::from_le_bytes(bytes[body_end..].try_into().expect("eight bytes"));
+        let mut rest = &bytes[1..body_end];
+        let mut records = Vec::new();
+        while !rest.is_empty() {
+            let (record, read) = codec::decode_prefix::<Record>(rest)?;
+            records.push(record);
+            rest = &rest[read..];
+        }
+        if records.len() as u64 != count {
+            return Err(cut_short());
+        }
         Ledger::from_records(records, tracking)
     }
 

@@ -16,6 +16,7 @@ use crate::http::error::ApiError;
 use crate::metrics::Metrics;
 use crate::proposer::Proposer;
 use crate::raft::network::CLUSTER_SECRET_HEADER;
+use crate::raft::snapshots::Snapshots;
 use crate::raft::state_machine::SharedLedger;
 use crate::raft::types::Raft;
 
@@ -27,6 +28,8 @@ pub struct App {
     pub raft: Raft,
     /// The ledger, read by handlers, written only by the state machine.
     pub ledger: SharedLedger,
+    /// The snapshot files, where a restore stages the backup's snapshot.
+    pub snapshots: Arc<Snapshots>,
     /// Group commit.
     pub proposer: Proposer,
     /// For forwarding to the leader.

@@ -15,12 +15,11 @@
 
 use ledger::Ledger;
 use openraft::SnapshotMeta;
-use openraft::storage::Snapshot;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::codec;
-use crate::raft::types::{NodeId, TypeConfig};
+use crate::raft::types::NodeId;
 
 /// The first line of every backup file, without its version.
 pub const MAGIC: &str = "CLEARLEDGER-BACKUP";
@@ -108,22 +107,21 @@ fn hex_digest(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Writes the backup file for `snapshot`, taken by node `taken_by` at
-/// `taken_at`. Decodes the snapshot once, so that a backup that could not be
-/// restored is never written.
+/// Writes the backup file for the snapshot `meta` describes and `data`
+/// holds, taken by node `taken_by` at `taken_at`. Decodes the snapshot once,
+/// so that a backup that could not be restored is never written.
 pub fn write(
-    snapshot: &Snapshot<TypeConfig>,
+    meta: &Meta,
     data: &[u8],
     taken_by: NodeId,
     taken_at: String,
 ) -> Result<(Header, Vec<u8>), BackupError> {
-    let log_id = snapshot
-        .meta
+    let log_id = meta
         .last_log_id
         .ok_or_else(|| BackupError::Damaged("the snapshot holds no applied entry".into()))?;
     let ledger = Ledger::from_snapshot(data, false)
         .map_err(|error| BackupError::Damaged(format!("the snapshot does not restore: {error}")))?;
-    let payload = codec::encode(&(&snapshot.meta, data));
+    let payload = codec::encode(&(meta, data));
     let (chain_seq, chain_head) = ledger.chain_head();
     let header = Header {
         node_format: codec::FORMAT,
@@ -224,14 +222,12 @@ pub fn read(file: &[u8]) -> Result<Checked, BackupError> {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Cursor;
-
     use ledger::{Actor, Command, CommandKind, NewBranch, Timestamp};
     use openraft::{CommittedLeaderId, LogId, StoredMembership};
 
     use super::*;
 
-    fn snapshot_of(ledger: &Ledger) -> (Snapshot<TypeConfig>, Vec<u8>) {
+    fn snapshot_of(ledger: &Ledger) -> (Meta, Vec<u8>) {
         let data = ledger.to_snapshot();
         let log_id = LogId::new(CommittedLeaderId::new(3, 1), ledger.applied_index());
         let meta = Meta {
@@ -239,11 +235,7 @@ mod tests {
             last_membership: StoredMembership::default(),
             snapshot_id: "test".into(),
         };
-        let snapshot = Snapshot {
-            meta,
-            snapshot: Box::new(Cursor::new(data.clone())),
-        };
-        (snapshot, data)
+        (meta, data)
     }
 
     fn ledger() -> Ledger {
@@ -265,8 +257,8 @@ mod tests {
 
     fn backup() -> (Header, Vec<u8>) {
         let ledger = ledger();
-        let (snapshot, data) = snapshot_of(&ledger);
-        write(&snapshot, &data, 2, "2026-12-02T00:00:00.000000Z".into()).expect("writes")
+        let (meta, data) = snapshot_of(&ledger);
+        write(&meta, &data, 2, "2026-12-02T00:00:00.000000Z".into()).expect("writes")
     }
 
     /// `file` with its header changed by `change` and its payload kept.

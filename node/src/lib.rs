@@ -24,6 +24,7 @@ pub mod raft {
     //! Raft: types, the RocksDB log store, the state machine adapter, the network.
     pub mod log_store;
     pub mod network;
+    pub mod snapshots;
     pub mod state_machine;
     pub mod types;
 }
@@ -41,7 +42,7 @@ use openraft::{BasicNode, SnapshotPolicy};
 
 use crate::app::{App, hash_key, key_id};
 use crate::config::Config;
-use crate::proposer::Proposer;
+use crate::proposer::{Forwarding, Proposer};
 use crate::raft::log_store::LogStore;
 use crate::raft::network::Network;
 use crate::raft::state_machine::StateMachine;
@@ -101,8 +102,10 @@ pub async fn run(
     let db = storage::open(&config.data_dir.join("db"))
         .with_context(|| format!("cannot open the database in {}", config.data_dir.display()))?;
     let log_store = LogStore::new(db.clone());
-    let state_machine = StateMachine::open(db.clone()).context("cannot load the ledger state")?;
+    let state_machine =
+        StateMachine::open(db.clone(), &config.data_dir).context("cannot load the ledger state")?;
     let ledger = state_machine.ledger();
+    let snapshots = state_machine.snapshots();
     let client = http_client(&config)?;
     let network = Network::new(
         client.clone(),
@@ -118,7 +121,14 @@ pub async fn run(
     )
     .await
     .context("cannot start Raft")?;
-    let proposer = Proposer::start(raft.clone(), config.write.clone());
+    let forwarding = Forwarding {
+        node_id: config.node_id,
+        client: client.clone(),
+        scheme: config.scheme(),
+        secret: config.cluster_secret.clone(),
+        timeout: Duration::from_millis(config.write.deadline_ms),
+    };
+    let proposer = Proposer::start(raft.clone(), config.write.clone(), forwarding);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -126,6 +136,7 @@ pub async fn run(
         config,
         raft: raft.clone(),
         ledger,
+        snapshots,
         proposer,
         client,
         metrics: Default::default(),

@@ -6,19 +6,32 @@
 //! as soon as an in-flight slot frees up, stamps it with the leader's clock,
 //! and proposes it as one entry. Batch calls from one request stay one
 //! command, so they stay in one entry.
+//!
+//! On a follower the same loop gathers its clients' commands, and each
+//! gathered batch goes to the leader in one internal call
+//! (`/internal/propose`), which proposes it as one entry: a follower's
+//! clients cost the leader one request per batch instead of one each. The
+//! follower has authenticated and parsed them; the ledger checks the
+//! principal again when it applies each command, on every replica.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ledger::{Applied, Command, CommandKind, Timestamp};
 use openraft::error::{ClientWriteError, RaftError};
+use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
+use crate::codec;
 use crate::config::WriteSettings;
+use crate::raft::network::CLUSTER_SECRET_HEADER;
 use crate::raft::types::{Batch, NodeId, Raft};
 
+/// The internal route a follower sends its gathered commands to.
+pub const PROPOSE_PATH: &str = "/internal/propose";
+
 /// Why a proposal has no outcome.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error, Serialize, Deserialize)]
 pub enum ProposeError {
     /// This node is not the leader; nothing was proposed.
     #[error("this node is not the leader")]
@@ -43,6 +56,21 @@ struct Proposal {
 #[derive(Clone)]
 pub struct Proposer {
     queue: mpsc::Sender<Proposal>,
+}
+
+/// How a follower reaches the leader with its gathered commands.
+#[derive(Clone)]
+pub struct Forwarding {
+    /// This node.
+    pub node_id: NodeId,
+    /// The client for peers (TLS as configured).
+    pub client: reqwest::Client,
+    /// `http` or `https`.
+    pub scheme: &'static str,
+    /// Sent on every internal call when set.
+    pub secret: Option<String>,
+    /// How long the leader may take to answer.
+    pub timeout: Duration,
 }
 
 /// The leader's clock, read once per Raft entry.
@@ -73,9 +101,9 @@ fn weight(command: &Command) -> (usize, usize) {
 
 impl Proposer {
     /// Starts the group-commit loop for `raft`.
-    pub fn start(raft: Raft, settings: WriteSettings) -> Proposer {
+    pub fn start(raft: Raft, settings: WriteSettings, forwarding: Forwarding) -> Proposer {
         let (queue, receiver) = mpsc::channel(settings.queue_max);
-        tokio::spawn(run(raft, settings, receiver));
+        tokio::spawn(run(raft, settings, forwarding, receiver));
         Proposer { queue }
     }
 
@@ -92,7 +120,12 @@ impl Proposer {
     }
 }
 
-async fn run(raft: Raft, settings: WriteSettings, mut receiver: mpsc::Receiver<Proposal>) {
+async fn run(
+    raft: Raft,
+    settings: WriteSettings,
+    forwarding: Forwarding,
+    mut receiver: mpsc::Receiver<Proposal>,
+) {
     let slots = Arc::new(Semaphore::new(settings.in_flight_max));
     let mut carried: Option<Proposal> = None;
     loop {
@@ -122,51 +155,117 @@ async fn run(raft: Raft, settings: WriteSettings, mut receiver: mpsc::Receiver<P
             batch.push(next);
         }
         let raft = raft.clone();
+        let forwarding = forwarding.clone();
         tokio::spawn(async move {
-            write(raft, batch).await;
+            write(raft, forwarding, batch).await;
             drop(slot);
         });
     }
 }
 
-async fn write(raft: Raft, batch: Vec<Proposal>) {
-    let at = now();
+async fn write(raft: Raft, forwarding: Forwarding, batch: Vec<Proposal>) {
     let (commands, replies): (Vec<Command>, Vec<_>) = batch
         .into_iter()
-        .map(|proposal| {
-            (
-                Command {
-                    at,
-                    ..proposal.command
-                },
-                proposal.reply,
-            )
-        })
+        .map(|proposal| (proposal.command, proposal.reply))
         .unzip();
-    match raft.client_write(Batch { commands }).await {
-        Ok(response) => {
-            assert_eq!(
-                response.data.applied.len(),
-                replies.len(),
-                "one outcome per command"
-            );
-            for (reply, applied) in replies.into_iter().zip(response.data.applied) {
+    let leader = {
+        let metrics = raft.metrics();
+        let metrics = metrics.borrow();
+        metrics
+            .current_leader
+            .filter(|&leader| leader != forwarding.node_id)
+            .and_then(|leader| {
+                let node = metrics.membership_config.membership().get_node(&leader)?;
+                Some((leader, node.addr.clone()))
+            })
+    };
+    let outcome = match leader {
+        Some((leader, addr)) => forward(&forwarding, leader, &addr, commands).await,
+        None => propose_here(&raft, commands).await,
+    };
+    match outcome {
+        Ok(applied) => {
+            assert_eq!(applied.len(), replies.len(), "one outcome per command");
+            for (reply, applied) in replies.into_iter().zip(applied) {
                 // The requester may have given up at its deadline; that is fine.
                 let _ = reply.send(Ok(applied));
             }
         }
         Err(error) => {
-            let outcome = match &error {
-                RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => {
-                    ProposeError::NotLeader {
-                        leader: forward.leader_id,
-                    }
-                }
-                other => ProposeError::Unknown(other.to_string()),
-            };
             for reply in replies {
-                let _ = reply.send(Err(outcome.clone()));
+                let _ = reply.send(Err(error.clone()));
             }
         }
+    }
+}
+
+/// Proposes `commands` as one Raft entry on this node, stamped with its
+/// clock, and answers their outcomes in order.
+pub async fn propose_here(
+    raft: &Raft,
+    commands: Vec<Command>,
+) -> Result<Vec<Applied>, ProposeError> {
+    let at = now();
+    let commands = commands
+        .into_iter()
+        .map(|command| Command { at, ..command })
+        .collect();
+    match raft.client_write(Batch { commands }).await {
+        Ok(response) => Ok(response.data.applied),
+        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => {
+            Err(ProposeError::NotLeader {
+                leader: forward.leader_id,
+            })
+        }
+        Err(other) => Err(ProposeError::Unknown(other.to_string())),
+    }
+}
+
+/// Sends `commands` to the leader's [`PROPOSE_PATH`] and answers what it
+/// answered. A leader that could not be reached was proposed nothing; one
+/// that did not answer may have proposed them.
+async fn forward(
+    forwarding: &Forwarding,
+    leader: NodeId,
+    addr: &str,
+    commands: Vec<Command>,
+) -> Result<Vec<Applied>, ProposeError> {
+    let sent = commands.len();
+    let body = crate::blocking::blocking(|| codec::encode(&commands));
+    let mut request = forwarding
+        .client
+        .post(format!("{}://{addr}{PROPOSE_PATH}", forwarding.scheme))
+        .timeout(forwarding.timeout)
+        .body(body);
+    if let Some(secret) = &forwarding.secret {
+        request = request.header(CLUSTER_SECRET_HEADER, secret);
+    }
+    let unknown = |what: String| ProposeError::Unknown(format!("leader {leader} {what}"));
+    let response = request.send().await.map_err(|error| {
+        if error.is_connect() {
+            ProposeError::NotLeader {
+                leader: Some(leader),
+            }
+        } else {
+            unknown(format!("did not answer: {error}"))
+        }
+    })?;
+    if !response.status().is_success() {
+        return Err(unknown(format!("answered {}", response.status())));
+    }
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|error| unknown(format!("cut its answer off: {error}")))?;
+    let answer: Result<Vec<Applied>, ProposeError> = crate::blocking::blocking(|| {
+        codec::decode(&bytes)
+    })
+    .map_err(|error| unknown(format!("answered in a form this node cannot read: {error}")))?;
+    match answer {
+        Ok(applied) if applied.len() != sent => Err(unknown(format!(
+            "answered {} outcomes for {sent} commands",
+            applied.len()
+        ))),
+        answer => answer,
     }
 }

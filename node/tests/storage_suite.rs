@@ -13,8 +13,8 @@ struct RocksBuilder;
 impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for RocksBuilder {
     async fn build(&self) -> Result<(tempfile::TempDir, LogStore, StateMachine), StorageError> {
         let dir = tempfile::tempdir().expect("tempdir");
-        let db = storage::open(dir.path()).expect("open rocksdb");
-        let state_machine = StateMachine::open(db.clone())?;
+        let db = storage::open(&dir.path().join("db")).expect("open rocksdb");
+        let state_machine = StateMachine::open(db.clone(), dir.path())?;
         Ok((dir, LogStore::new(db), state_machine))
     }
 }

@@ -6,7 +6,7 @@
 //! promote calls.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Cursor;
+use std::io::{Seek, SeekFrom, Write};
 use std::time::Duration;
 
 use axum::Json;
@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use openraft::storage::Snapshot;
 use openraft::{BasicNode, Membership, SnapshotMeta, StoredMembership, Vote};
 use serde_json::{Value, json};
+use tokio::io::AsyncReadExt;
 
 use crate::app::{AppState, Caller, Consistency, hash_key};
 use crate::backup;
@@ -69,10 +70,15 @@ pub async fn backup(State(app): State<AppState>, caller: Caller) -> Result<Respo
                 "the snapshot was replaced while it was read; retry",
             )
         })?;
-    let data = snapshot.snapshot.get_ref().clone();
-    let taken_at = crate::proposer::now().to_string();
-    let (header, file) = blocking(|| backup::write(&snapshot, &data, app.config.node_id, taken_at))
+    let mut file = snapshot.snapshot;
+    let mut data = Vec::new();
+    file.read_to_end(&mut data)
+        .await
         .map_err(|error| failed("backup_failed", error))?;
+    let taken_at = crate::proposer::now().to_string();
+    let (header, file) =
+        blocking(|| backup::write(&snapshot.meta, &data, app.config.node_id, taken_at))
+            .map_err(|error| failed("backup_failed", error))?;
     tracing::info!(index = header.index, bytes = file.len(), "backup taken");
     let mut response = (StatusCode::OK, file).into_response();
     let headers = response.headers_mut();
@@ -177,9 +183,17 @@ pub async fn restore(
     // its election timeout this node elects itself in a later term still,
     // and its first entry as leader follows the backup's index.
     let vote = Vote::new(log_id.leader_id.term + 1, me);
+    let staged = blocking(|| {
+        let mut file = app.snapshots.scratch_file()?;
+        file.write_all(&checked.data)?;
+        file.seek(SeekFrom::Start(0))?;
+        Ok::<_, std::io::Error>(file)
+    })
+    .map_err(|error| failed("restore_failed", error))?;
+    drop(checked.data);
     let snapshot = Snapshot {
         meta,
-        snapshot: Box::new(Cursor::new(checked.data)),
+        snapshot: Box::new(tokio::fs::File::from_std(staged)),
     };
     app.raft
         .install_full_snapshot(vote, snapshot)

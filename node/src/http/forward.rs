@@ -1,6 +1,12 @@
 //! Any node takes any call: a write, or a linearizable read, that lands on a
 //! follower is forwarded to the leader, so a branch system needs one address.
 //! A forwarded request is never forwarded again.
+//!
+//! Postings (`POST /v1/transfers`, `POST /v1/entries`), the calls branch
+//! systems make all day, are not forwarded as requests: the follower
+//! authenticates and parses them itself, and its group commit sends the
+//! gathered commands to the leader in one internal call (see
+//! [`crate::proposer`]).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -14,6 +20,9 @@ use crate::app::AppState;
 use crate::http::error::ApiError;
 use crate::raft::network::CLUSTER_SECRET_HEADER;
 
+/// The posting routes a follower serves itself.
+const POSTINGS: [&str; 2] = ["/v1/transfers", "/v1/entries"];
+
 /// Marks a request a follower forwarded.
 pub const FORWARDED_HEADER: &str = "x-clearledger-forwarded-by";
 /// The original client's address on a forwarded request.
@@ -22,6 +31,9 @@ pub const FORWARDED_FOR_HEADER: &str = "x-forwarded-for";
 fn needs_leader(request: &Request) -> bool {
     let path = request.uri().path();
     if !path.starts_with("/v1/") {
+        return false;
+    }
+    if request.method() == Method::POST && POSTINGS.contains(&path) {
         return false;
     }
     if request.method() != Method::GET {

@@ -61,3 +61,18 @@ pub async fn snapshot(State(app): State<AppState>, headers: HeaderMap, body: Byt
         Err(response) => response,
     }
 }
+
+/// A follower's gathered commands (see [`crate::proposer`]): proposed here
+/// as one entry, their outcomes answered in order, or why there are none.
+pub async fn propose(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(response) = check_secret(&app, &headers) {
+        return response;
+    }
+    match decode::<Vec<ledger::Command>>(&body) {
+        Ok(commands) => {
+            let answer = crate::proposer::propose_here(&app.raft, commands).await;
+            crate::blocking::blocking(|| codec::encode(&answer)).into_response()
+        }
+        Err(response) => response,
+    }
+}

@@ -170,6 +170,7 @@ pub fn router(app: AppState) -> Router {
         .route("/internal/raft/append", post(internal_api::append))
         .route("/internal/raft/vote", post(internal_api::vote))
         .route("/internal/raft/snapshot", post(internal_api::snapshot))
+        .route(crate::proposer::PROPOSE_PATH, post(internal_api::propose))
         .layer(DefaultBodyLimit::max(internal_api::RPC_BYTES_MAX));
     // A restore goes to a node that has never joined a cluster, so it has no
     // leader to forward to; it reads its (large) body itself, after the key.

@@ -4,8 +4,8 @@
 //!
 //! On start it loads the ledger's records from the `state` column family: a
 //! restart resumes from the store and never replays the whole log.
+//! Snapshots are files (see [`crate::raft::snapshots`]).
 
-use std::io::Cursor;
 use std::sync::{Arc, RwLock};
 
 use ledger::{Ledger, Record};
@@ -14,14 +14,15 @@ use openraft::{
     AnyError, BasicNode, EntryPayload, RaftSnapshotBuilder, StorageIOError, StoredMembership,
 };
 use rocksdb::{DB, IteratorMode, WriteBatch, WriteOptions};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::codec;
+use crate::raft::snapshots::{Snapshots, state_record};
 use crate::raft::types::{BatchOutcome, LogId, NodeId, StorageError, TypeConfig};
 use crate::storage::{CF_SM, CF_STATE};
 
 const KEY_APPLIED: &[u8] = b"applied";
 const KEY_MEMBERSHIP: &[u8] = b"membership";
-const KEY_SNAPSHOT: &[u8] = b"snapshot";
 
 type Membership = StoredMembership<NodeId, BasicNode>;
 type Meta = SnapshotMeta<NodeId, BasicNode>;
@@ -32,6 +33,7 @@ pub type SharedLedger = Arc<RwLock<Ledger>>;
 /// The Raft state machine over the ledger.
 pub struct StateMachine {
     db: Arc<DB>,
+    snapshots: Arc<Snapshots>,
     ledger: SharedLedger,
     last_applied: Option<LogId>,
     membership: Membership,
@@ -43,6 +45,16 @@ fn sm_read_error(error: impl std::fmt::Display) -> StorageError {
 
 fn sm_write_error(error: impl std::fmt::Display) -> StorageError {
     StorageIOError::write_state_machine(AnyError::error(error.to_string())).into()
+}
+
+fn snapshot_read_error(meta: Option<&Meta>, error: impl std::fmt::Display) -> StorageError {
+    let signature = meta.map(|meta| meta.signature());
+    StorageIOError::read_snapshot(signature, AnyError::error(error.to_string())).into()
+}
+
+fn snapshot_write_error(meta: &Meta, error: impl std::fmt::Display) -> StorageError {
+    StorageIOError::write_snapshot(Some(meta.signature()), AnyError::error(error.to_string()))
+        .into()
 }
 
 fn state_key(record: &Record) -> Vec<u8> {
@@ -60,27 +72,16 @@ fn state_value(value: &[u8]) -> Vec<u8> {
 }
 
 impl StateMachine {
-    /// Loads the state machine from the node's database.
-    pub fn open(db: Arc<DB>) -> Result<StateMachine, StorageError> {
+    /// Loads the state machine from the node's database; its snapshot files
+    /// are under `data_dir`.
+    pub fn open(db: Arc<DB>, data_dir: &std::path::Path) -> Result<StateMachine, StorageError> {
+        let snapshots = Snapshots::open(db.clone(), data_dir)
+            .map_err(|error| snapshot_read_error(None, error))?;
         let cf_state = db.cf_handle(CF_STATE).expect("created at open");
         let mut records = Vec::new();
         for item in db.iterator_cf(cf_state, IteratorMode::Start) {
             let (key, value) = item.map_err(sm_read_error)?;
-            let (&table, key) = key
-                .split_first()
-                .ok_or_else(|| sm_read_error("empty state key"))?;
-            let value = match value.split_first() {
-                Some((&codec::FORMAT, rest)) => rest.to_vec(),
-                Some((&found, _)) => {
-                    return Err(sm_read_error(codec::CodecError::Format { found }));
-                }
-                None => return Err(sm_read_error("empty state value")),
-            };
-            records.push(Record {
-                table,
-                key: key.to_vec(),
-                value: Some(value),
-            });
+            records.push(state_record(&key, &value).map_err(sm_read_error)?);
         }
         let ledger = if records.is_empty() {
             Ledger::with_change_tracking()
@@ -104,6 +105,7 @@ impl StateMachine {
         );
         Ok(StateMachine {
             db,
+            snapshots,
             ledger: Arc::new(RwLock::new(ledger)),
             last_applied,
             membership,
@@ -168,15 +170,16 @@ impl StateMachine {
         Ok(outcomes)
     }
 
-    /// Replaces the ledger with a snapshot's, stored with its meta in one
-    /// synced WriteBatch.
+    /// The snapshot files, for a restore to stage its data in.
+    pub fn snapshots(&self) -> Arc<Snapshots> {
+        self.snapshots.clone()
+    }
+
+    /// Replaces the ledger with a snapshot's, in one synced WriteBatch, then
+    /// keeps the snapshot as the current one.
     fn install(&mut self, meta: &Meta, data: Vec<u8>) -> Result<(), StorageError> {
-        let restored = Ledger::from_snapshot(&data, true).map_err(|error| {
-            StorageIOError::read_snapshot(
-                Some(meta.signature()),
-                AnyError::error(error.to_string()),
-            )
-        })?;
+        let restored = Ledger::from_snapshot(&data, true)
+            .map_err(|error| snapshot_read_error(Some(meta), error))?;
         assert_eq!(
             restored.applied_index(),
             meta.last_log_id.map_or(0, |id| id.index),
@@ -185,7 +188,6 @@ impl StateMachine {
         let extra = [
             (KEY_APPLIED, codec::encode(&meta.last_log_id)),
             (KEY_MEMBERSHIP, codec::encode(&meta.last_membership)),
-            (KEY_SNAPSHOT, codec::encode(&(meta.clone(), data))),
         ];
         self.write_changes(restored.records(), &extra, true, true)?;
         *self
@@ -194,6 +196,9 @@ impl StateMachine {
             .expect("a panic while applying stops the node") = restored;
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
+        self.snapshots
+            .write_data(meta, &data)
+            .map_err(|error| snapshot_write_error(meta, error))?;
         Ok(())
     }
 
@@ -249,80 +254,105 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
-        let data = crate::blocking::blocking(|| {
-            self.ledger
-                .read()
-                .expect("a panic while applying stops the node")
-                .to_snapshot()
-        });
+        let meta = Meta {
+            last_log_id: self.last_applied,
+            last_membership: self.membership.clone(),
+            snapshot_id: match self.last_applied {
+                Some(id) => format!(
+                    "{}-{}-{}",
+                    id.leader_id.term, id.leader_id.node_id, id.index
+                ),
+                None => "empty".to_string(),
+            },
+        };
+        // The view is taken here, between two applies, so it is the ledger
+        // at `last_applied`; the file is written from it on its own thread.
+        let (taken, view_taken) = std::sync::mpsc::channel();
+        let (written, done) = tokio::sync::oneshot::channel();
+        let snapshots = self.snapshots.clone();
+        let for_thread = meta.clone();
+        let spawned = std::thread::Builder::new()
+            .name("snapshot".into())
+            .spawn(move || {
+                let db = snapshots.db();
+                let view = db.snapshot();
+                let _ = taken.send(());
+                let _ = written.send(snapshots.write_from_view(&view, &for_thread));
+            });
+        let done = match spawned {
+            Ok(_) => {
+                // Microseconds: the thread takes the view before anything else.
+                let _ = crate::blocking::blocking(|| view_taken.recv());
+                Ok(done)
+            }
+            Err(error) => Err(error.to_string()),
+        };
         SnapshotBuilder {
-            db: self.db.clone(),
-            data,
-            last_applied: self.last_applied,
-            membership: self.membership.clone(),
+            snapshots: self.snapshots.clone(),
+            meta,
+            done,
         }
     }
 
-    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
-        Ok(Box::new(Cursor::new(Vec::new())))
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<tokio::fs::File>, StorageError> {
+        let file = crate::blocking::blocking(|| self.snapshots.scratch_file())
+            .map_err(|error| snapshot_read_error(None, error))?;
+        Ok(Box::new(tokio::fs::File::from_std(file)))
     }
 
     async fn install_snapshot(
         &mut self,
         meta: &Meta,
-        snapshot: Box<Cursor<Vec<u8>>>,
+        mut snapshot: Box<tokio::fs::File>,
     ) -> Result<(), StorageError> {
-        crate::blocking::blocking(|| self.install(meta, snapshot.into_inner()))
+        let mut data = Vec::new();
+        snapshot
+            .seek(std::io::SeekFrom::Start(0))
+            .await
+            .map_err(|error| snapshot_read_error(Some(meta), error))?;
+        snapshot
+            .read_to_end(&mut data)
+            .await
+            .map_err(|error| snapshot_read_error(Some(meta), error))?;
+        drop(snapshot);
+        crate::blocking::blocking(|| self.install(meta, data))
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
-        let cf_sm = self.db.cf_handle(CF_SM).expect("created at open");
-        let Some(bytes) = self.db.get_cf(cf_sm, KEY_SNAPSHOT).map_err(sm_read_error)? else {
-            return Ok(None);
-        };
-        let (meta, data): (Meta, Vec<u8>) = codec::decode(&bytes).map_err(sm_read_error)?;
-        Ok(Some(Snapshot {
+        let current = crate::blocking::blocking(|| self.snapshots.current())
+            .map_err(|error| snapshot_read_error(None, error))?;
+        Ok(current.map(|(meta, file)| Snapshot {
             meta,
-            snapshot: Box::new(Cursor::new(data)),
+            snapshot: Box::new(tokio::fs::File::from_std(file)),
         }))
     }
 }
 
-/// Builds a snapshot from the ledger as it stood when the builder was made
-/// (taken under the state machine's lock, so it is one consistent view).
+/// Finishes a snapshot whose view the state machine took: waits for its
+/// file and answers the current snapshot.
 pub struct SnapshotBuilder {
-    db: Arc<DB>,
-    data: Vec<u8>,
-    last_applied: Option<LogId>,
-    membership: Membership,
+    snapshots: Arc<Snapshots>,
+    meta: Meta,
+    done: Result<tokio::sync::oneshot::Receiver<Result<Meta, String>>, String>,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
-        let snapshot_id = match self.last_applied {
-            Some(id) => format!("{}-{}-{}", id.leader_id.term, id.index, self.data.len()),
-            None => "empty".to_string(),
+        let meta = &self.meta;
+        let written = match std::mem::replace(&mut self.done, Err("already built".into())) {
+            Ok(done) => done
+                .await
+                .unwrap_or_else(|_| Err("the snapshot thread stopped".into())),
+            Err(error) => Err(error),
         };
-        let meta = Meta {
-            last_log_id: self.last_applied,
-            last_membership: self.membership.clone(),
-            snapshot_id,
-        };
-        let data = std::mem::take(&mut self.data);
-        let cf_sm = self.db.cf_handle(CF_SM).expect("created at open");
-        let mut options = WriteOptions::default();
-        options.set_sync(true);
-        let stored = codec::encode(&(meta.clone(), &data));
-        crate::blocking::blocking(|| self.db.put_cf_opt(cf_sm, KEY_SNAPSHOT, stored, &options))
-            .map_err(|error| {
-                StorageIOError::write_snapshot(
-                    Some(meta.signature()),
-                    AnyError::error(error.to_string()),
-                )
-            })?;
+        let current = written.map_err(|error| snapshot_write_error(meta, error))?;
+        // A newer snapshot (one installed meanwhile) may be current instead.
+        let (current_meta, file) = crate::blocking::blocking(|| self.snapshots.current())
+            .map_err(|error| snapshot_read_error(Some(&current), error))?
+            .ok_or_else(|| snapshot_read_error(Some(&current), "the snapshot went missing"))?;
         Ok(Snapshot {
-            meta,
-            snapshot: Box::new(Cursor::new(data)),
+            meta: current_meta,
+            snapshot: Box::new(tokio::fs::File::from_std(file)),
         })
     }
 }

@@ -1,7 +1,5 @@
 //! The Raft type configuration: what a log entry carries and what applying it answers.
 
-use std::io::Cursor;
-
 use serde::{Deserialize, Serialize};
 
 /// A Raft node id.
@@ -30,7 +28,7 @@ openraft::declare_raft_types!(
         NodeId = NodeId,
         Node = openraft::BasicNode,
         Entry = openraft::Entry<TypeConfig>,
-        SnapshotData = Cursor<Vec<u8>>,
+        SnapshotData = tokio::fs::File,
         AsyncRuntime = openraft::TokioRuntime,
 );
 
