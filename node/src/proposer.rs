@@ -9,7 +9,8 @@
 //!
 //! On a follower the same loop gathers its clients' commands, and each
 //! gathered batch goes to the leader in one internal call
-//! (`/internal/propose`), which proposes it as one entry: a follower's
+//! (`/internal/propose`); the leader queues it whole with its own clients'
+//! commands, so it rides in one entry with them: a follower's
 //! clients cost the leader one request per batch instead of one each. The
 //! follower has authenticated and parsed them; the ledger checks the
 //! principal again when it applies each command, on every replica.
@@ -47,9 +48,35 @@ pub enum ProposeError {
     Overloaded,
 }
 
-struct Proposal {
-    command: Command,
-    reply: oneshot::Sender<Result<Applied, ProposeError>>,
+/// Queued for group commit: one command of this node's clients, or the
+/// gathered commands of a follower's, which stay together in one entry.
+enum Proposal {
+    One {
+        command: Command,
+        reply: oneshot::Sender<Result<Applied, ProposeError>>,
+    },
+    Forwarded {
+        commands: Vec<Command>,
+        reply: oneshot::Sender<Result<Vec<Applied>, ProposeError>>,
+    },
+}
+
+impl Proposal {
+    fn weight(&self) -> (usize, usize) {
+        match self {
+            Proposal::One { command, .. } => weight(command),
+            Proposal::Forwarded { commands, .. } => commands
+                .iter()
+                .map(weight)
+                .fold((0, 0), |(entries, bytes), (e, b)| (entries + e, bytes + b)),
+        }
+    }
+}
+
+/// Where a batch's outcomes go, in order.
+enum Replies {
+    One(oneshot::Sender<Result<Applied, ProposeError>>),
+    Forwarded(usize, oneshot::Sender<Result<Vec<Applied>, ProposeError>>),
 }
 
 /// The handle requests use to propose commands.
@@ -114,7 +141,20 @@ impl Proposer {
     ) -> Result<oneshot::Receiver<Result<Applied, ProposeError>>, ProposeError> {
         let (reply, outcome) = oneshot::channel();
         self.queue
-            .try_send(Proposal { command, reply })
+            .try_send(Proposal::One { command, reply })
+            .map_err(|_| ProposeError::Overloaded)?;
+        Ok(outcome)
+    }
+
+    /// Queues a follower's gathered `commands`, to be proposed here (never
+    /// sent on) in one entry, and returns where their outcomes will arrive.
+    pub fn propose_forwarded(
+        &self,
+        commands: Vec<Command>,
+    ) -> Result<oneshot::Receiver<Result<Vec<Applied>, ProposeError>>, ProposeError> {
+        let (reply, outcome) = oneshot::channel();
+        self.queue
+            .try_send(Proposal::Forwarded { commands, reply })
             .map_err(|_| ProposeError::Overloaded)?;
         Ok(outcome)
     }
@@ -141,11 +181,11 @@ async fn run(
                 None => return,
             },
         };
-        let (mut entries, mut bytes) = weight(&first.command);
+        let (mut entries, mut bytes) = first.weight();
         let mut batch = vec![first];
         while entries < settings.batch_entries_max && bytes < settings.batch_bytes_max {
             let Ok(next) = receiver.try_recv() else { break };
-            let (more_entries, more_bytes) = weight(&next.command);
+            let (more_entries, more_bytes) = next.weight();
             if entries + more_entries > settings.batch_entries_max {
                 carried = Some(next);
                 break;
@@ -164,11 +204,29 @@ async fn run(
 }
 
 async fn write(raft: Raft, forwarding: Forwarding, batch: Vec<Proposal>) {
-    let (commands, replies): (Vec<Command>, Vec<_>) = batch
-        .into_iter()
-        .map(|proposal| (proposal.command, proposal.reply))
-        .unzip();
-    let leader = {
+    let mut commands = Vec::with_capacity(batch.len());
+    let mut replies = Vec::with_capacity(batch.len());
+    let mut from_a_follower = false;
+    for proposal in batch {
+        match proposal {
+            Proposal::One { command, reply } => {
+                commands.push(command);
+                replies.push(Replies::One(reply));
+            }
+            Proposal::Forwarded {
+                commands: theirs,
+                reply,
+            } => {
+                from_a_follower = true;
+                replies.push(Replies::Forwarded(theirs.len(), reply));
+                commands.extend(theirs);
+            }
+        }
+    }
+    // A follower's commands are proposed here or not at all: never sent on.
+    let leader = if from_a_follower {
+        None
+    } else {
         let metrics = raft.metrics();
         let metrics = metrics.borrow();
         metrics
@@ -185,15 +243,32 @@ async fn write(raft: Raft, forwarding: Forwarding, batch: Vec<Proposal>) {
     };
     match outcome {
         Ok(applied) => {
-            assert_eq!(applied.len(), replies.len(), "one outcome per command");
-            for (reply, applied) in replies.into_iter().zip(applied) {
-                // The requester may have given up at its deadline; that is fine.
-                let _ = reply.send(Ok(applied));
+            let mut applied = applied.into_iter();
+            // The requesters may have given up at their deadline; that is fine.
+            for reply in replies {
+                match reply {
+                    Replies::One(reply) => {
+                        let _ = reply.send(Ok(applied.next().expect("one outcome per command")));
+                    }
+                    Replies::Forwarded(count, reply) => {
+                        let theirs: Vec<Applied> = applied.by_ref().take(count).collect();
+                        assert_eq!(theirs.len(), count, "one outcome per command");
+                        let _ = reply.send(Ok(theirs));
+                    }
+                }
             }
+            assert!(applied.next().is_none(), "one outcome per command");
         }
         Err(error) => {
             for reply in replies {
-                let _ = reply.send(Err(error.clone()));
+                match reply {
+                    Replies::One(reply) => {
+                        let _ = reply.send(Err(error.clone()));
+                    }
+                    Replies::Forwarded(_, reply) => {
+                        let _ = reply.send(Err(error.clone()));
+                    }
+                }
             }
         }
     }

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
 use crate::codec;
+use crate::proposer::ProposeError;
 use crate::raft::network::CLUSTER_SECRET_HEADER;
 
 /// The largest Raft RPC body: `max_payload_entries` entries of the largest
@@ -62,17 +63,24 @@ pub async fn snapshot(State(app): State<AppState>, headers: HeaderMap, body: Byt
     }
 }
 
-/// A follower's gathered commands (see [`crate::proposer`]): proposed here
-/// as one entry, their outcomes answered in order, or why there are none.
+/// A follower's gathered commands (see [`crate::proposer`]): queued whole
+/// for this node's group commit, their outcomes answered in order, or why
+/// there are none.
 pub async fn propose(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(response) = check_secret(&app, &headers) {
         return response;
     }
-    match decode::<Vec<ledger::Command>>(&body) {
-        Ok(commands) => {
-            let answer = crate::proposer::propose_here(&app.raft, commands).await;
-            crate::blocking::blocking(|| codec::encode(&answer)).into_response()
-        }
-        Err(response) => response,
-    }
+    let commands = match decode::<Vec<ledger::Command>>(&body) {
+        Ok(commands) => commands,
+        Err(response) => return response,
+    };
+    let answer = match app.proposer.propose_forwarded(commands) {
+        Ok(outcome) => outcome.await.unwrap_or_else(|_| {
+            Err(ProposeError::Unknown(
+                "the leader stopped waiting for the outcome".into(),
+            ))
+        }),
+        Err(error) => Err(error),
+    };
+    crate::blocking::blocking(|| codec::encode(&answer)).into_response()
 }

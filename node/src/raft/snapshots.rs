@@ -35,6 +35,33 @@ const SUFFIX: &str = ".snap";
 const TEMPORARY: &str = ".tmp";
 /// Bytes gathered before they go to the file.
 const CHUNK: usize = 1 << 20;
+/// Bytes written between two syncs of a snapshot file.
+const SYNC_EVERY: usize = 4 << 20;
+
+/// A snapshot file being written, synced every [`SYNC_EVERY`] bytes: the
+/// disk takes a large snapshot a few megabytes at a time between the log's
+/// synced appends, instead of in one flush of hundreds of megabytes at the
+/// end that the appends' syncs would queue behind.
+struct Paced {
+    file: File,
+    unsynced: usize,
+}
+
+impl Write for Paced {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let written = self.file.write(bytes)?;
+        self.unsynced += written;
+        if self.unsynced >= SYNC_EVERY {
+            self.file.sync_data()?;
+            self.unsynced = 0;
+        }
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
 
 type Meta = SnapshotMeta<NodeId, BasicNode>;
 
@@ -187,15 +214,16 @@ impl Snapshots {
     fn write(
         &self,
         meta: &Meta,
-        fill: impl FnOnce(&mut BufWriter<File>) -> Result<(), String>,
+        fill: impl FnOnce(&mut BufWriter<Paced>) -> Result<(), String>,
     ) -> Result<Meta, String> {
         let temporary = self.temporary_path();
         let written = (|| {
             let file = File::create_new(&temporary).map_err(|error| error.to_string())?;
-            let mut out = BufWriter::with_capacity(CHUNK, file);
+            let paced = Paced { file, unsynced: 0 };
+            let mut out = BufWriter::with_capacity(CHUNK, paced);
             fill(&mut out)?;
-            let file = out.into_inner().map_err(|error| error.to_string())?;
-            file.sync_all().map_err(|error| error.to_string())
+            let paced = out.into_inner().map_err(|error| error.to_string())?;
+            paced.file.sync_all().map_err(|error| error.to_string())
         })();
         if let Err(error) = written {
             let _ = std::fs::remove_file(&temporary);
