@@ -6,12 +6,13 @@
 #   1. setup.sh, one release build of the workspace (CARGO_TARGET_DIR as in
 #      scripts/test.sh);
 #   2. a fresh 3-node cluster (fsync on) in a temp dir on free loopback ports;
-#   3. history: BENCH_RECOVERY_ENTRIES journal entries loaded in batches of
-#      8,000 (the ledger is measured with a history, and the recovery below
-#      restarts a node that holds it);
-#   4. the matrix with `clearledger bench`: one transfer per request at 1, 16
-#      and 64 clients; batches of 100, 1,000 and 8,000; the mixed workload
-#      (--mix); an open-loop run at half the 64-client peak;
+#   3. the matrix with `clearledger bench`: one transfer per request at 1, 16
+#      and 64 clients; the mixed workload (--mix); an open-loop run at half
+#      the 64-client peak; then batches of 100, 1,000 and 8,000, each on a
+#      fresh cluster (each books about a million entries, and every replica
+#      holds the ledger in memory);
+#   4. history, on a fresh cluster: BENCH_RECOVERY_ENTRIES journal entries
+#      loaded in batches of 8,000 (fewer if they would not fit in memory);
 #   5. recovery: kill -9 of a follower, restart, time until /readyz is ok and
 #      the node has applied everything the leader had;
 #   6. the cluster is stopped (by pid; also on failure), then PostgreSQL: a
@@ -29,9 +30,10 @@
 #   BENCH_RECOVERY_ENTRIES=10000000   journal entries on disk before the restart
 #                               (fewer when three in-memory replicas of them
 #                               would not fit: see BENCH_BYTES_PER_ENTRY)
-#   BENCH_BYTES_PER_ENTRY=4000  memory one node holds per journal entry
-#                               (measured: 1.2 GB RSS with 295,000 entries,
-#                               RocksDB's memtables and caches included)
+#   BENCH_BYTES_PER_ENTRY=2500  memory one node holds per journal entry
+#                               (measured: 8.0 GB RSS with about 4.1 million
+#                               entries, 2.0 KB each, RocksDB's memtables and
+#                               caches included; with a margin)
 #   BENCH_POSTGRES=1            0 skips PostgreSQL
 #   BENCH_PG_CLIENTS=64         pgbench clients of each shape
 #   BENCH_LEDGER=1              0 skips the ClearLedger matrix
@@ -130,6 +132,19 @@ stop_node() {
 stop_cluster() {
   local id
   for id in "${!NODE_PID[@]}"; do stop_node "$id"; done
+}
+# fresh_cluster: the three nodes stopped, their data wiped, started again
+# and bootstrapped anew on the same ports.
+fresh_cluster() {
+  local id
+  say "a fresh cluster: stopping the nodes and wiping their data"
+  stop_cluster
+  for id in 1 2 3; do
+    rm -rf "$WORK/node$id/db" "$WORK/node$id/snapshots"
+    start_node "$id"
+  done
+  wait_ready
+  say "cluster ready (leader: node $(leader_id))"
 }
 cleanup() {
   local status=$?
@@ -242,7 +257,7 @@ tps_of() { jq -r '.transfers_per_s' "$RESULTS/$1.json"; }
 # history at what fits in 70% of the memory available, and say so.
 MEMORY_NOTE=""
 fit_history() {
-  local per=${BENCH_BYTES_PER_ENTRY:-4000} avail fits
+  local per=${BENCH_BYTES_PER_ENTRY:-2500} avail fits
   avail=$(awk '/^MemAvailable:/ { printf "%.0f", $2 * 1024 }' /proc/meminfo)
   fits=$(awk -v a="$avail" -v p="$per" 'BEGIN { printf "%d", a * 0.7 / (3 * p) }')
   if [ "$RECOVERY_ENTRIES" -gt "$fits" ]; then
@@ -319,20 +334,27 @@ if [ "$CLUSTER" = 1 ]; then
   for id in 1 2 3; do start_node "$id"; done
   wait_ready
   say "cluster ready (leader: node $(leader_id))"
-  [ "$RECOVERY" = 1 ] && fit_history && load_history
   if [ "$LEDGER" = 1 ]; then
     for clients in 1 16 64; do
       run_bench "single-$clients" --clients "$clients" --duration "$SECS" --warmup "$WARMUP"
     done
-    for pair in $BATCHES; do
-      run_bench "batch-${pair%%:*}" --clients "${pair#*:}" --batch-size "${pair%%:*}" \
-        --duration "$SECS" --warmup "$WARMUP"
-    done
     run_bench mixed --clients 64 --mix --duration "$SECS" --warmup "$WARMUP"
     half=$(awk -v t="$(tps_of single-64)" 'BEGIN { h = int(t / 2); print (h < 1 ? 1 : h) }')
     run_bench half-peak --clients 64 --rate "$half" --duration "$SECS" --warmup "$WARMUP"
+    # Each batched run books about a million entries, which every replica
+    # holds in memory: each starts on a fresh cluster so that the runs
+    # together do not outgrow the machine.
+    for pair in $BATCHES; do
+      fresh_cluster
+      run_bench "batch-${pair%%:*}" --clients "${pair#*:}" --batch-size "${pair%%:*}" \
+        --duration "$SECS" --warmup "$WARMUP"
+    done
   fi
-  [ "$RECOVERY" = 1 ] && measure_recovery
+  if [ "$RECOVERY" = 1 ]; then
+    fresh_cluster
+    fit_history && load_history
+    measure_recovery
+  fi
   say "stopping the cluster"
   stop_cluster
 fi

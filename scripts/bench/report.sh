@@ -132,10 +132,13 @@ if [ "$LEDGER" = 1 ]; then
   echo
   echo "A fresh cluster of three \`clearledger-node run\` processes on loopback ports,"
   echo "default node settings (fsync on every Raft append, group commit), data in a"
-  echo "temp dir on the disk above. The ledger held $(int "$HISTORY_ENTRIES") journal entries before"
-  echo "the first run. Load from \`clearledger bench\` (closed loop unless a rate is"
-  echo "given; latency per request, from an HDR histogram; clients spread over the"
-  echo "three nodes, writes forwarded to the leader)."
+  echo "temp dir on the disk above. The runs one transfer per request, mixed and"
+  echo "half-peak share one new cluster; each batched run starts on a fresh one (each"
+  echo "books about a million entries and every replica holds the ledger in memory)."
+  echo "Load from \`clearledger bench\` (closed loop unless a rate is given; latency"
+  echo "per request, from an HDR histogram; clients spread over the three nodes; a"
+  echo "follower gathers its clients' postings and sends them to the leader in one"
+  echo "internal call per batch)."
   echo
   echo "| run | clients | transfers per request | transfers/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | money |"
   echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
