@@ -50,33 +50,41 @@ pub enum ProposeError {
 
 /// Queued for group commit: one command of this node's clients, or the
 /// gathered commands of a follower's, which stay together in one entry.
-enum Proposal {
-    One {
-        command: Command,
-        reply: oneshot::Sender<Result<Applied, ProposeError>>,
-    },
-    Forwarded {
-        commands: Vec<Command>,
-        reply: oneshot::Sender<Result<Vec<Applied>, ProposeError>>,
-    },
+struct Proposal {
+    commands: Vec<Command>,
+    reply: Reply,
+}
+
+/// Where a proposal's outcomes go.
+enum Reply {
+    One(oneshot::Sender<Result<Applied, ProposeError>>),
+    Forwarded(oneshot::Sender<Result<Vec<Applied>, ProposeError>>),
 }
 
 impl Proposal {
     fn weight(&self) -> (usize, usize) {
-        match self {
-            Proposal::One { command, .. } => weight(command),
-            Proposal::Forwarded { commands, .. } => commands
-                .iter()
-                .map(weight)
-                .fold((0, 0), |(entries, bytes), (e, b)| (entries + e, bytes + b)),
-        }
+        self.commands
+            .iter()
+            .map(weight)
+            .fold((0, 0), |(entries, bytes), (e, b)| (entries + e, bytes + b))
     }
 }
 
-/// Where a batch's outcomes go, in order.
-enum Replies {
-    One(oneshot::Sender<Result<Applied, ProposeError>>),
-    Forwarded(usize, oneshot::Sender<Result<Vec<Applied>, ProposeError>>),
+impl Reply {
+    /// Sends the outcomes of the proposal's commands. The requester may
+    /// have given up at its deadline; that is fine.
+    fn send(self, outcome: Result<Vec<Applied>, ProposeError>) {
+        match self {
+            Reply::One(reply) => {
+                let _ = reply.send(
+                    outcome.map(|mut applied| applied.pop().expect("one outcome per command")),
+                );
+            }
+            Reply::Forwarded(reply) => {
+                let _ = reply.send(outcome);
+            }
+        }
+    }
 }
 
 /// The handle requests use to propose commands.
@@ -141,7 +149,10 @@ impl Proposer {
     ) -> Result<oneshot::Receiver<Result<Applied, ProposeError>>, ProposeError> {
         let (reply, outcome) = oneshot::channel();
         self.queue
-            .try_send(Proposal::One { command, reply })
+            .try_send(Proposal {
+                commands: vec![command],
+                reply: Reply::One(reply),
+            })
             .map_err(|_| ProposeError::Overloaded)?;
         Ok(outcome)
     }
@@ -154,7 +165,10 @@ impl Proposer {
     ) -> Result<oneshot::Receiver<Result<Vec<Applied>, ProposeError>>, ProposeError> {
         let (reply, outcome) = oneshot::channel();
         self.queue
-            .try_send(Proposal::Forwarded { commands, reply })
+            .try_send(Proposal {
+                commands,
+                reply: Reply::Forwarded(reply),
+            })
             .map_err(|_| ProposeError::Overloaded)?;
         Ok(outcome)
     }
@@ -208,20 +222,9 @@ async fn write(raft: Raft, forwarding: Forwarding, batch: Vec<Proposal>) {
     let mut replies = Vec::with_capacity(batch.len());
     let mut from_a_follower = false;
     for proposal in batch {
-        match proposal {
-            Proposal::One { command, reply } => {
-                commands.push(command);
-                replies.push(Replies::One(reply));
-            }
-            Proposal::Forwarded {
-                commands: theirs,
-                reply,
-            } => {
-                from_a_follower = true;
-                replies.push(Replies::Forwarded(theirs.len(), reply));
-                commands.extend(theirs);
-            }
-        }
+        from_a_follower |= matches!(proposal.reply, Reply::Forwarded(_));
+        replies.push((proposal.commands.len(), proposal.reply));
+        commands.extend(proposal.commands);
     }
     // A follower's commands are proposed here or not at all: never sent on.
     let leader = if from_a_follower {
@@ -244,31 +247,16 @@ async fn write(raft: Raft, forwarding: Forwarding, batch: Vec<Proposal>) {
     match outcome {
         Ok(applied) => {
             let mut applied = applied.into_iter();
-            // The requesters may have given up at their deadline; that is fine.
-            for reply in replies {
-                match reply {
-                    Replies::One(reply) => {
-                        let _ = reply.send(Ok(applied.next().expect("one outcome per command")));
-                    }
-                    Replies::Forwarded(count, reply) => {
-                        let theirs: Vec<Applied> = applied.by_ref().take(count).collect();
-                        assert_eq!(theirs.len(), count, "one outcome per command");
-                        let _ = reply.send(Ok(theirs));
-                    }
-                }
+            for (count, reply) in replies {
+                let theirs: Vec<Applied> = applied.by_ref().take(count).collect();
+                assert_eq!(theirs.len(), count, "one outcome per command");
+                reply.send(Ok(theirs));
             }
             assert!(applied.next().is_none(), "one outcome per command");
         }
         Err(error) => {
-            for reply in replies {
-                match reply {
-                    Replies::One(reply) => {
-                        let _ = reply.send(Err(error.clone()));
-                    }
-                    Replies::Forwarded(_, reply) => {
-                        let _ = reply.send(Err(error.clone()));
-                    }
-                }
+            for (_, reply) in replies {
+                reply.send(Err(error.clone()));
             }
         }
     }
