@@ -10,6 +10,10 @@
 //! - `batch`: one log index carrying one `PostEntries` command of 1,000
 //!   transfers (a branch system's batch).
 //!
+//! - `restore`: the whole ledger rebuilt from its records, as a node does
+//!   when it starts (the records already in memory, so the figure is the
+//!   ledger's part of a restart), in entries per second.
+//!
 //! About a tenth of the transfers cross branches. Building the commands is
 //! outside the timed part. Every iteration posts new entry ids, so the
 //! ledger keeps growing as it would in service.
@@ -29,6 +33,10 @@ use ledger::{
     CommandKind, Currency, EntryId, EntryStatus, Ledger, NewAccount, NewBranch, NewEntry,
     NewPrincipal, PrincipalName, Purpose, Receipt, Timestamp,
 };
+
+// The node's allocator, so that the figures are the node's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const ACCOUNTS: usize = 100_000;
 const BRANCHES: usize = 10;
@@ -324,6 +332,23 @@ fn apply_throughput(c: &mut Criterion) {
             )
         });
     }
+    group.finish();
+
+    let records = bench.ledger.records();
+    let entries = bench.ledger.entry_count();
+    let mut group = c.benchmark_group("restore");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(10));
+    group.throughput(Throughput::Elements(entries as u64));
+    group.bench_function("from_records", |b| {
+        b.iter_batched(
+            || records.clone(),
+            |records| black_box(Ledger::from_records(records, false).expect("restores")),
+            BatchSize::LargeInput,
+        )
+    });
     group.finish();
     eprintln!(
         "ledger after the run: {} entry ids, {} log indexes",

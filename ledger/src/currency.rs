@@ -169,9 +169,15 @@ const ISO_4217: &[(&str, u8)] = &[
 ];
 
 /// A currency the ledger knows: an ISO 4217 code from the built-in table.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
-#[serde(try_from = "String")]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Currency([u8; 3]);
+
+/// Deserialized from its code, without making a `String` first.
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(crate::id::FromText::new())
+    }
+}
 
 /// Serialized as its code, a string (without making a `String` first).
 impl Serialize for Currency {

@@ -65,16 +65,23 @@ enum Text {
 impl Text {
     /// `text` must be a validated id.
     fn new(text: String) -> Text {
-        if text.len() <= INLINE {
+        Text::inline(&text).unwrap_or_else(|| Text::Shared(Arc::from(text)))
+    }
+
+    /// `text` must be a validated id.
+    fn from_str(text: &str) -> Text {
+        Text::inline(text).unwrap_or_else(|| Text::Shared(Arc::from(text)))
+    }
+
+    fn inline(text: &str) -> Option<Text> {
+        (text.len() <= INLINE).then(|| {
             let mut bytes = [0; INLINE];
             bytes[..text.len()].copy_from_slice(text.as_bytes());
             Text::Inline {
                 len: text.len() as u8,
                 bytes,
             }
-        } else {
-            Text::Shared(Arc::from(text))
-        }
+        })
     }
 
     fn as_bytes(&self) -> &[u8] {
@@ -93,12 +100,43 @@ impl Text {
     }
 }
 
+/// Deserializes a value from a string through its `FromStr`, from the
+/// decoder's own bytes where it can lend them (no `String` made first).
+pub(crate) struct FromText<T>(std::marker::PhantomData<T>);
+
+impl<T> FromText<T> {
+    pub(crate) fn new() -> Self {
+        FromText(std::marker::PhantomData)
+    }
+}
+
+impl<T> serde::de::Visitor<'_> for FromText<T>
+where
+    T: std::str::FromStr,
+    T::Err: fmt::Display,
+{
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<T, E> {
+        text.parse().map_err(E::custom)
+    }
+}
+
 macro_rules! define_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Deserialize)]
-        #[serde(try_from = "String")]
+        #[derive(Clone)]
         pub struct $name(Text);
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                deserializer.deserialize_str(FromText::new())
+            }
+        }
 
         impl $name {
             /// Validates and wraps `text`.
@@ -181,7 +219,8 @@ macro_rules! define_id {
         impl std::str::FromStr for $name {
             type Err = IdError;
             fn from_str(text: &str) -> Result<Self, IdError> {
-                Self::new(text)
+                validate_id(text)?;
+                Ok(Self(Text::from_str(text)))
             }
         }
     };

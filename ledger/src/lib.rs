@@ -126,7 +126,7 @@ pub use period::PeriodClose;
 pub use principal::{Actor, KeyHash, NewPrincipal, Principal, Role, UnknownRole};
 pub use queries::PointInTimeError;
 pub use rejection::Rejection;
-pub use state::{Record, RestoreError, SNAPSHOT_FORMAT, SnapshotEncoder};
+pub use state::{APPENDED_TABLES, Record, RestoreError, SNAPSHOT_FORMAT, SnapshotEncoder};
 pub use statement::{
     AgeBucket, AgedStatement, BranchReturnRate, Frequency, IssueStatements, ReturnAnswer,
     ReturnState, ReturnStatement, STATEMENT_ACCOUNTS_MAX, STATEMENT_RULES_MAX, Statement,

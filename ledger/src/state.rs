@@ -21,7 +21,9 @@ use crate::table::{DenseTable, Table};
 /// The snapshot format version: the first byte of every snapshot. 7: the
 /// records follow one after another to the end (a writer streams them
 /// without knowing their number first), instead of as one counted list.
-pub const SNAPSHOT_FORMAT: u8 = 7;
+/// 8: record keys are big-endian with fixed-width integers (they sort as
+/// their numbers), and the balance history is keyed by position first.
+pub const SNAPSHOT_FORMAT: u8 = 8;
 
 /// One stored record. `value: None` means the key was deleted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,10 +93,20 @@ const META: u8 = 0;
 const ACCOUNTS: u8 = 3;
 /// Entries by number.
 const ENTRIES: u8 = 4;
-/// Balance history by (account number, position).
+/// Balance history by (position, account number): in the order it is
+/// written, so that a store appends it.
 const HISTORY: u8 = 7;
 /// The audit chain by sequence number.
 const AUDIT: u8 = 9;
+
+/// The tables whose records are only ever added at the end of their key
+/// order (entries by number, the balance history by position, the audit
+/// chain by sequence), with a name for each. A store that keeps each of
+/// them apart from the rest appends to it instead of merging; an entry's
+/// later change (an approval, a reversal) is the one record that lands
+/// before the end.
+pub const APPENDED_TABLES: [(u8, &str); 3] =
+    [(ENTRIES, "entries"), (HISTORY, "history"), (AUDIT, "audit")];
 
 /// Calls `$visit!(tag, field)` for every `Table`, in tag order, and
 /// `$other!(tag)` for the tables stored otherwise.
@@ -127,7 +139,7 @@ macro_rules! for_each_table {
 fn record<K: Serialize, V: Serialize>(tag: u8, key: &K, value: &V) -> Record {
     Record {
         table: tag,
-        key: codec::encode(key),
+        key: codec::encode_key(key),
         value: Some(codec::encode(value)),
     }
 }
@@ -141,7 +153,7 @@ where
         let value = table.get(&key).map(codec::encode);
         out.push(Record {
             table: tag,
-            key: codec::encode(&key),
+            key: codec::encode_key(&key),
             value,
         });
     }
@@ -162,23 +174,67 @@ where
     K: Ord + Clone + serde::de::DeserializeOwned,
     V: serde::de::DeserializeOwned,
 {
+    let (key, value) = decode_record(record)?;
+    table.restore(key, value);
+    Ok(())
+}
+
+fn decode_record<K, V>(record: &Record) -> Result<(K, V), RestoreError>
+where
+    K: serde::de::DeserializeOwned,
+    V: serde::de::DeserializeOwned,
+{
     let value = record
         .value
         .as_ref()
         .ok_or(RestoreError::Decode(DecodeError(
             "a restored record has no value".into(),
         )))?;
-    table.restore(codec::decode(&record.key)?, codec::decode(value)?);
-    Ok(())
+    Ok((codec::decode_key(&record.key)?, codec::decode(value)?))
+}
+
+/// A balance history record's key: position first.
+fn history_key(&(no, position): &(AccountNo, Position)) -> (Position, AccountNo) {
+    (position, no)
+}
+
+/// The records of a table that is not a `Table`, as restored, before it is
+/// rebuilt: a list, since records usually arrive in key order (a store's and
+/// [`Ledger::records`]' order), and sorted only when they do not.
+struct Rows<K, V>(Vec<(K, V)>);
+
+impl<K: Ord + serde::de::DeserializeOwned, V: serde::de::DeserializeOwned> Rows<K, V> {
+    fn new() -> Self {
+        Rows(Vec::new())
+    }
+
+    fn push(&mut self, record: &Record) -> Result<(), RestoreError> {
+        self.0.push(decode_record(record)?);
+        Ok(())
+    }
+
+    /// The rows in key order; a key given twice is refused.
+    fn into_sorted(mut self, table: u8) -> Result<Vec<(K, V)>, RestoreError> {
+        if !self.0.is_sorted_by(|a, b| a.0 < b.0) {
+            self.0.sort_by(|a, b| a.0.cmp(&b.0));
+            if self.0.windows(2).any(|pair| pair[0].0 == pair[1].0) {
+                return Err(RestoreError::Inconsistent(format!(
+                    "a key of table {table} is given twice"
+                )));
+            }
+        }
+        Ok(self.0)
+    }
 }
 
 /// The tables that are not a `Table`, as restored records, before they are
 /// rebuilt.
 struct Restored {
-    accounts: Table<AccountNo, Account>,
-    entries: Table<u64, JournalEntry>,
-    history: Table<(AccountNo, Position), Balance>,
-    audit: Table<u64, ChainedRecord>,
+    accounts: Rows<AccountNo, Account>,
+    entries: Rows<u64, JournalEntry>,
+    /// By (position, account number), as stored.
+    history: Rows<(Position, AccountNo), Balance>,
+    audit: Rows<u64, ChainedRecord>,
 }
 
 impl Ledger {
@@ -205,7 +261,7 @@ impl Ledger {
             };
             (HISTORY) => {
                 for (key, balance) in self.accounts.take_history_changed() {
-                    out.push(record(HISTORY, &key, &balance));
+                    out.push(record(HISTORY, &history_key(&key), &balance));
                 }
             };
             (AUDIT) => {
@@ -249,7 +305,7 @@ impl Ledger {
             };
             (HISTORY) => {
                 for (key, balance) in self.accounts.history() {
-                    out.push(record(HISTORY, &key, balance));
+                    out.push(record(HISTORY, &history_key(&key), balance));
                 }
             };
             (AUDIT) => {
@@ -331,10 +387,10 @@ impl Ledger {
         let mut ledger = Ledger::with_tracking(tracking);
         let mut meta: Option<Meta> = None;
         let mut restored = Restored {
-            accounts: Table::new(false),
-            entries: Table::new(false),
-            history: Table::new(false),
-            audit: Table::new(false),
+            accounts: Rows::new(),
+            entries: Rows::new(),
+            history: Rows::new(),
+            audit: Rows::new(),
         };
         for record in records {
             macro_rules! visit {
@@ -348,25 +404,25 @@ impl Ledger {
             macro_rules! other {
                 (ACCOUNTS) => {
                     if record.table == ACCOUNTS {
-                        restore_record(&mut restored.accounts, &record)?;
+                        restored.accounts.push(&record)?;
                         continue;
                     }
                 };
                 (ENTRIES) => {
                     if record.table == ENTRIES {
-                        restore_record(&mut restored.entries, &record)?;
+                        restored.entries.push(&record)?;
                         continue;
                     }
                 };
                 (HISTORY) => {
                     if record.table == HISTORY {
-                        restore_record(&mut restored.history, &record)?;
+                        restored.history.push(&record)?;
                         continue;
                     }
                 };
                 (AUDIT) => {
                     if record.table == AUDIT {
-                        restore_record(&mut restored.audit, &record)?;
+                        restored.audit.push(&record)?;
                         continue;
                     }
                 };
@@ -383,15 +439,19 @@ impl Ledger {
         ledger.derived = ledger.derive_branches();
         let branch_numbers = &ledger.derived.branch_numbers;
         ledger.accounts = AccountTable::restore(
-            restored.accounts.into_records(),
-            restored.history.into_records(),
+            restored.accounts.into_sorted(ACCOUNTS)?,
+            restored
+                .history
+                .into_sorted(HISTORY)?
+                .into_iter()
+                .map(|((position, no), balance)| ((no, position), balance)),
             |account| branch_numbers.get(&account.branch).copied(),
             tracking,
         )
         .map_err(RestoreError::Inconsistent)?;
-        ledger.entries = EntryTable::restore(restored.entries.into_records(), tracking)
+        ledger.entries = EntryTable::restore(restored.entries.into_sorted(ENTRIES)?, tracking)
             .map_err(RestoreError::Inconsistent)?;
-        ledger.audit = DenseTable::restore(1, restored.audit.into_records(), tracking)
+        ledger.audit = DenseTable::restore(1, restored.audit.into_sorted(AUDIT)?, tracking)
             .map_err(|error| RestoreError::Inconsistent(format!("audit chain: {error}")))?;
         ledger.derive();
         ledger

@@ -103,11 +103,6 @@ impl<K: Ord + Clone, V> Table<K, V> {
     pub(crate) fn restore(&mut self, key: K, value: V) {
         self.map.insert(key, value);
     }
-
-    /// The records, in key order.
-    pub(crate) fn into_records(self) -> impl Iterator<Item = (K, V)> {
-        self.map.into_iter()
-    }
 }
 
 /// How many values a [`DenseTable`] chunk holds: appending never moves more.

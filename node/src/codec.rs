@@ -9,8 +9,10 @@ use serde::de::DeserializeOwned;
 /// the shape of a value changes (the ledger's records, its commands inside
 /// log entries, the Raft messages), so that a store or a peer of another
 /// build is refused by name instead of misread. 3: principals can be
-/// revoked and their keys rotated (ledger snapshot format 6).
-pub const FORMAT: u8 = 3;
+/// revoked and their keys rotated (ledger snapshot format 6). 4: record keys
+/// sort as their numbers, and the append-only tables have column families
+/// of their own (ledger snapshot format 8).
+pub const FORMAT: u8 = 4;
 
 /// Encodes `value` behind the format byte.
 pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {

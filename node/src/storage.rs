@@ -16,12 +16,32 @@ use rocksdb::{ColumnFamilyDescriptor, DB, Options};
 pub const CF_LOG: &str = "log";
 /// Raft metadata: vote, committed log id, last purged log id.
 pub const CF_RAFT: &str = "raft";
-/// Ledger records, keyed by table tag and encoded key.
+/// Ledger records, keyed by table tag and encoded key: all but those of the
+/// append-only tables, which have a family each (named as the ledger names
+/// the table in [`ledger::APPENDED_TABLES`]).
 pub const CF_STATE: &str = "state";
 /// State machine metadata: last applied log id, membership, current snapshot.
 pub const CF_SM: &str = "sm";
 
-const COLUMN_FAMILIES: [&str; 4] = [CF_LOG, CF_RAFT, CF_STATE, CF_SM];
+/// Every family that holds ledger records.
+///
+/// An append-only table in a family of its own is written in key order, so
+/// each file RocksDB flushes from it covers keys after every older file's
+/// and compaction moves it down a level without rewriting it. Kept in one
+/// family with the tables that are rewritten in place (the accounts), every
+/// flushed file spanned them all, and compaction rewrote the whole journal
+/// again and again: with a million entries it took most of a core.
+pub fn state_families() -> impl Iterator<Item = &'static str> {
+    std::iter::once(CF_STATE).chain(ledger::APPENDED_TABLES.iter().map(|(_, name)| *name))
+}
+
+/// The family that holds the records of ledger table `tag`.
+pub fn state_family(tag: u8) -> &'static str {
+    ledger::APPENDED_TABLES
+        .iter()
+        .find(|(table, _)| *table == tag)
+        .map_or(CF_STATE, |(_, name)| name)
+}
 
 /// Opens (or creates) the node's database under `dir`.
 pub fn open(dir: &Path) -> Result<Arc<DB>, rocksdb::Error> {
@@ -37,16 +57,21 @@ pub fn open(dir: &Path) -> Result<Arc<DB>, rocksdb::Error> {
     // The vector memtable of the state family below takes no concurrent
     // writes; the node writes from one thread at a time anyway.
     options.set_allow_concurrent_memtable_write(false);
-    let families = COLUMN_FAMILIES.iter().map(|name| {
-        let mut family = Options::default();
-        if *name == CF_STATE {
-            // The ledger's records are written on every apply and read only
-            // when the node starts (the ledger serves reads from memory), so
-            // they go to a memtable that appends instead of a skip list,
-            // whose inserts were the apply path's largest cost.
-            family.set_memtable_factory(rocksdb::MemtableFactory::Vector);
-        }
-        ColumnFamilyDescriptor::new(*name, family)
-    });
+    let state: Vec<&str> = state_families().collect();
+    let families = [CF_LOG, CF_RAFT, CF_SM]
+        .into_iter()
+        .chain(state.iter().copied())
+        .map(|name| {
+            let mut family = Options::default();
+            if state.contains(&name) {
+                // The ledger's records are written on every apply and read
+                // only when the node starts (the ledger serves reads from
+                // memory), so they go to a memtable that appends instead of
+                // a skip list, whose inserts were the apply path's largest
+                // cost.
+                family.set_memtable_factory(rocksdb::MemtableFactory::Vector);
+            }
+            ColumnFamilyDescriptor::new(name, family)
+        });
     DB::open_cf_descriptors(&options, dir, families).map(Arc::new)
 }

@@ -3,8 +3,8 @@
 //! `snapshots/` directory; the state machine's column family names the
 //! current one by its meta.
 //!
-//! A snapshot is written from a RocksDB snapshot of the state column family,
-//! taken between two applies, on a thread of its own: applying goes on while
+//! A snapshot is written from a RocksDB snapshot of the ledger's column
+//! families, taken between two applies, on a thread of its own: applying goes on while
 //! it is written, and it never passes through the write-ahead log the Raft
 //! log's appends are synced through (a snapshot of a large ledger written as
 //! one value there held every append behind it for seconds, long enough for
@@ -27,7 +27,7 @@ use rocksdb::{DB, IteratorMode, WriteOptions};
 
 use crate::codec;
 use crate::raft::types::NodeId;
-use crate::storage::{CF_SM, CF_STATE};
+use crate::storage::{CF_SM, state_families};
 
 /// The meta of the current snapshot, in the state machine's column family.
 const KEY_SNAPSHOT_META: &[u8] = b"snapshot_meta";
@@ -65,7 +65,7 @@ impl Write for Paced {
 
 type Meta = SnapshotMeta<NodeId, BasicNode>;
 
-/// A stored record of the state column family as a ledger record: the table
+/// A stored record of a ledger column family as a ledger record: the table
 /// tag and key, the value behind its format byte.
 pub fn state_record(key: &[u8], value: &[u8]) -> Result<Record, String> {
     let (&table, key) = key.split_first().ok_or("empty state key")?;
@@ -178,7 +178,7 @@ impl Snapshots {
         Ok(Some((meta, file)))
     }
 
-    /// Writes the state column family as `view` sees it as the snapshot
+    /// Writes the ledger's column families as `view` sees them as the snapshot
     /// `meta` describes, and makes it current unless a newer one already is.
     /// Answers the current snapshot's meta either way.
     pub fn write_from_view(
@@ -186,16 +186,18 @@ impl Snapshots {
         view: &rocksdb::SnapshotWithThreadMode<'_, DB>,
         meta: &Meta,
     ) -> Result<Meta, String> {
-        let cf_state = self.db.cf_handle(CF_STATE).expect("created at open");
         self.write(meta, |out| {
             let mut bytes = Vec::with_capacity(CHUNK * 2);
             let mut encoder = SnapshotEncoder::start(&mut bytes);
-            for item in view.iterator_cf(cf_state, IteratorMode::Start) {
-                let (key, value) = item.map_err(|error| error.to_string())?;
-                encoder.push(&state_record(&key, &value)?, &mut bytes);
-                if bytes.len() >= CHUNK {
-                    out.write_all(&bytes).map_err(|error| error.to_string())?;
-                    bytes.clear();
+            for family in state_families() {
+                let cf = self.db.cf_handle(family).expect("created at open");
+                for item in view.iterator_cf(cf, IteratorMode::Start) {
+                    let (key, value) = item.map_err(|error| error.to_string())?;
+                    encoder.push(&state_record(&key, &value)?, &mut bytes);
+                    if bytes.len() >= CHUNK {
+                        out.write_all(&bytes).map_err(|error| error.to_string())?;
+                        bytes.clear();
+                    }
                 }
             }
             encoder.finish(&mut bytes);
@@ -291,22 +293,24 @@ mod tests {
         names
     }
 
-    /// A snapshot written from a view holds the state column family as it
-    /// was when the view was taken, not as it is when the file is written,
+    /// A snapshot written from a view holds the ledger's column families as
+    /// they were when the view was taken, not as it is when the file is written,
     /// and restores to that ledger.
     #[test]
     fn a_snapshot_holds_the_state_as_its_view_saw_it() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = storage::open(&dir.path().join("db")).expect("db");
         let mut ledger = Ledger::with_change_tracking();
-        let cf_state = db.cf_handle(CF_STATE).expect("family");
         let put = |records: Vec<Record>| {
             for record in records {
+                let cf = db
+                    .cf_handle(storage::state_family(record.table))
+                    .expect("family");
                 let mut key = vec![record.table];
                 key.extend_from_slice(&record.key);
                 let mut value = vec![codec::FORMAT];
                 value.extend_from_slice(record.value.as_deref().expect("a value"));
-                db.put_cf(cf_state, key, value).expect("put");
+                db.put_cf(cf, key, value).expect("put");
             }
         };
         put(ledger.take_changes());

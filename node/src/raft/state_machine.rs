@@ -19,7 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use crate::codec;
 use crate::raft::snapshots::{Snapshots, state_record};
 use crate::raft::types::{BatchOutcome, LogId, NodeId, StorageError, TypeConfig};
-use crate::storage::{CF_SM, CF_STATE};
+use crate::storage::{CF_SM, state_families, state_family};
 
 const KEY_APPLIED: &[u8] = b"applied";
 const KEY_MEMBERSHIP: &[u8] = b"membership";
@@ -77,17 +77,7 @@ impl StateMachine {
     pub fn open(db: Arc<DB>, data_dir: &std::path::Path) -> Result<StateMachine, StorageError> {
         let snapshots = Snapshots::open(db.clone(), data_dir)
             .map_err(|error| snapshot_read_error(None, error))?;
-        let cf_state = db.cf_handle(CF_STATE).expect("created at open");
-        let mut records = Vec::new();
-        for item in db.iterator_cf(cf_state, IteratorMode::Start) {
-            let (key, value) = item.map_err(sm_read_error)?;
-            records.push(state_record(&key, &value).map_err(sm_read_error)?);
-        }
-        let ledger = if records.is_empty() {
-            Ledger::with_change_tracking()
-        } else {
-            Ledger::from_records(records, true).map_err(sm_read_error)?
-        };
+        let ledger = Self::load(&db)?;
         let cf_sm = db.cf_handle(CF_SM).expect("created at open");
         let read = |key: &[u8]| db.get_cf(cf_sm, key).map_err(sm_read_error);
         let last_applied: Option<LogId> = match read(KEY_APPLIED)? {
@@ -110,6 +100,33 @@ impl StateMachine {
             last_applied,
             membership,
         })
+    }
+
+    /// The ledger from its column families, decoded as they are read (never
+    /// all of the records in memory at once); a fresh ledger if they are
+    /// empty.
+    fn load(db: &DB) -> Result<Ledger, StorageError> {
+        let failure = std::cell::RefCell::new(None);
+        let mut records = state_families()
+            .flat_map(|family| {
+                let cf = db.cf_handle(family).expect("created at open");
+                db.iterator_cf(cf, IteratorMode::Start)
+            })
+            .map_while(|item| {
+                item.map_err(|error| error.to_string())
+                    .and_then(|(key, value)| state_record(&key, &value))
+                    .map_err(|error| *failure.borrow_mut() = Some(error))
+                    .ok()
+            })
+            .peekable();
+        let restored = match records.peek() {
+            None => Ok(Ledger::with_change_tracking()),
+            Some(_) => Ledger::from_records(records, true),
+        };
+        if let Some(error) = failure.borrow_mut().take() {
+            return Err(sm_read_error(error));
+        }
+        restored.map_err(sm_read_error)
     }
 
     /// The ledger, for reads.
@@ -209,16 +226,24 @@ impl StateMachine {
         replace_all: bool,
         sync: bool,
     ) -> Result<(), StorageError> {
-        let cf_state = self.db.cf_handle(CF_STATE).expect("created at open");
         let cf_sm = self.db.cf_handle(CF_SM).expect("created at open");
+        let family = |tag| {
+            self.db
+                .cf_handle(state_family(tag))
+                .expect("created at open")
+        };
         let mut batch = WriteBatch::default();
         if replace_all {
-            batch.delete_range_cf(cf_state, [0u8].as_slice(), [0xffu8].as_slice());
+            for name in state_families() {
+                let cf = self.db.cf_handle(name).expect("created at open");
+                batch.delete_range_cf(cf, [0u8].as_slice(), [0xffu8].as_slice());
+            }
         }
         for record in &records {
+            let cf = family(record.table);
             match &record.value {
-                Some(value) => batch.put_cf(cf_state, state_key(record), state_value(value)),
-                None => batch.delete_cf(cf_state, state_key(record)),
+                Some(value) => batch.put_cf(cf, state_key(record), state_value(value)),
+                None => batch.delete_cf(cf, state_key(record)),
             }
         }
         for (key, value) in extra {
