@@ -38,24 +38,24 @@ pub(crate) fn encode_key<T: Serialize>(key: &T) -> Vec<u8> {
 
 /// Decodes a record key that must fill `bytes` exactly.
 pub(crate) fn decode_key<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
-    let (key, read) = bincode::serde::decode_from_slice(bytes, key_config())
-        .map_err(|error| DecodeError(error.to_string()))?;
-    if read != bytes.len() {
-        return Err(DecodeError(format!(
-            "{} trailing bytes in a key",
-            bytes.len() - read
-        )));
-    }
-    Ok(key)
+    decode_whole(bytes, key_config(), " in a key")
 }
 
 /// Decodes a value that must fill `bytes` exactly.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
-    let (value, read) = bincode::serde::decode_from_slice(bytes, bincode::config::standard())
+    decode_whole(bytes, bincode::config::standard(), "")
+}
+
+fn decode_whole<T: DeserializeOwned>(
+    bytes: &[u8],
+    config: impl bincode::config::Config,
+    what: &str,
+) -> Result<T, DecodeError> {
+    let (value, read) = bincode::serde::decode_from_slice(bytes, config)
         .map_err(|error| DecodeError(error.to_string()))?;
     if read != bytes.len() {
         return Err(DecodeError(format!(
-            "{} trailing bytes",
+            "{} trailing bytes{what}",
             bytes.len() - read
         )));
     }
