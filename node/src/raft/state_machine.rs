@@ -227,15 +227,21 @@ impl StateMachine {
         sync: bool,
     ) -> Result<(), StorageError> {
         let cf_sm = self.db.cf_handle(CF_SM).expect("created at open");
+        // The handles once per batch, not a lookup by name per record.
+        let families: Vec<_> = state_families()
+            .map(|name| (name, self.db.cf_handle(name).expect("created at open")))
+            .collect();
         let family = |tag| {
-            self.db
-                .cf_handle(state_family(tag))
-                .expect("created at open")
+            let name = state_family(tag);
+            &families
+                .iter()
+                .find(|(family, _)| *family == name)
+                .expect("every table has a family")
+                .1
         };
         let mut batch = WriteBatch::default();
         if replace_all {
-            for name in state_families() {
-                let cf = self.db.cf_handle(name).expect("created at open");
+            for (_, cf) in &families {
                 batch.delete_range_cf(cf, [0u8].as_slice(), [0xffu8].as_slice());
             }
         }
