@@ -44,14 +44,17 @@ trap '"$jepsen" cleanup || true' EXIT
 
 failures=0
 # Each injected bug, the nemesis it needs, the checker that must flag it (an
-# extended regular expression: a|b when either may, see docs/jepsen.md), and
-# optionally its own time limit in seconds (default $bug_seconds).
-while read -r bug nemesis checker seconds; do
+# extended regular expression: a|b when either may, see docs/jepsen.md), its
+# own time limit in seconds (- for $bug_seconds), and any further harness
+# options.
+while read -r bug nemesis checker seconds options; do
   echo "== injected bug: $bug (nemesis: $nemesis; must be caught by $checker)"
   log="$out/bug-$bug.log"
+  if [[ "${seconds:--}" == - ]]; then seconds=$bug_seconds; fi
+  read -ra options <<<"${options:-}"
   status=0
-  "$jepsen" run --nodes 3 --time-limit "${seconds:-$bug_seconds}" --nemesis "$nemesis" --seed 7 \
-    --out "$out/bug-$bug" --node-bin "$faulty" --fault "$bug" >"$log" 2>&1 || status=$?
+  "$jepsen" run --nodes 3 --time-limit "$seconds" --nemesis "$nemesis" --seed 7 \
+    --out "$out/bug-$bug" --node-bin "$faulty" --fault "$bug" "${options[@]}" >"$log" 2>&1 || status=$?
   tail -n 12 "$log"
   if [[ "$status" != 1 ]] || ! grep -Eq "INVALID +($checker) " "$log"; then
     echo "!! $bug: expected exit 1 with $checker INVALID, got exit $status"
@@ -61,7 +64,7 @@ done <<'EOF'
 skip_linearizable_read none linearizable
 skip_dedup none idempotent_retries
 ack_before_commit none exactly_once
-reapply_on_restart kill replicas|linearizable
+reapply_on_restart kill replicas - --logs-to-keep 1000000
 skip_fsync lose-unsynced exactly_once 45
 EOF
 

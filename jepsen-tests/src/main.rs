@@ -112,6 +112,12 @@ struct RunArgs {
     /// Concurrent clients.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
+    /// Log entries each node keeps behind its snapshot (the nodes snapshot
+    /// every 300). A node that falls further behind catches up by the
+    /// leader's snapshot, which replaces its state; a large value makes it
+    /// catch up by log, so a replica's wrong state lasts to the end.
+    #[arg(long, default_value_t = 100)]
+    logs_to_keep: u64,
     /// Keep the nodes' RocksDB directories (logs and configs are always kept;
     /// not with lose-unsynced, whose data directories are lossyfs mounts).
     #[arg(long)]
@@ -256,6 +262,7 @@ fn run_worker(
             &args.nemesis,
         ])
         .args(["--concurrency", &args.concurrency.to_string()])
+        .args(["--logs-to-keep", &args.logs_to_keep.to_string()])
         .arg("--out")
         .arg(out)
         .arg("--node-bin")
@@ -310,6 +317,7 @@ fn worker(run_id: String, args: RunArgs) -> anyhow::Result<u8> {
         node_bin: args.node_bin()?,
         fault: args.fault.clone(),
         concurrency: args.concurrency,
+        logs_to_keep: args.logs_to_keep,
         keep_data: args.keep_data,
         run_id,
         faketime,

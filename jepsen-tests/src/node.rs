@@ -37,6 +37,8 @@ pub struct NodeSettings {
     pub faketime: Option<PathBuf>,
     /// Data directories on [`lossyfs`] mounts (the `lose-unsynced` nemesis).
     pub lossy: bool,
+    /// `raft.logs_to_keep` of every node.
+    pub logs_to_keep: u64,
 }
 
 /// Where Debian-like systems keep libfaketime (package `libfaketime`).
@@ -158,15 +160,17 @@ impl Cluster {
             .map(|(id, addr)| format!("\n[[peers]]\nid = {id}\naddr = {addr:?}\n"))
             .collect();
         // Short write deadlines make unknown outcomes show up within a
-        // fault window; frequent snapshots make lagging and new members
-        // catch up by snapshot, not only by log.
+        // fault window; frequent snapshots (and by default few entries kept
+        // behind them) make lagging and new members catch up by snapshot,
+        // not only by log.
         let config = format!(
             "node_id = {id}\nlisten = {addr:?}\nadvertise = {addr:?}\ndata_dir = {data:?}\nadmin_key = {ADMIN_KEY:?}\n\
              bootstrap = {bootstrap}\n\n[raft]\nheartbeat_interval_ms = 100\nelection_timeout_min_ms = 500\n\
-             election_timeout_max_ms = 1000\nsnapshot_logs_since_last = 300\nlogs_to_keep = 100\n\n\
+             election_timeout_max_ms = 1000\nsnapshot_logs_since_last = 300\nlogs_to_keep = {keep}\n\n\
              [write]\ndeadline_ms = 3000\n\n[log]\nlevel = \"info,openraft=warn\"\n{peers}",
             id = self.slot(slot).node_id,
             addr = addr(slot),
+            keep = self.settings.logs_to_keep,
             data = dir.join("data").display().to_string(),
         );
         std::fs::write(dir.join("node.toml"), config).context("cannot write a node configuration")

@@ -38,6 +38,8 @@ pub struct RunConfig {
     pub fault: Option<String>,
     /// Concurrent clients.
     pub concurrency: usize,
+    /// The nodes' `raft.logs_to_keep`.
+    pub logs_to_keep: u64,
     /// Keep the nodes' data directories afterwards.
     pub keep_data: bool,
     /// The run id (names the namespaces).
@@ -129,6 +131,7 @@ pub async fn run(config: RunConfig) -> anyhow::Result<Verdict> {
         run_id: config.run_id.clone(),
         faketime: config.faketime.clone(),
         lossy: config.faults.contains(&Fault::LoseUnsynced),
+        logs_to_keep: config.logs_to_keep,
     };
     let cluster: SharedCluster = Arc::new(Mutex::new(Cluster::new(settings, config.nodes)?));
     let outcome = tokio::select! {
@@ -280,6 +283,7 @@ fn run_info(config: &RunConfig) -> Value {
         "nemesis": faults,
         "seed": config.seed,
         "concurrency": config.concurrency,
+        "logs_to_keep": config.logs_to_keep,
         "node_bin": config.node_bin.display().to_string(),
         "injected_fault": config.fault,
         "faketime": config.faketime.as_ref().map(|path| path.display().to_string()),
