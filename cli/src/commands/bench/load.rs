@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
@@ -120,7 +120,19 @@ pub struct Tally {
     pub approvals: Requests,
     /// Transfers still pending when the window ended, approved afterwards.
     pub approved_after_window: u64,
+    /// Answered transfer requests by the second of the window they were
+    /// due in: how many, and the slowest (shows when a stall happened).
+    pub by_second: Vec<Second>,
     last_done: Option<Instant>,
+}
+
+/// Answered transfer requests due in one second of the window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Second {
+    /// How many.
+    pub answered: u64,
+    /// The slowest one's latency, in µs.
+    pub max_us: u64,
 }
 
 impl Default for Tally {
@@ -137,6 +149,7 @@ impl Default for Tally {
             reads: Requests::default(),
             approvals: Requests::default(),
             approved_after_window: 0,
+            by_second: Vec::new(),
             last_done: None,
         }
     }
@@ -146,8 +159,12 @@ fn histogram() -> Histogram<u64> {
     Histogram::new(3).expect("3 significant digits is a valid precision")
 }
 
+fn micros(latency: Duration) -> u64 {
+    u64::try_from(latency.as_micros()).unwrap_or(u64::MAX)
+}
+
 fn record_latency(histogram: &mut Histogram<u64>, latency: Duration) {
-    let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+    let micros = micros(latency);
     // An auto-resizing histogram grows to any value; clamping is only the
     // fallback (saturating_record would clamp first).
     if histogram.record(micros.max(1)).is_err() {
@@ -204,12 +221,14 @@ impl Requests {
 }
 
 impl Tally {
-    /// Counts one transfer request; `inter_branch[n]` says whether its
-    /// transfer `n` credited the payee branch.
+    /// Counts one transfer request, due `second`s into the window;
+    /// `inter_branch[n]` says whether its transfer `n` credited the payee
+    /// branch.
     fn record(
         &mut self,
         outcome: &Outcome,
         inter_branch: &[bool],
+        second: usize,
         latency: Duration,
         done: Instant,
     ) {
@@ -219,6 +238,12 @@ impl Tally {
             Outcome::Answered(results) => {
                 self.answered += 1;
                 record_latency(&mut self.latency_us, latency);
+                if self.by_second.len() <= second {
+                    self.by_second.resize(second + 1, Second::default());
+                }
+                let slot = &mut self.by_second[second];
+                slot.answered += 1;
+                slot.max_us = slot.max_us.max(micros(latency));
                 for (n, result) in results.iter().enumerate() {
                     if matches!(result.status.as_str(), "posted" | "pending") {
                         self.committed += 1;
@@ -252,6 +277,14 @@ impl Tally {
         for (code, count) in other.request_errors {
             *self.request_errors.entry(code).or_default() += count;
         }
+        if self.by_second.len() < other.by_second.len() {
+            self.by_second
+                .resize(other.by_second.len(), Second::default());
+        }
+        for (mine, theirs) in self.by_second.iter_mut().zip(other.by_second) {
+            mine.answered += theirs.answered;
+            mine.max_us = mine.max_us.max(theirs.max_us);
+        }
         self.last_done = self.last_done.max(other.last_done);
     }
 
@@ -275,6 +308,9 @@ pub struct Measured {
     pub generator_cpu: Option<Duration>,
     /// Wall time of the whole run, warm-up included.
     pub wall: Duration,
+    /// When the measured window began, by the system clock (to line
+    /// `Tally::by_second` up with the nodes' logs).
+    pub window_start: SystemTime,
 }
 
 impl Measured {
@@ -306,6 +342,7 @@ fn per_second(count: u64, elapsed: Duration) -> f64 {
 pub async fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>) -> anyhow::Result<Measured> {
     let cpu_before = process_cpu();
     let start = Instant::now();
+    let window_start = SystemTime::now() + plan.warmup;
     let mut clients = tokio::task::JoinSet::new();
     for index in 0..plan.clients {
         let http = reqwest::Client::builder()
@@ -331,6 +368,7 @@ pub async fn run(plan: Arc<Plan>, stop: Arc<AtomicBool>) -> anyhow::Result<Measu
         interrupted: stop.load(Ordering::SeqCst),
         generator_cpu,
         wall: finished - start,
+        window_start,
         tally,
     })
 }
@@ -415,7 +453,8 @@ async fn client(
                     );
                 }
                 if counted {
-                    tally.record(&outcome, &inter_branch, done - origin, done);
+                    let second = (due - warm_end).as_secs() as usize;
+                    tally.record(&outcome, &inter_branch, second, done - origin, done);
                 }
             }
             Turn::Read(account) => {
@@ -742,12 +781,14 @@ mod tests {
         tally.record(
             &answered,
             &[true, false, true],
+            2,
             Duration::from_millis(2),
             now,
         );
         tally.record(
             &Outcome::Failed("overloaded".into()),
             &[false; 3],
+            0,
             Duration::from_millis(1),
             now,
         );
@@ -767,5 +808,34 @@ mod tests {
             (1_999..=2_001).contains(&max),
             "2 ms kept as µs, not clamped: {max}"
         );
+        assert_eq!(
+            tally.by_second,
+            vec![
+                Second::default(),
+                Second::default(),
+                Second {
+                    answered: 1,
+                    max_us: 2_000
+                }
+            ],
+            "only answered requests, in the second they were due"
+        );
+        let mut other = Tally::default();
+        other.record(
+            &Outcome::Answered(vec![result("posted", None)]),
+            &[false],
+            0,
+            Duration::from_millis(7),
+            now,
+        );
+        tally.merge(other);
+        assert_eq!(
+            tally.by_second[0],
+            Second {
+                answered: 1,
+                max_us: 7_000
+            }
+        );
+        assert_eq!(tally.by_second[2].answered, 1, "merging keeps the longer");
     }
 }

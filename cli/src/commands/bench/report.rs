@@ -235,6 +235,14 @@ impl Report {
                 "reads": tally.reads.ok,
                 "approved_after_window": tally.approved_after_window,
             },
+            "by_second": {
+                "window_start_unix_ms": measured
+                    .window_start
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |since| since.as_millis()),
+                "answered": tally.by_second.iter().map(|second| second.answered).collect::<Vec<_>>(),
+                "max_ms": tally.by_second.iter().map(|second| ms(second.max_us)).collect::<Vec<_>>(),
+            },
             "reads": self.requests_json(&tally.reads),
             "approvals": self.requests_json(&tally.approvals),
             "money": {
@@ -486,7 +494,7 @@ mod tests {
 
     use super::*;
     use crate::args::OutputFormat;
-    use crate::commands::bench::load::Tally;
+    use crate::commands::bench::load::{Second, Tally};
     use crate::commands::tests::table;
     use crate::output::render;
 
@@ -517,6 +525,16 @@ mod tests {
         tally.committed = 999;
         tally.rejected = BTreeMap::from([("insufficient_funds".to_string(), 1)]);
         tally.request_errors = BTreeMap::from([("overloaded".to_string(), 10)]);
+        tally.by_second = vec![
+            Second {
+                answered: 600,
+                max_us: 9_000,
+            },
+            Second {
+                answered: 400,
+                max_us: 10_007,
+            },
+        ];
         let plan = Plan {
             clients: 4,
             batch_size: 1,
@@ -557,6 +575,7 @@ mod tests {
                 interrupted: false,
                 generator_cpu: Some(Duration::from_millis(1500)),
                 wall: Duration::from_secs(12),
+                window_start: std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
             },
             money: Money {
                 accounts: 2,
@@ -581,6 +600,12 @@ mod tests {
         assert_eq!(json["money"]["customer_total"], "2000000.00");
         assert_eq!(json["machine"]["nproc"], 2);
         assert_eq!(json["settings"]["mode"], "closed");
+        assert_eq!(json["by_second"]["answered"], json!([600, 400]));
+        assert_eq!(json["by_second"]["max_ms"], json!([9.0, 10.007]));
+        assert_eq!(
+            json["by_second"]["window_start_unix_ms"],
+            1_800_000_000_000u64
+        );
         insta::assert_snapshot!(table(&report.view()));
         assert_eq!(
             render(&report.view(), OutputFormat::Csv, None),
