@@ -169,13 +169,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Sets PORT to a loopback port nothing listens on and no earlier call chose.
-CHOSEN_PORTS=" "
 # Node ports come from below the kernel's ephemeral range: a port from inside
 # it can be taken, while its node is down for the recovery run, by an outgoing
 # connection of another node, and the restarted node then cannot listen.
 EPHEMERAL_LOW=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 [ "$EPHEMERAL_LOW" -gt 11000 ] || die "the ephemeral port range starts at $EPHEMERAL_LOW: no room below it for the nodes"
+CHOSEN_PORTS=" "
+# Sets PORT to a loopback port nothing listens on and no earlier call chose.
 free_port() {
   local port
   for _ in $(seq 1 200); do
