@@ -53,6 +53,15 @@ pub fn open(dir: &Path) -> Result<Arc<DB>, rocksdb::Error> {
     // dropped on recovery; corruption before the tail fails the open.
     options.set_wal_recovery_mode(rocksdb::DBRecoveryMode::PointInTime);
     options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    // Flushes and compactions run at the lowest CPU priority. The three
+    // replicas fill their memtables together, so they flush together: a
+    // flush of the state family sorts about a million records, seconds of
+    // CPU, and at normal priority the three of them took a small machine's
+    // cores from applying and answering for that long.
+    let mut env = rocksdb::Env::new()?;
+    env.lower_high_priority_thread_pool_cpu_priority();
+    env.lower_thread_pool_cpu_priority();
+    options.set_env(&env);
     options.increase_parallelism(2);
     // The vector memtable of the state family below takes no concurrent
     // writes; the node writes from one thread at a time anyway.

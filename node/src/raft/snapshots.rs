@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 
 use ledger::{Record, SnapshotEncoder};
 use openraft::{BasicNode, SnapshotMeta};
-use rocksdb::{DB, IteratorMode, WriteOptions};
+use rocksdb::{DB, DBRawIteratorWithThreadMode, ReadOptions, SnapshotWithThreadMode, WriteOptions};
 
 use crate::codec;
 use crate::raft::types::NodeId;
@@ -178,27 +178,51 @@ impl Snapshots {
         Ok(Some((meta, file)))
     }
 
-    /// Writes the ledger's column families as `view` sees them as the snapshot
-    /// `meta` describes, and makes it current unless a newer one already is.
-    /// Answers the current snapshot's meta either way.
-    pub fn write_from_view(
+    /// Iterators over the ledger's column families as `view` sees them, in
+    /// [`state_families`] order, not yet positioned. Creating one copies its
+    /// family's active memtable under a lock every write to that family
+    /// takes, so the state machine has them created while it applies
+    /// nothing: no write waits behind a copy made by a thread that runs at
+    /// the lowest priority. Positioning one sorts its copy, which the
+    /// snapshot thread does later, at that priority.
+    pub fn iterators<'a>(
         &self,
-        view: &rocksdb::SnapshotWithThreadMode<'_, DB>,
+        view: &'a SnapshotWithThreadMode<'_, DB>,
+    ) -> Vec<DBRawIteratorWithThreadMode<'a, DB>> {
+        state_families()
+            .map(|family| {
+                let cf = self.db.cf_handle(family).expect("created at open");
+                let mut options = ReadOptions::default();
+                // Read once, start to end: not worth a place in the cache.
+                options.fill_cache(false);
+                view.raw_iterator_cf_opt(&cf, options)
+            })
+            .collect()
+    }
+
+    /// Writes the ledger's column families, read through `families` (from
+    /// [`Snapshots::iterators`]), as the snapshot `meta` describes, and
+    /// makes it current unless a newer one already is. Answers the current
+    /// snapshot's meta either way.
+    pub fn write_from(
+        &self,
+        families: Vec<DBRawIteratorWithThreadMode<'_, DB>>,
         meta: &Meta,
     ) -> Result<Meta, String> {
         self.write(meta, |out| {
             let mut bytes = Vec::with_capacity(CHUNK * 2);
             let mut encoder = SnapshotEncoder::start(&mut bytes);
-            for family in state_families() {
-                let cf = self.db.cf_handle(family).expect("created at open");
-                for item in view.iterator_cf(cf, IteratorMode::Start) {
-                    let (key, value) = item.map_err(|error| error.to_string())?;
-                    encoder.push(&state_record(&key, &value)?, &mut bytes);
+            for mut family in families {
+                family.seek_to_first();
+                while let Some((key, value)) = family.item() {
+                    encoder.push(&state_record(key, value)?, &mut bytes);
                     if bytes.len() >= CHUNK {
                         out.write_all(&bytes).map_err(|error| error.to_string())?;
                         bytes.clear();
                     }
+                    family.next();
                 }
+                family.status().map_err(|error| error.to_string())?;
             }
             encoder.finish(&mut bytes);
             out.write_all(&bytes).map_err(|error| error.to_string())
@@ -326,7 +350,10 @@ mod tests {
         });
         put(later);
         let meta = meta_at(0);
-        assert_eq!(snapshots.write_from_view(&view, &meta), Ok(meta.clone()));
+        assert_eq!(
+            snapshots.write_from(snapshots.iterators(&view), &meta),
+            Ok(meta.clone())
+        );
         drop(view);
         let (current, mut file) = snapshots.current().expect("reads").expect("a snapshot");
         assert_eq!(current, meta);

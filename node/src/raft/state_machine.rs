@@ -307,13 +307,15 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .spawn(move || {
                 let db = snapshots.db();
                 let view = db.snapshot();
+                let families = snapshots.iterators(&view);
                 let _ = taken.send(());
                 yield_to_serving();
-                let _ = written.send(snapshots.write_from_view(&view, &for_thread));
+                let _ = written.send(snapshots.write_from(families, &for_thread));
             });
         let done = match spawned {
             Ok(_) => {
-                // Microseconds: the thread takes the view before anything else.
+                // Milliseconds: the thread takes the view and its iterators
+                // (copies of the active memtables) before anything else.
                 let _ = crate::blocking::blocking(|| view_taken.recv());
                 Ok(done)
             }
