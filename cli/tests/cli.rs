@@ -1049,13 +1049,10 @@ impl DevCluster {
 impl Drop for DevCluster {
     fn drop(&mut self) {
         self.signal_group("-INT");
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while std::time::Instant::now() < deadline {
-            if matches!(self.launcher.try_wait(), Ok(Some(_))) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        // Whether it exited in time or not, the group is killed below.
+        let _ = support::poll(Duration::from_secs(20), || {
+            self.launcher.try_wait().ok().flatten()
+        });
         self.signal_group("-KILL");
         let _ = self.launcher.wait();
     }

@@ -7,9 +7,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
+
+#[path = "support/poll.rs"]
+mod poll;
+use poll::poll;
 
 const DOCUMENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
 const ROUTER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/http/mod.rs");
@@ -554,26 +558,23 @@ impl Node {
             dir,
         };
         // The admin key works once this node leads and has registered it.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
+        let served = poll(Duration::from_secs(60), || {
             let answer = node
                 .http
                 .get(node.url("/v1/cluster"))
                 .bearer_auth(ADMIN_KEY)
                 .send();
-            if answer.is_ok_and(|a| a.status().is_success()) {
-                return node;
-            }
             if let Ok(Some(status)) = node.child.try_wait() {
                 panic!("clearledger-node exited with {status}:\n{}", node.log());
             }
-            assert!(
-                Instant::now() < deadline,
-                "the node did not serve the admin key in time:\n{}",
-                node.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            answer.is_ok_and(|a| a.status().is_success()).then_some(())
+        });
+        assert!(
+            served.is_some(),
+            "the node did not serve the admin key in time:\n{}",
+            node.log()
+        );
+        node
     }
 
     fn url(&self, path: &str) -> String {
