@@ -146,9 +146,20 @@ impl FromRequestParts<AppState> for Caller {
 
 impl App {
     /// The ledger for a read. Hold the guard briefly: the state machine waits on it.
+    /// Most reads find the lock free and take it at once; only a read that
+    /// would wait for an apply tells the runtime first (handing the worker's
+    /// other tasks to another thread costs more than the read itself).
     pub fn ledger(&self) -> std::sync::RwLockReadGuard<'_, Ledger> {
-        crate::blocking::blocking(|| self.ledger.read())
-            .expect("a panic while applying stops the node")
+        match self.ledger.try_read() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::WouldBlock) => {
+                crate::blocking::blocking(|| self.ledger.read())
+                    .expect("a panic while applying stops the node")
+            }
+            Err(std::sync::TryLockError::Poisoned(_)) => {
+                panic!("a panic while applying stops the node")
+            }
+        }
     }
 
     /// The client's address: the peer, or the original client of a request a

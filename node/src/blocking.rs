@@ -12,6 +12,21 @@
 
 use tokio::runtime::{Handle, RuntimeFlavor};
 
+/// Below about this many bytes, encoding or decoding a value takes
+/// microseconds: less than handing the worker's other tasks to another
+/// thread costs, so such work runs in place.
+pub const IN_PLACE_BYTES: usize = 64 * 1024;
+
+/// Runs `work` in place when it handles fewer than [`IN_PLACE_BYTES`]
+/// bytes, else as [`blocking`].
+pub fn blocking_over<R>(bytes: usize, work: impl FnOnce() -> R) -> R {
+    if bytes < IN_PLACE_BYTES {
+        work()
+    } else {
+        blocking(work)
+    }
+}
+
 /// Runs `work`, which may block, without stalling the runtime's other tasks.
 /// On a current-thread runtime (openraft's storage suite) there is nowhere
 /// to move them, so `work` simply runs.

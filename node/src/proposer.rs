@@ -116,6 +116,11 @@ pub fn now() -> Timestamp {
     Timestamp(i64::try_from(micros).unwrap_or(i64::MAX))
 }
 
+/// A cheap estimate of the encoded size of `commands`, in bytes.
+pub fn estimated_bytes(commands: &[Command]) -> usize {
+    commands.iter().map(|command| weight(command).1).sum()
+}
+
 /// A cheap estimate of a command's weight in entries and bytes.
 fn weight(command: &Command) -> (usize, usize) {
     match &command.kind {
@@ -294,7 +299,8 @@ async fn forward(
     commands: Vec<Command>,
 ) -> Result<Vec<Applied>, ProposeError> {
     let sent = commands.len();
-    let body = crate::blocking::blocking(|| codec::encode(&commands));
+    let body =
+        crate::blocking::blocking_over(estimated_bytes(&commands), || codec::encode(&commands));
     let mut request = forwarding
         .client
         .post(format!("{}://{addr}{PROPOSE_PATH}", forwarding.scheme))
@@ -320,10 +326,10 @@ async fn forward(
         .bytes()
         .await
         .map_err(|error| unknown(format!("cut its answer off: {error}")))?;
-    let answer: Result<Vec<Applied>, ProposeError> = crate::blocking::blocking(|| {
-        codec::decode(&bytes)
-    })
-    .map_err(|error| unknown(format!("answered in a form this node cannot read: {error}")))?;
+    let answer: Result<Vec<Applied>, ProposeError> =
+        crate::blocking::blocking_over(bytes.len(), || codec::decode(&bytes)).map_err(|error| {
+            unknown(format!("answered in a form this node cannot read: {error}"))
+        })?;
     match answer {
         Ok(applied) if applied.len() != sent => Err(unknown(format!(
             "answered {} outcomes for {sent} commands",

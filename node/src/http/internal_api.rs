@@ -29,7 +29,7 @@ fn check_secret(app: &AppState, headers: &HeaderMap) -> Result<(), Response> {
 
 fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
     // An append can carry megabytes of group-commit entries.
-    crate::blocking::blocking(|| codec::decode(body))
+    crate::blocking::blocking_over(body.len(), || codec::decode(body))
         .map_err(|error| (StatusCode::BAD_REQUEST, error.to_string()).into_response())
 }
 
@@ -82,5 +82,6 @@ pub async fn propose(State(app): State<AppState>, headers: HeaderMap, body: Byte
         }),
         Err(error) => Err(error),
     };
-    crate::blocking::blocking(|| codec::encode(&answer)).into_response()
+    // One outcome per command: no larger than the commands were, as a rule.
+    crate::blocking::blocking_over(body.len(), || codec::encode(&answer)).into_response()
 }

@@ -1,7 +1,6 @@
 //! Raft RPC between nodes: HTTP POSTs to internal routes with bodies in the
 //! node's versioned codec.
 
-use openraft::BasicNode;
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
 };
@@ -10,10 +9,12 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
+use openraft::{BasicNode, EntryPayload};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::codec;
+use crate::proposer::estimated_bytes;
 use crate::raft::types::{NodeId, TypeConfig};
 
 /// The header that carries the cluster secret on internal routes.
@@ -62,6 +63,7 @@ impl Connection {
         &self,
         route: &str,
         request: &Request,
+        bytes: usize,
         option: &RPCOption,
     ) -> Result<Response, RPCError<NodeId, BasicNode, RaftError<NodeId, Error>>>
     where
@@ -78,7 +80,9 @@ impl Connection {
             .client
             .post(url)
             .timeout(option.hard_ttl())
-            .body(crate::blocking::blocking(|| codec::encode(request)));
+            .body(crate::blocking::blocking_over(bytes, || {
+                codec::encode(request)
+            }));
         if let Some(secret) = &self.network.secret {
             builder = builder.header(CLUSTER_SECRET_HEADER, secret);
         }
@@ -109,7 +113,15 @@ impl RaftNetwork<TypeConfig> for Connection {
         request: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
-        self.send("append", &request, &option).await
+        let bytes = request
+            .entries
+            .iter()
+            .map(|entry| match &entry.payload {
+                EntryPayload::Normal(batch) => 64 + estimated_bytes(&batch.commands),
+                _ => 64,
+            })
+            .sum();
+        self.send("append", &request, bytes, &option).await
     }
 
     async fn install_snapshot(
@@ -120,7 +132,8 @@ impl RaftNetwork<TypeConfig> for Connection {
         InstallSnapshotResponse<NodeId>,
         RPCError<NodeId, BasicNode, RaftError<NodeId, InstallSnapshotError>>,
     > {
-        self.send("snapshot", &request, &option).await
+        let bytes = request.data.len();
+        self.send("snapshot", &request, bytes, &option).await
     }
 
     async fn vote(
@@ -128,6 +141,6 @@ impl RaftNetwork<TypeConfig> for Connection {
         request: VoteRequest<NodeId>,
         option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
-        self.send("vote", &request, &option).await
+        self.send("vote", &request, 0, &option).await
     }
 }
