@@ -172,7 +172,7 @@ async fn test(
     run_workload(config, cluster, recorder, &api, &bank, &book, &proxy).await?;
     eprintln!("jepsen-tests: workload stopped; healing");
     heal(&api, cluster, recorder, &proxy, config.nodes).await?;
-    resolve(&api, &book, recorder, &bank, config.nodes).await?;
+    resolve(&api, &book, recorder, &bank, config.nodes).await;
     final_reads(&api, &bank, recorder, config.nodes).await;
     digests(&api, cluster, recorder, config.nodes).await;
     record_exits(cluster, recorder).await;
@@ -437,7 +437,7 @@ async fn resolve(
     recorder: &Arc<Recorder>,
     bank: &Arc<Bank>,
     slots: usize,
-) -> anyhow::Result<()> {
+) {
     let sent = book.lock().expect("no panics holding the book").sent();
     let workers = 16;
     let mut tasks = tokio::task::JoinSet::new();
@@ -451,12 +451,21 @@ async fn resolve(
             }
         });
     }
-    tokio::time::timeout(SETTLE_LIMIT * 2, async {
+    let finished = tokio::time::timeout(SETTLE_LIMIT * 2, async {
         while tasks.join_next().await.is_some() {}
     })
-    .await
-    .context("resolving transfers took too long")?;
-    Ok(())
+    .await;
+    if finished.is_err() {
+        // What was not resolved by now stays unresolved in the history, and
+        // the checkers say what they cannot judge without it.
+        eprintln!(
+            "jepsen-tests: resolving transfers took over {:?}; {} of {} resolvers left unfinished",
+            SETTLE_LIMIT * 2,
+            tasks.len(),
+            workers
+        );
+        tasks.shutdown().await;
+    }
 }
 
 /// A transfer's fate, through whichever slot answers first.

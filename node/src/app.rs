@@ -151,15 +151,13 @@ impl App {
     /// other tasks to another thread costs more than the read itself).
     pub fn ledger(&self) -> std::sync::RwLockReadGuard<'_, Ledger> {
         match self.ledger.try_read() {
-            Ok(guard) => guard,
+            Ok(guard) => Ok(guard),
             Err(std::sync::TryLockError::WouldBlock) => {
                 crate::blocking::blocking(|| self.ledger.read())
-                    .expect("a panic while applying stops the node")
             }
-            Err(std::sync::TryLockError::Poisoned(_)) => {
-                panic!("a panic while applying stops the node")
-            }
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => Err(poisoned),
         }
+        .expect("a panic while applying stops the node")
     }
 
     /// The client's address: the peer, or the original client of a request a
