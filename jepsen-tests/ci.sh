@@ -65,7 +65,7 @@ skip_linearizable_read none linearizable
 skip_dedup none idempotent_retries
 ack_before_commit none exactly_once
 reapply_on_restart kill replicas - --logs-to-keep 1000000
-skip_fsync lose-unsynced exactly_once 45
+skip_fsync lose-unsynced exactly_once|nodes_stayed_up 45
 EOF
 
 echo "== real run: 3 nodes, partitions, kills and lost un-fsynced writes, ${real_seconds}s"
