@@ -298,13 +298,14 @@ pub enum ChainBreak {
 
 /// Verifies a run of records that follows `previous` (the hash before the
 /// first of them, [`GENESIS_HASH`] for the start). Returns the head hash.
-pub fn verify_chain<'a>(
+pub fn verify_chain(
     previous: Hash,
     first_seq: u64,
-    records: impl IntoIterator<Item = &'a ChainedRecord>,
+    records: impl IntoIterator<Item = impl std::borrow::Borrow<ChainedRecord>>,
 ) -> Result<Hash, ChainBreak> {
     let mut head = previous;
     for (expected_seq, chained) in (first_seq..).zip(records) {
+        let chained = chained.borrow();
         if chained.record.seq != expected_seq {
             return Err(ChainBreak::Gap {
                 previous: expected_seq - 1,

@@ -8,7 +8,8 @@ use crate::account::{Balance, Purpose};
 use crate::account_table::{AccountNo, AccountTable, BranchNo};
 use crate::amount::Amount;
 use crate::approval::ApprovalPolicy;
-use crate::audit::{AuditEvent, AuditRecord, ChainedRecord, GENESIS_HASH, Hash};
+use crate::audit::{AuditEvent, AuditRecord, GENESIS_HASH, Hash};
+use crate::audit_chain::AuditChain;
 use crate::branch::Branch;
 use crate::clearing::{FlowKey, PairKey};
 use crate::clearing_window::BranchFlows;
@@ -25,7 +26,7 @@ use crate::recon::{
 use crate::rejection::Rejection;
 use crate::statement::Statement;
 use crate::statement_book::{StatementIndex, StatementSettings};
-use crate::table::{DenseTable, Table};
+use crate::table::Table;
 use crate::time::Timestamp;
 use crate::warm::WARM_ENTRIES;
 
@@ -135,7 +136,7 @@ pub struct Ledger {
     pub(crate) policies: Table<(BranchCode, Currency), ApprovalPolicy>,
     pub(crate) windows: Table<u64, ClearingWindow>,
     pub(crate) index_times: Table<u64, Timestamp>,
-    pub(crate) audit: DenseTable<ChainedRecord>,
+    pub(crate) audit: AuditChain,
     pub(crate) window_branches: Table<FlowKey, BranchFlows>,
     pub(crate) window_pairs: Table<PairKey, PairFlows>,
     pub(crate) caps: Table<(BranchCode, Currency), NetDebitCap>,
@@ -151,7 +152,7 @@ pub struct Ledger {
     pub(crate) reviews: Table<EntryId, crate::supervision::Review>,
     pub(crate) derived: Derived,
     pub(crate) touched: Vec<AccountNo>,
-    /// Reused for encoding each audit record to hash it.
+    /// Reused for encoding each audit record to hash and keep it.
     pub(crate) scratch: Vec<u8>,
 }
 
@@ -190,7 +191,7 @@ impl Ledger {
             policies: Table::new(tracking),
             windows: Table::new(tracking),
             index_times: Table::new(tracking),
-            audit: DenseTable::new(1, tracking),
+            audit: AuditChain::new(tracking),
             window_branches: Table::new(tracking),
             window_pairs: Table::new(tracking),
             caps: Table::new(tracking),
@@ -364,7 +365,7 @@ impl Ledger {
             event,
         };
         let hash = record.chain_hash_with(&self.meta.chain_head, &mut self.scratch);
-        self.audit.insert(seq, ChainedRecord { record, hash });
+        self.audit.append(seq, &self.scratch, &hash);
         self.meta.audit_seq = seq;
         self.meta.chain_head = hash;
     }

@@ -75,6 +75,7 @@ mod account_table;
 mod amount;
 mod approval;
 pub mod audit;
+mod audit_chain;
 mod branch;
 mod clearing;
 mod clearing_window;

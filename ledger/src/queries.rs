@@ -198,10 +198,8 @@ impl Ledger {
     }
 
     /// Audit records with sequence numbers in `from..=to`.
-    pub fn audit_records(&self, from: u64, to: u64) -> impl Iterator<Item = &ChainedRecord> {
-        self.audit
-            .range(from, to.max(from))
-            .map(|(_, record)| record)
+    pub fn audit_records(&self, from: u64, to: u64) -> impl Iterator<Item = ChainedRecord> {
+        self.audit.range(from, to.max(from))
     }
 
     /// The balance of `id` as of the end of log index `index`.

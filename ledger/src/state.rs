@@ -10,13 +10,14 @@ use sha2::{Digest, Sha256};
 
 use crate::account::{Account, Balance};
 use crate::account_table::{AccountNo, AccountTable};
-use crate::audit::{ChainedRecord, Hash};
+use crate::audit::Hash;
+use crate::audit_chain::AuditChain;
 use crate::codec::{self, DecodeError};
 use crate::entry_table::EntryTable;
 use crate::journal_entry::{EntryStatus, JournalEntry};
 use crate::ledger::{Derived, Ledger, Meta, Position};
 use crate::posting::debit_total;
-use crate::table::{DenseTable, Table};
+use crate::table::Table;
 
 /// The snapshot format version: the first byte of every snapshot. 7: the
 /// records follow one after another to the end (a writer streams them
@@ -144,6 +145,15 @@ fn record<K: Serialize, V: Serialize>(tag: u8, key: &K, value: &V) -> Record {
     }
 }
 
+/// An audit chain record: its bytes are already the encoded value.
+fn audit_record(seq: u64, bytes: &[u8]) -> Record {
+    Record {
+        table: AUDIT,
+        key: codec::encode_key(&seq),
+        value: Some(bytes.to_vec()),
+    }
+}
+
 fn changed_records<K, V>(tag: u8, table: &mut Table<K, V>, out: &mut Vec<Record>)
 where
     K: Ord + Clone + Serialize,
@@ -234,7 +244,8 @@ struct Restored {
     entries: Rows<u64, JournalEntry>,
     /// By (position, account number), as stored.
     history: Rows<(Position, AccountNo), Balance>,
-    audit: Rows<u64, ChainedRecord>,
+    /// By sequence number, as stored (the chain keeps them so).
+    audit: Vec<(u64, Vec<u8>)>,
 }
 
 impl Ledger {
@@ -266,8 +277,8 @@ impl Ledger {
             };
             (AUDIT) => {
                 for seq in self.audit.take_changed() {
-                    let chained = self.audit.get(&seq).expect("changed records exist");
-                    out.push(record(AUDIT, &seq, chained));
+                    let bytes = self.audit.bytes(seq).expect("changed records exist");
+                    out.push(audit_record(seq, bytes));
                 }
             };
         }
@@ -309,8 +320,8 @@ impl Ledger {
                 }
             };
             (AUDIT) => {
-                for (seq, chained) in self.audit.iter() {
-                    out.push(record(AUDIT, &seq, chained));
+                for (seq, bytes) in self.audit.iter() {
+                    out.push(audit_record(seq, bytes));
                 }
             };
         }
@@ -390,7 +401,7 @@ impl Ledger {
             accounts: Rows::new(),
             entries: Rows::new(),
             history: Rows::new(),
-            audit: Rows::new(),
+            audit: Vec::new(),
         };
         for record in records {
             macro_rules! visit {
@@ -422,7 +433,11 @@ impl Ledger {
                 };
                 (AUDIT) => {
                     if record.table == AUDIT {
-                        restored.audit.push(&record)?;
+                        let Record { key, value, .. } = record;
+                        let value = value.ok_or(RestoreError::Decode(DecodeError(
+                            "a restored record has no value".into(),
+                        )))?;
+                        restored.audit.push((codec::decode_key(&key)?, value));
                         continue;
                     }
                 };
@@ -451,7 +466,10 @@ impl Ledger {
         .map_err(RestoreError::Inconsistent)?;
         ledger.entries = EntryTable::restore(restored.entries.into_sorted(ENTRIES)?, tracking)
             .map_err(RestoreError::Inconsistent)?;
-        ledger.audit = DenseTable::restore(1, restored.audit.into_sorted(AUDIT)?, tracking)
+        if !restored.audit.is_sorted_by_key(|(seq, _)| *seq) {
+            restored.audit.sort_by_key(|(seq, _)| *seq);
+        }
+        ledger.audit = AuditChain::restore(restored.audit, tracking)
             .map_err(|error| RestoreError::Inconsistent(format!("audit chain: {error}")))?;
         ledger.derive();
         ledger

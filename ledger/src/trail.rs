@@ -112,8 +112,8 @@ impl Ledger {
     /// hash before the first.
     pub fn hash_before(&self, seq: u64) -> Hash {
         seq.checked_sub(1)
-            .and_then(|previous| self.audit.get(&previous))
-            .map_or(GENESIS_HASH, |chained| chained.hash)
+            .and_then(|previous| self.audit.hash(previous))
+            .unwrap_or(GENESIS_HASH)
     }
 
     /// Records that match `query`, in sequence order, until `visit` returns
@@ -131,14 +131,14 @@ impl Ledger {
         let (mut low, mut high) = (1, self.meta.audit_seq + 1);
         while low < high {
             let middle = low + (high - low) / 2;
-            let chained = self.audit.get(&middle).expect("records run from 1");
-            if before_start(chained) {
+            let chained = self.audit.get(middle).expect("records run from 1");
+            if before_start(&chained) {
                 low = middle + 1;
             } else {
                 high = middle;
             }
         }
-        for (_, chained) in self.audit.range(low, self.meta.audit_seq) {
+        for chained in self.audit.range(low, self.meta.audit_seq) {
             let record = &chained.record;
             let past_end = query.to_index.is_some_and(|to| record.position.index > to)
                 || query.to_time.is_some_and(|to| record.at > to);
@@ -149,7 +149,7 @@ impl Ledger {
                 .principal
                 .as_ref()
                 .is_none_or(|principal| record.actor.principal == *principal);
-            if matches && !visit(chained) {
+            if matches && !visit(&chained) {
                 break;
             }
         }

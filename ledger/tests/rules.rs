@@ -1725,7 +1725,7 @@ fn busy_world() -> World {
 fn audit_chain_verifies_and_pinpoints_an_altered_record() {
     let mut w = busy_world();
     let (head_seq, head_hash) = w.ledger.chain_head();
-    let records: Vec<ChainedRecord> = w.ledger.audit_records(1, head_seq).cloned().collect();
+    let records: Vec<ChainedRecord> = w.ledger.audit_records(1, head_seq).collect();
     assert_eq!(records.len() as u64, head_seq);
     assert_eq!(verify_chain(GENESIS_HASH, 1, &records), Ok(head_hash));
     // A suffix verifies from its predecessor's hash.
@@ -1791,7 +1791,7 @@ fn audit_chain_verifies_and_pinpoints_an_altered_record() {
     );
     assert_eq!(w.refuse(OP_SENIOR, approve("b5-nope")), "entry_not_found");
     assert_eq!(w.ledger.chain_head().0, seq);
-    let all: Vec<ChainedRecord> = w.ledger.audit_records(1, seq).cloned().collect();
+    let all: Vec<ChainedRecord> = w.ledger.audit_records(1, seq).collect();
     assert_eq!(
         verify_chain(GENESIS_HASH, 1, &all),
         Ok(w.ledger.chain_head().1)

@@ -287,7 +287,7 @@ fn the_key_never_appears_in_receipts_or_the_audit_trail() {
     let secret = [0xAB; 32];
     let statements = w.issue_with(&["alice"], "2026-11-30T23:59:59Z", secret);
     let (seq, head) = w.ledger.chain_head();
-    let audit: Vec<ChainedRecord> = w.ledger.audit_records(1, seq).cloned().collect();
+    let audit: Vec<ChainedRecord> = w.ledger.audit_records(1, seq).collect();
     assert_eq!(verify_chain(GENESIS_HASH, 1, &audit), Ok(head));
     let texts = [
         format!("{audit:?}"),
