@@ -14,7 +14,8 @@
 //!   when it starts (the records already in memory, so the figure is the
 //!   ledger's part of a restart), in entries per second.
 //!
-//! About a tenth of the transfers cross branches. Building the commands is
+//! Before measuring, it prints how much resident memory the ledger took per
+//! entry. About a tenth of the transfers cross branches. Building the commands is
 //! outside the timed part. Every iteration posts new entry ids, so the
 //! ledger keeps growing as it would in service.
 //!
@@ -285,6 +286,14 @@ impl Bench {
     }
 }
 
+/// The process's resident memory in bytes (Linux; `None` elsewhere).
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 fn clearing(n: usize) -> AccountId {
     AccountId::new(format!("B{n:02}-clearing")).expect("valid id")
 }
@@ -305,7 +314,19 @@ fn apply_throughput(c: &mut Criterion) {
         .ok()
         .and_then(|text| text.parse().ok())
         .unwrap_or(HISTORY_DEFAULT);
+    let resident_before = resident_bytes();
     let mut bench = Bench::new(history);
+    // What the ledger holds per entry: every entry is kept in memory, and on
+    // this kind of machine each new page of it costs a fault.
+    if let (Some(before), Some(after)) = (resident_before, resident_bytes()) {
+        let entries = bench.ledger.entry_count();
+        eprintln!(
+            "ledger in memory: {entries} entries, {ACCOUNTS} accounts, {} MiB resident \
+             ({} bytes per entry, accounts included)",
+            (after - before) >> 20,
+            (after - before) / entries as u64,
+        );
+    }
     // The measured shapes post (none is refused) before they are timed.
     for shape in [Shape::Single, Shape::GroupCommit, Shape::Batch] {
         let commands = bench.maker.commands(shape);

@@ -291,8 +291,9 @@ pub struct JournalEntry {
     pub required_authority: u8,
     /// When a pending entry expires.
     pub expires_at: Option<Timestamp>,
-    /// The approver's or expiry's decision.
-    pub decision: Option<Decision>,
+    /// The approver's or expiry's decision (boxed: most entries have none,
+    /// and every entry is held in memory; the encoding is the same).
+    pub decision: Option<Box<Decision>>,
     /// The entry this one reverses (冲正).
     pub reverses: Option<EntryId>,
     /// Why this entry reverses another.
@@ -303,7 +304,8 @@ pub struct JournalEntry {
     pub window: Option<u64>,
     /// For an entry that waited in the liquidity-saving queue: which queue,
     /// and when it left.
-    pub queue: Option<QueueStay>,
+    /// Boxed, as `decision` is.
+    pub queue: Option<Box<QueueStay>>,
 }
 
 /// An entry's stay in the liquidity-saving queue (流动性节约队列). It

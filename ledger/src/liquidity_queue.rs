@@ -110,11 +110,11 @@ impl Ledger {
             reversal_reason: None,
             reversed_by: None,
             window: None,
-            queue: Some(QueueStay {
+            queue: Some(Box::new(QueueStay {
                 branch,
                 left: None,
                 left_at: None,
-            }),
+            })),
             request,
         };
         let outcome = EntryOutcome::of(&entry);
@@ -342,12 +342,12 @@ impl Ledger {
             // The ledger's decision to post it: statements and
             // reconciliation see it posted here, not when it was queued.
             entry.status = EntryStatus::Posted;
-            entry.decision = Some(Decision {
+            entry.decision = Some(Box::new(Decision {
                 by: context.actor.principal.clone(),
                 at: context.at,
                 position: context.position,
                 reason: Some(reason),
-            });
+            }));
         }
     }
 
@@ -389,12 +389,12 @@ impl Ledger {
         );
         let entry = self.leave_queue(context, id);
         entry.status = EntryStatus::Voided { reason };
-        entry.decision = Some(Decision {
+        entry.decision = Some(Box::new(Decision {
             by: context.actor.principal.clone(),
             at: context.at,
             position: context.position,
             reason: note,
-        });
+        }));
     }
 
     /// Voids every queued entry whose timeout has passed at `at`.

@@ -988,12 +988,12 @@ impl Ledger {
         let total = debit_total(&entry.postings);
         entry.status = status;
         entry.window = window;
-        entry.decision = Some(Decision {
+        entry.decision = Some(Box::new(Decision {
             by: context.actor.principal.clone(),
             at: context.at,
             position: context.position,
             reason,
-        });
+        }));
         let currency = entry.request.currency;
         let removed = self
             .derived
