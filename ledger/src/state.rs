@@ -316,7 +316,7 @@ impl Ledger {
             };
             (HISTORY) => {
                 for (key, balance) in self.accounts.history() {
-                    out.push(record(HISTORY, &history_key(&key), balance));
+                    out.push(record(HISTORY, &history_key(&key), &balance));
                 }
             };
             (AUDIT) => {
