@@ -57,18 +57,37 @@ fn snapshot_write_error(meta: &Meta, error: impl std::fmt::Display) -> StorageEr
         .into()
 }
 
-fn state_key(record: &Record) -> Vec<u8> {
-    let mut key = Vec::with_capacity(1 + record.key.len());
-    key.push(record.table);
-    key.extend_from_slice(&record.key);
-    key
+/// Writes `prefix` then `bytes` into `out`, replacing what it held.
+fn prefixed<'a>(out: &'a mut Vec<u8>, prefix: u8, bytes: &[u8]) -> &'a [u8] {
+    out.clear();
+    out.push(prefix);
+    out.extend_from_slice(bytes);
+    out
 }
 
-fn state_value(value: &[u8]) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(1 + value.len());
-    bytes.push(codec::FORMAT);
-    bytes.extend_from_slice(value);
-    bytes
+/// What a put takes in a RocksDB WriteBatch besides its key and value: a
+/// tag, the column family's id and two lengths (varints), rounded up.
+const BATCH_BYTES_PER_PUT: usize = 16;
+/// A WriteBatch's header: sequence number and count.
+const BATCH_HEADER_BYTES: usize = 12;
+
+/// The bytes a WriteBatch of `ranges` one-byte range deletions, `records`
+/// (each key and value with its one prefix byte) and `extra` will take, so
+/// that it is allocated once instead of growing by doubling: every new page
+/// costs a fault, and a batch of 8,000 transfers is several megabytes.
+fn batch_bytes(ranges: usize, records: &[Record], extra: &[(&[u8], Vec<u8>)]) -> usize {
+    let records: usize = records
+        .iter()
+        .map(|record| {
+            let value = record.value.as_ref().map_or(0, |value| 1 + value.len());
+            1 + record.key.len() + value + BATCH_BYTES_PER_PUT
+        })
+        .sum();
+    let extra: usize = extra
+        .iter()
+        .map(|(key, value)| key.len() + value.len() + BATCH_BYTES_PER_PUT)
+        .sum();
+    BATCH_HEADER_BYTES + ranges * (2 + BATCH_BYTES_PER_PUT) + records + extra
 }
 
 impl StateMachine {
@@ -226,6 +245,20 @@ impl StateMachine {
         replace_all: bool,
         sync: bool,
     ) -> Result<(), StorageError> {
+        let batch = self.batch_of(&records, extra, replace_all);
+        let mut options = WriteOptions::default();
+        options.set_sync(sync);
+        self.db.write_opt(batch, &options).map_err(sm_write_error)
+    }
+
+    /// The WriteBatch of `records` and `extra`; with `replace_all`, it
+    /// deletes every state record first.
+    fn batch_of(
+        &self,
+        records: &[Record],
+        extra: &[(&[u8], Vec<u8>)],
+        replace_all: bool,
+    ) -> WriteBatch {
         let cf_sm = self.db.cf_handle(CF_SM).expect("created at open");
         // The handles once per batch, not a lookup by name per record.
         let families: Vec<_> = state_families()
@@ -239,25 +272,28 @@ impl StateMachine {
                 .expect("every table has a family")
                 .1
         };
-        let mut batch = WriteBatch::default();
+        let ranges = if replace_all { families.len() } else { 0 };
+        let mut batch = WriteBatch::with_capacity_bytes(batch_bytes(ranges, records, extra));
         if replace_all {
             for (_, cf) in &families {
                 batch.delete_range_cf(cf, [0u8].as_slice(), [0xffu8].as_slice());
             }
         }
-        for record in &records {
+        // A stored key is the table tag and the record's key; a stored value
+        // is the format byte and the record's value.
+        let (mut key, mut value) = (Vec::new(), Vec::new());
+        for record in records {
             let cf = family(record.table);
+            let key = prefixed(&mut key, record.table, &record.key);
             match &record.value {
-                Some(value) => batch.put_cf(cf, state_key(record), state_value(value)),
-                None => batch.delete_cf(cf, state_key(record)),
+                Some(bytes) => batch.put_cf(cf, key, prefixed(&mut value, codec::FORMAT, bytes)),
+                None => batch.delete_cf(cf, key),
             }
         }
         for (key, value) in extra {
             batch.put_cf(cf_sm, key, value);
         }
-        let mut options = WriteOptions::default();
-        options.set_sync(sync);
-        self.db.write_opt(batch, &options).map_err(sm_write_error)
+        batch
     }
 }
 
@@ -400,5 +436,47 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             meta: current_meta,
             snapshot: Box::new(tokio::fs::File::from_std(file)),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The estimate is never short of what the batch takes (so it never
+    /// grows), nor far above it.
+    #[test]
+    fn a_change_batch_is_allocated_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = crate::storage::open(dir.path()).expect("opens");
+        let machine = StateMachine::open(db, dir.path()).expect("opens");
+        // Every kind of family, values around the one- and two-byte length
+        // boundaries of a varint, and a deletion.
+        let tags = [1, 4, 7, 9, 20];
+        let records: Vec<Record> = [0, 1, 126, 127, 128, 16_383, 16_384, 70_000]
+            .iter()
+            .enumerate()
+            .map(|(n, &len)| Record {
+                table: tags[n % tags.len()],
+                key: vec![n as u8; 1 + n * 20],
+                value: Some(vec![7; len]),
+            })
+            .chain([Record {
+                table: 4,
+                key: vec![9; 8],
+                value: None,
+            }])
+            .collect();
+        let extra = [(KEY_APPLIED, vec![1; 40])];
+        let families = state_families().count();
+        for (replace_all, ranges) in [(false, 0), (true, families)] {
+            let estimate = batch_bytes(ranges, &records, &extra);
+            let taken = machine
+                .batch_of(&records, &extra, replace_all)
+                .size_in_bytes();
+            assert!(taken <= estimate, "{taken} > {estimate}");
+            let puts = ranges + records.len() + extra.len();
+            assert!(estimate < taken + puts * BATCH_BYTES_PER_PUT);
+        }
     }
 }
