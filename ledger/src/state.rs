@@ -194,13 +194,13 @@ where
     K: serde::de::DeserializeOwned,
     V: serde::de::DeserializeOwned,
 {
-    let value = record
-        .value
-        .as_ref()
-        .ok_or(RestoreError::Decode(DecodeError(
-            "a restored record has no value".into(),
-        )))?;
+    let value = record.value.as_ref().ok_or_else(no_value)?;
     Ok((codec::decode_key(&record.key)?, codec::decode(value)?))
+}
+
+/// A restored record must have a value (only a change set deletes).
+fn no_value() -> RestoreError {
+    RestoreError::Decode(DecodeError("a restored record has no value".into()))
 }
 
 /// A balance history record's key: position first.
@@ -434,9 +434,7 @@ impl Ledger {
                 (AUDIT) => {
                     if record.table == AUDIT {
                         let Record { key, value, .. } = record;
-                        let value = value.ok_or(RestoreError::Decode(DecodeError(
-                            "a restored record has no value".into(),
-                        )))?;
+                        let value = value.ok_or_else(no_value)?;
                         restored.audit.push((codec::decode_key(&key)?, value));
                         continue;
                     }
