@@ -25,7 +25,7 @@ use crate::currency::Currency;
 use crate::id::AccountId;
 use crate::id_index::IdIndex;
 use crate::ledger::Position;
-use crate::table::DenseTable;
+use crate::table::{DenseTable, Rebuild};
 
 /// An account's dense internal number: its place in open order, from 0.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -374,11 +374,11 @@ impl AccountTable {
     }
 
     /// Rebuilds the table from restored records: accounts by number (which
-    /// must run from 0 without gaps) and history rows by key. `branch` gives
-    /// an account's branch number.
+    /// must run from 0 without gaps) and the balance history's rows. `branch`
+    /// gives an account's branch number.
     pub(crate) fn restore(
         accounts: impl IntoIterator<Item = (AccountNo, Account)>,
-        history: impl IntoIterator<Item = ((AccountNo, Position), Balance)>,
+        history: HistoryRows,
         branch: impl Fn(&Account) -> Option<BranchNo>,
         tracking: bool,
     ) -> Result<AccountTable, String> {
@@ -405,26 +405,82 @@ impl AccountTable {
             let id = &slots[no.index()].account.id;
             index.insert(id, no, |no| &slots[no.index()].account.id);
         }
-        for ((no, position), balance) in history {
-            let slot = table
-                .slots
-                .get_mut(no.index())
-                .ok_or_else(|| format!("balance history names a missing account {}", no.0))?;
-            if slot
+        // Each account's list of rows is allocated once, at its length.
+        let mut counts = vec![0usize; table.slots.len()];
+        for row in history.rows.values() {
+            *counts.get_mut(row.account.index()).ok_or_else(|| {
+                format!("balance history names a missing account {}", row.account.0)
+            })? += 1;
+        }
+        for (slot, count) in table.slots.iter_mut().zip(counts) {
+            slot.history.reserve_exact(count);
+        }
+        // Each account's rows came in position order.
+        table.rows = history.rows;
+        let AccountTable { slots, rows, .. } = &mut table;
+        for (place, row) in rows.iter() {
+            slots[row.account.index()]
                 .history
-                .last()
-                .is_some_and(|(last, _)| *last >= position)
-            {
-                return Err(format!(
-                    "balance history of account {} is out of order",
-                    no.0
-                ));
-            }
-            let row = table.rows.next_key();
-            table.rows.insert(row, Row::new(no, position, balance));
-            slot.history.push((position, row));
+                .push((row.position(), place));
         }
         Ok(table)
+    }
+}
+
+/// The balance history's rows as they are restored, in the order they
+/// arrive: a store gives them by key (position, then account number), a
+/// snapshot account by account. Either way each account's rows come in
+/// position order, which is all an account's list of rows needs; the rows'
+/// own order is never read.
+pub(crate) struct HistoryRows {
+    rows: DenseTable<Row>,
+    /// Each account's last position so far, by account number.
+    last: Vec<Option<Position>>,
+}
+
+impl HistoryRows {
+    pub(crate) fn new() -> HistoryRows {
+        HistoryRows {
+            rows: DenseTable::new(0, false),
+            last: Vec::new(),
+        }
+    }
+}
+
+impl Rebuild for HistoryRows {
+    type Key = (Position, AccountNo);
+    type Value = Balance;
+
+    fn check_next(&self, &(position, no): &(Position, AccountNo)) -> Result<(), String> {
+        match self.last.get(no.index()).copied().flatten() {
+            Some(last) if last >= position => Err(format!(
+                "the balance of account {} at {}.{} is repeated or out of order",
+                no.0, position.index, position.seq
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn append(
+        &mut self,
+        (position, no): (Position, AccountNo),
+        balance: Balance,
+    ) -> Result<(), String> {
+        if self.last.len() <= no.index() {
+            self.last.resize(no.index() + 1, None);
+        }
+        self.last[no.index()] = Some(position);
+        let place = self.rows.next_key();
+        self.rows.insert(place, Row::new(no, position, balance));
+        Ok(())
+    }
+
+    fn into_records(self) -> Vec<((Position, AccountNo), Balance)> {
+        self.rows
+            .into_records()
+            .into_iter()
+            .map(|(_, row)| ((row.position(), row.account), row.balance.get()))
+            .collect()
     }
 }
 
@@ -456,5 +512,42 @@ mod tests {
             std::mem::size_of::<Row>() <= 56,
             "a history row stays small"
         );
+    }
+
+    #[test]
+    fn history_rows_are_taken_in_key_order_and_account_by_account() {
+        let balance = |n: i128| Balance {
+            credits_posted: Amount::from_minor(n),
+            ..Balance::default()
+        };
+        let at = |index: u64| Position { index, seq: 0 };
+        let keys: Vec<(Position, AccountNo)> = (1..=3)
+            .flat_map(|index| (0..2).map(move |no| (at(index), AccountNo(no))))
+            .collect();
+        let mut by_account = keys.clone();
+        by_account.sort_by_key(|&(position, no)| (no, position));
+        for order in [&keys, &by_account] {
+            let mut rows = HistoryRows::new();
+            for &(position, no) in order {
+                rows.check_next(&(position, no)).unwrap();
+                rows.append((position, no), balance(position.index as i128))
+                    .unwrap();
+            }
+            // A repeat, and an account going back in time, are not next.
+            assert!(rows.check_next(&(at(3), AccountNo(1))).is_err());
+            assert!(rows.check_next(&(at(2), AccountNo(0))).is_err());
+            assert!(
+                rows.check_next(&(at(1), AccountNo(2))).is_ok(),
+                "a new account"
+            );
+            let records = rows.into_records();
+            let restored: Vec<_> = records.iter().map(|&(key, _)| key).collect();
+            assert_eq!(&restored, order, "rows stay in the order they came");
+            assert!(
+                records
+                    .iter()
+                    .all(|((position, _), b)| *b == balance(position.index as i128))
+            );
+        }
     }
 }

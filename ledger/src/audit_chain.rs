@@ -17,7 +17,7 @@
 
 use crate::audit::{ChainedRecord, Hash};
 use crate::codec::{self, DecodeError};
-use crate::table::DenseTable;
+use crate::table::{DenseTable, Rebuild};
 
 /// How many bytes a chunk holds. A record that does not fit in the rest of
 /// the last chunk starts a new one; a larger record has a chunk of its own.
@@ -50,7 +50,7 @@ impl AuditChain {
     }
 
     /// Appends record `seq`, the next one, from its encoding and hash.
-    pub(crate) fn append(&mut self, seq: u64, encoded: &[u8], hash: &Hash) {
+    pub(crate) fn append_encoded(&mut self, seq: u64, encoded: &[u8], hash: &Hash) {
         let len = encoded.len() + hash.len();
         let room = self
             .chunks
@@ -109,34 +109,41 @@ impl AuditChain {
         self.spans.take_changed()
     }
 
-    /// A chain of restored records (as stored), in sequence order from 1
-    /// without gaps; each must decode.
-    pub(crate) fn restore(
-        records: impl IntoIterator<Item = (u64, Vec<u8>)>,
-        tracking: bool,
-    ) -> Result<AuditChain, String> {
-        let mut chain = AuditChain::new(tracking);
-        for (seq, bytes) in records {
-            let expected = chain.spans.next_key();
-            if seq != expected {
-                return Err(format!(
-                    "record {seq} is out of sequence (expected {expected})"
-                ));
-            }
-            let chained: ChainedRecord = codec::decode(&bytes)
-                .map_err(|DecodeError(error)| format!("record {seq}: {error}"))?;
-            if chained.record.seq != seq {
-                return Err(format!(
-                    "record {seq} says it is record {}",
-                    chained.record.seq
-                ));
-            }
-            let (encoded, hash) = bytes.split_at(bytes.len() - std::mem::size_of::<Hash>());
-            chain.append(seq, encoded, hash.try_into().expect("32 bytes"));
+    /// Sets whether appends are remembered from now on (a restored chain is
+    /// built untracked: its records are not changes).
+    pub(crate) fn set_tracking(&mut self, tracking: bool) {
+        self.spans.set_tracking(tracking);
+    }
+}
+
+/// A chain is restored from its records as stored, in sequence order from 1
+/// without gaps; each must decode.
+impl Rebuild for AuditChain {
+    type Key = u64;
+    type Value = Vec<u8>;
+
+    fn check_next(&self, seq: &u64) -> Result<(), String> {
+        self.spans.check_next(seq)
+    }
+
+    fn append(&mut self, seq: u64, bytes: Vec<u8>) -> Result<(), String> {
+        let chained: ChainedRecord =
+            codec::decode(&bytes).map_err(|DecodeError(error)| format!("record {seq}: {error}"))?;
+        if chained.record.seq != seq {
+            return Err(format!(
+                "record {seq} says it is record {}",
+                chained.record.seq
+            ));
         }
-        // Restored records are not changes.
-        chain.take_changed();
-        Ok(chain)
+        let (encoded, hash) = bytes.split_at(bytes.len() - std::mem::size_of::<Hash>());
+        self.append_encoded(seq, encoded, hash.try_into().expect("32 bytes"));
+        Ok(())
+    }
+
+    fn into_records(self) -> Vec<(u64, Vec<u8>)> {
+        self.iter()
+            .map(|(seq, bytes)| (seq, bytes.to_vec()))
+            .collect()
     }
 }
 
@@ -152,6 +159,7 @@ mod tests {
     use crate::id::PrincipalName;
     use crate::ledger::Position;
     use crate::principal::Actor;
+    use crate::table::Sequenced;
     use crate::time::Timestamp;
 
     fn record(seq: u64, window: u64) -> AuditRecord {
@@ -180,11 +188,23 @@ mod tests {
                 record.actor.client = "c".repeat(CHUNK_BYTES + 10);
             }
             let hash = record.chain_hash(&head);
-            chain.append(seq, &codec::encode(&record), &hash);
+            chain.append_encoded(seq, &codec::encode(&record), &hash);
             head = hash;
             expected.push(ChainedRecord { record, hash });
         }
         (chain, expected)
+    }
+
+    /// A chain restored from `records` (through [`Sequenced`], as a ledger
+    /// restores it).
+    fn restore(records: Vec<(u64, Vec<u8>)>, tracking: bool) -> Result<AuditChain, String> {
+        let mut chain = Sequenced::new(|| AuditChain::new(false));
+        for (seq, bytes) in records {
+            chain.push(seq, bytes)?;
+        }
+        let mut chain = chain.finish()?;
+        chain.set_tracking(tracking);
+        Ok(chain)
     }
 
     #[test]
@@ -210,9 +230,17 @@ mod tests {
         assert_eq!(chain.take_changed(), (1..=20).collect::<Vec<_>>());
         assert!(chain.take_changed().is_empty());
         let stored: Vec<(u64, Vec<u8>)> = chain.iter().map(|(s, b)| (s, b.to_vec())).collect();
-        let restored = AuditChain::restore(stored.clone(), true).unwrap();
+        let restored = restore(stored.clone(), true).unwrap();
         let again: Vec<(u64, Vec<u8>)> = restored.iter().map(|(s, b)| (s, b.to_vec())).collect();
         assert_eq!(again, stored);
+        assert!(
+            restored.clone().take_changed().is_empty(),
+            "restoring is not a change"
+        );
+        let mut shuffled = stored.clone();
+        shuffled.swap(3, 11);
+        let from_shuffled = restore(shuffled, false).unwrap();
+        assert_eq!(from_shuffled.into_records(), stored);
     }
 
     #[test]
@@ -220,14 +248,14 @@ mod tests {
         let (chain, _) = chain_of(3, false);
         let stored: Vec<(u64, Vec<u8>)> = chain.iter().map(|(s, b)| (s, b.to_vec())).collect();
         let gap = vec![stored[0].clone(), stored[2].clone()];
-        let error = AuditChain::restore(gap, false).unwrap_err();
+        let error = restore(gap, false).unwrap_err();
         assert!(error.contains("out of sequence"), "{error}");
         let mut cut = stored.clone();
         cut[1].1.truncate(10);
-        let error = AuditChain::restore(cut, false).unwrap_err();
+        let error = restore(cut, false).unwrap_err();
         assert!(error.starts_with("record 2:"), "{error}");
         let renumbered = vec![(1, stored[1].1.clone())];
-        let error = AuditChain::restore(renumbered, false).unwrap_err();
+        let error = restore(renumbered, false).unwrap_err();
         assert!(error.contains("says it is record 2"), "{error}");
     }
 }

@@ -86,16 +86,16 @@ impl EntryTable {
         self.entries.get(&no)
     }
 
-    /// Rebuilds the table from restored records, by number (from 0, without
-    /// gaps); an id must not repeat.
+    /// The table of restored `entries` (numbered from 0 without gaps), with
+    /// its index by id; an id must not repeat.
     pub(crate) fn restore(
-        records: impl IntoIterator<Item = (u64, JournalEntry)>,
+        mut entries: DenseTable<JournalEntry>,
         tracking: bool,
     ) -> Result<EntryTable, String> {
-        let entries = DenseTable::restore(0, records, tracking)?;
+        entries.set_tracking(tracking);
         let mut table = EntryTable {
+            index: IdIndex::with_capacity(entries.len()),
             entries,
-            index: IdIndex::default(),
         };
         for no in 0..table.entries.next_key() {
             let id = table.entries.get(&no).expect("restored").id();

@@ -365,7 +365,7 @@ impl Ledger {
             event,
         };
         let hash = record.chain_hash_with(&self.meta.chain_head, &mut self.scratch);
-        self.audit.append(seq, &self.scratch, &hash);
+        self.audit.append_encoded(seq, &self.scratch, &hash);
         self.meta.audit_seq = seq;
         self.meta.chain_head = hash;
     }

@@ -8,8 +8,8 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::account::{Account, Balance};
-use crate::account_table::{AccountNo, AccountTable};
+use crate::account::Account;
+use crate::account_table::{AccountNo, AccountTable, HistoryRows};
 use crate::audit::Hash;
 use crate::audit_chain::AuditChain;
 use crate::codec::{self, DecodeError};
@@ -17,7 +17,7 @@ use crate::entry_table::EntryTable;
 use crate::journal_entry::{EntryStatus, JournalEntry};
 use crate::ledger::{Derived, Ledger, Meta, Position};
 use crate::posting::debit_total;
-use crate::table::Table;
+use crate::table::{DenseTable, Rebuild, Sequenced, Table};
 
 /// The snapshot format version: the first byte of every snapshot. 7: the
 /// records follow one after another to the end (a writer streams them
@@ -237,15 +237,32 @@ impl<K: Ord + serde::de::DeserializeOwned, V: serde::de::DeserializeOwned> Rows<
     }
 }
 
-/// The tables that are not a `Table`, as restored records, before they are
-/// rebuilt.
+/// The tables that are not a `Table`, as they are restored.
 struct Restored {
     accounts: Rows<AccountNo, Account>,
-    entries: Rows<u64, JournalEntry>,
-    /// By (position, account number), as stored.
-    history: Rows<(Position, AccountNo), Balance>,
-    /// By sequence number, as stored (the chain keeps them so).
-    audit: Vec<(u64, Vec<u8>)>,
+    entries: Sequenced<DenseTable<JournalEntry>>,
+    history: Sequenced<HistoryRows>,
+    audit: Sequenced<AuditChain>,
+}
+
+/// Adds a restored record to `table`; `name` says which table in an error.
+fn restore_sequenced<T>(
+    table: &mut Sequenced<T>,
+    record: &Record,
+    name: &'static str,
+) -> Result<(), RestoreError>
+where
+    T: Rebuild,
+    T::Key: serde::de::DeserializeOwned,
+    T::Value: serde::de::DeserializeOwned,
+{
+    let (key, value) = decode_record(record)?;
+    table.push(key, value).map_err(inconsistent(name))
+}
+
+/// What is wrong in table `name` of the restored records.
+fn inconsistent(name: &'static str) -> impl Fn(String) -> RestoreError {
+    move |error| RestoreError::Inconsistent(format!("{name}: {error}"))
 }
 
 impl Ledger {
@@ -399,9 +416,9 @@ impl Ledger {
         let mut meta: Option<Meta> = None;
         let mut restored = Restored {
             accounts: Rows::new(),
-            entries: Rows::new(),
-            history: Rows::new(),
-            audit: Vec::new(),
+            entries: Sequenced::new(|| DenseTable::new(0, false)),
+            history: Sequenced::new(HistoryRows::new),
+            audit: Sequenced::new(|| AuditChain::new(false)),
         };
         for record in records {
             macro_rules! visit {
@@ -421,21 +438,25 @@ impl Ledger {
                 };
                 (ENTRIES) => {
                     if record.table == ENTRIES {
-                        restored.entries.push(&record)?;
+                        restore_sequenced(&mut restored.entries, &record, "journal entries")?;
                         continue;
                     }
                 };
                 (HISTORY) => {
                     if record.table == HISTORY {
-                        restored.history.push(&record)?;
+                        restore_sequenced(&mut restored.history, &record, "balance history")?;
                         continue;
                     }
                 };
                 (AUDIT) => {
                     if record.table == AUDIT {
+                        // Kept as stored: the bytes are the record.
                         let Record { key, value, .. } = record;
                         let value = value.ok_or_else(no_value)?;
-                        restored.audit.push((codec::decode_key(&key)?, value));
+                        restored
+                            .audit
+                            .push(codec::decode_key(&key)?, value)
+                            .map_err(inconsistent("audit chain"))?;
                         continue;
                     }
                 };
@@ -455,20 +476,24 @@ impl Ledger {
             restored.accounts.into_sorted(ACCOUNTS)?,
             restored
                 .history
-                .into_sorted(HISTORY)?
-                .into_iter()
-                .map(|((position, no), balance)| ((no, position), balance)),
+                .finish()
+                .map_err(inconsistent("balance history"))?,
             |account| branch_numbers.get(&account.branch).copied(),
             tracking,
         )
         .map_err(RestoreError::Inconsistent)?;
-        ledger.entries = EntryTable::restore(restored.entries.into_sorted(ENTRIES)?, tracking)
-            .map_err(RestoreError::Inconsistent)?;
-        if !restored.audit.is_sorted_by_key(|(seq, _)| *seq) {
-            restored.audit.sort_by_key(|(seq, _)| *seq);
-        }
-        ledger.audit = AuditChain::restore(restored.audit, tracking)
-            .map_err(|error| RestoreError::Inconsistent(format!("audit chain: {error}")))?;
+        let entries = restored
+            .entries
+            .finish()
+            .map_err(inconsistent("journal entries"))?;
+        ledger.entries =
+            EntryTable::restore(entries, tracking).map_err(RestoreError::Inconsistent)?;
+        let mut audit = restored
+            .audit
+            .finish()
+            .map_err(inconsistent("audit chain"))?;
+        audit.set_tracking(tracking);
+        ledger.audit = audit;
         ledger.derive();
         ledger
             .check_invariants()

@@ -205,24 +205,111 @@ impl<V> DenseTable<V> {
         changed
     }
 
-    /// A table of restored records, in key order; the keys must run from
-    /// `first` without gaps.
-    pub(crate) fn restore(
-        first: u64,
-        records: impl IntoIterator<Item = (u64, V)>,
-        tracking: bool,
-    ) -> Result<Self, String> {
-        let mut table = DenseTable::new(first, false);
-        for (key, value) in records {
-            if key != table.next_key() {
-                return Err(format!(
-                    "record {key} is out of sequence (expected {})",
-                    table.next_key()
-                ));
-            }
-            table.insert(key, value);
+    /// Sets whether changes are remembered from now on (a restored table is
+    /// built untracked: its records are not changes).
+    pub(crate) fn set_tracking(&mut self, tracking: bool) {
+        self.tracking = tracking;
+    }
+}
+
+impl<V> Rebuild for DenseTable<V> {
+    type Key = u64;
+    type Value = V;
+
+    fn check_next(&self, key: &u64) -> Result<(), String> {
+        if *key == self.next_key() {
+            Ok(())
+        } else {
+            Err(format!(
+                "record {key} is out of sequence (expected {})",
+                self.next_key()
+            ))
         }
-        table.tracking = tracking;
+    }
+
+    fn append(&mut self, key: u64, value: V) -> Result<(), String> {
+        self.insert(key, value);
+        Ok(())
+    }
+
+    fn into_records(self) -> Vec<(u64, V)> {
+        let first = self.first;
+        self.chunks
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .map(|(at, value)| (first + at as u64, value))
+            .collect()
+    }
+}
+
+/// A table rebuilt from restored records, one at a time in key order.
+pub(crate) trait Rebuild {
+    type Key: Ord;
+    type Value;
+
+    /// Whether a record at `key` would come next; if not, why.
+    fn check_next(&self, key: &Self::Key) -> Result<(), String>;
+
+    /// Adds the record at `key`, which [`Rebuild::check_next`] accepted.
+    fn append(&mut self, key: Self::Key, value: Self::Value) -> Result<(), String>;
+
+    /// The records so far, in key order, to be appended again.
+    fn into_records(self) -> Vec<(Self::Key, Self::Value)>;
+}
+
+/// A table being restored from records that almost always arrive in key
+/// order: a store gives them so, and so does a snapshot. While they do, each
+/// record goes straight into the table and nothing is held twice. Collecting
+/// them in a list first (which grows by doubling) and then moving them into
+/// their table touched two to three times the memory the table ends up
+/// with, and new memory is what a restore pays for most. From the first
+/// record out of order on, the records are collected instead, and sorted
+/// and appended at the end, so any order still restores.
+pub(crate) struct Sequenced<T: Rebuild> {
+    table: T,
+    empty: fn() -> T,
+    /// Every record so far, once one arrived out of order.
+    collected: Option<Vec<(T::Key, T::Value)>>,
+}
+
+impl<T: Rebuild> Sequenced<T> {
+    /// Starts from `empty()`, the table without records.
+    pub(crate) fn new(empty: fn() -> T) -> Self {
+        Sequenced {
+            table: empty(),
+            empty,
+            collected: None,
+        }
+    }
+
+    /// Adds one restored record.
+    pub(crate) fn push(&mut self, key: T::Key, value: T::Value) -> Result<(), String> {
+        if let Some(records) = &mut self.collected {
+            records.push((key, value));
+            return Ok(());
+        }
+        if self.table.check_next(&key).is_ok() {
+            return self.table.append(key, value);
+        }
+        let table = std::mem::replace(&mut self.table, (self.empty)());
+        let mut records = table.into_records();
+        records.push((key, value));
+        self.collected = Some(records);
+        Ok(())
+    }
+
+    /// The table; a record missing from or repeated in the sequence is refused.
+    pub(crate) fn finish(self) -> Result<T, String> {
+        let Some(mut records) = self.collected else {
+            return Ok(self.table);
+        };
+        records.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut table = self.table;
+        for (key, value) in records {
+            table.check_next(&key)?;
+            table.append(key, value)?;
+        }
         Ok(table)
     }
 }
@@ -268,12 +355,40 @@ mod tests {
                 .iter()
                 .all(|(key, value)| (key == 5 && *value == 5) || *value == key * 10)
         );
-        let copy = DenseTable::restore(1, table.iter().map(|(k, v)| (k, *v)), true).unwrap();
+    }
+
+    fn restored(records: &[(u64, u64)]) -> Result<Vec<(u64, u64)>, String> {
+        let mut table = Sequenced::new(|| DenseTable::new(1, false));
+        for &(key, value) in records {
+            table.push(key, value)?;
+        }
+        let table = table.finish()?;
+        Ok(table.iter().map(|(key, value)| (key, *value)).collect())
+    }
+
+    #[test]
+    fn a_restore_takes_records_in_any_order_and_refuses_gaps_and_repeats() {
+        let count = CHUNK as u64 + 5;
+        let in_order: Vec<(u64, u64)> = (1..=count).map(|key| (key, key * 10)).collect();
+        assert_eq!(restored(&in_order).unwrap(), in_order);
+        // Out of order late, after a chunk was built in place; and from the start.
+        let mut late = in_order.clone();
+        late.swap(CHUNK + 1, CHUNK + 3);
+        assert_eq!(restored(&late).unwrap(), in_order);
+        let reversed: Vec<_> = in_order.iter().rev().copied().collect();
+        assert_eq!(restored(&reversed).unwrap(), in_order);
+
+        let gap = [(1, 0), (3, 0)];
         assert_eq!(
-            copy.iter().collect::<Vec<_>>(),
-            table.iter().collect::<Vec<_>>()
+            restored(&gap).unwrap_err(),
+            "record 3 is out of sequence (expected 2)"
         );
-        assert!(DenseTable::restore(1, [(1, 0), (3, 0)], false).is_err());
+        let repeated = [(1, 0), (2, 0), (2, 1), (3, 0)];
+        assert_eq!(
+            restored(&repeated).unwrap_err(),
+            "record 2 is out of sequence (expected 3)"
+        );
+        assert!(restored(&[(2, 0)]).is_err(), "the first key is fixed");
     }
 
     #[test]
