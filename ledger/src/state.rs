@@ -393,17 +393,37 @@ impl Ledger {
             .filter(|&end| end >= 1)
             .ok_or_else(cut_short)?;
         let count = u64::from_le_bytes(bytes[body_end..].try_into().expect("eight bytes"));
+        // Records are decoded as the restore takes them, so that the
+        // snapshot is not held a second time as a list of records.
         let mut rest = &bytes[1..body_end];
-        let mut records = Vec::new();
-        while !rest.is_empty() {
-            let (record, read) = codec::decode_prefix::<Record>(rest)?;
-            records.push(record);
-            rest = &rest[read..];
+        let mut decoded = 0u64;
+        let mut failure = None;
+        let records = std::iter::from_fn(|| {
+            if rest.is_empty() || failure.is_some() {
+                return None;
+            }
+            match codec::decode_prefix::<Record>(rest) {
+                Ok((record, read)) => {
+                    rest = &rest[read..];
+                    decoded += 1;
+                    Some(record)
+                }
+                Err(error) => {
+                    failure = Some(error);
+                    None
+                }
+            }
+        });
+        let restored = Ledger::from_records(records, tracking);
+        if let Some(error) = failure {
+            return Err(error.into());
         }
-        if records.len() as u64 != count {
+        // A restore that stopped early refused a record; one that read them
+        // all must have read as many as the snapshot says it holds.
+        if rest.is_empty() && decoded != count {
             return Err(cut_short());
         }
-        Ledger::from_records(records, tracking)
+        restored
     }
 
     /// Restores a ledger from its records (in any order), rebuilds the derived

@@ -1872,6 +1872,17 @@ fn snapshot_with_a_wrong_format_byte_is_refused() {
         Ledger::from_snapshot(&truncated, false),
         Err(RestoreError::Decode(_))
     ));
+    // Whole records, but fewer than the snapshot says it holds.
+    let mut short = w.ledger.to_snapshot();
+    let at = short.len() - 8;
+    let count = u64::from_le_bytes(short[at..].try_into().unwrap());
+    short[at..].copy_from_slice(&(count + 1).to_le_bytes());
+    assert_eq!(
+        Ledger::from_snapshot(&short, false)
+            .unwrap_err()
+            .to_string(),
+        "cannot decode: the snapshot is cut short"
+    );
 }
 
 // --- Key rotation and revocation -------------------------------------------------
