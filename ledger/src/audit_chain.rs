@@ -114,10 +114,28 @@ impl AuditChain {
     pub(crate) fn set_tracking(&mut self, tracking: bool) {
         self.spans.set_tracking(tracking);
     }
+
+    /// Checks that every record decodes and is the record its place says:
+    /// a restored chain's records are appended as they come and checked
+    /// here, which needs nothing else of the ledger and so can run beside
+    /// the rest of a restore.
+    pub(crate) fn check_records(&self) -> Result<(), String> {
+        for (seq, bytes) in self.iter() {
+            let chained: ChainedRecord = codec::decode(bytes)
+                .map_err(|DecodeError(error)| format!("record {seq}: {error}"))?;
+            if chained.record.seq != seq {
+                return Err(format!(
+                    "record {seq} says it is record {}",
+                    chained.record.seq
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A chain is restored from its records as stored, in sequence order from 1
-/// without gaps; each must decode.
+/// without gaps; [`AuditChain::check_records`] then checks that each decodes.
 impl Rebuild for AuditChain {
     type Key = u64;
     type Value = Vec<u8>;
@@ -127,15 +145,10 @@ impl Rebuild for AuditChain {
     }
 
     fn append(&mut self, seq: u64, bytes: Vec<u8>) -> Result<(), String> {
-        let chained: ChainedRecord =
-            codec::decode(&bytes).map_err(|DecodeError(error)| format!("record {seq}: {error}"))?;
-        if chained.record.seq != seq {
-            return Err(format!(
-                "record {seq} says it is record {}",
-                chained.record.seq
-            ));
-        }
-        let (encoded, hash) = bytes.split_at(bytes.len() - std::mem::size_of::<Hash>());
+        let Some(split) = bytes.len().checked_sub(std::mem::size_of::<Hash>()) else {
+            return Err(format!("record {seq}: shorter than its hash"));
+        };
+        let (encoded, hash) = bytes.split_at(split);
         self.append_encoded(seq, encoded, hash.try_into().expect("32 bytes"));
         Ok(())
     }
@@ -203,6 +216,7 @@ mod tests {
             chain.push(seq, bytes)?;
         }
         let mut chain = chain.finish()?;
+        chain.check_records()?;
         chain.set_tracking(tracking);
         Ok(chain)
     }
@@ -253,7 +267,14 @@ mod tests {
         let mut cut = stored.clone();
         cut[1].1.truncate(10);
         let error = restore(cut, false).unwrap_err();
-        assert!(error.starts_with("record 2:"), "{error}");
+        assert_eq!(error, "record 2: shorter than its hash");
+        // Long enough to hold a hash, but not a record before it.
+        let mut short = stored.clone();
+        let len = short[1].1.len();
+        short[1].1.truncate(len - 5);
+        let error = restore(short, false).unwrap_err();
+        assert!(error.starts_with("record 2: "), "{error}");
+        assert!(!error.contains("shorter than its hash"), "{error}");
         let renumbered = vec![(1, stored[1].1.clone())];
         let error = restore(renumbered, false).unwrap_err();
         assert!(error.contains("says it is record 2"), "{error}");

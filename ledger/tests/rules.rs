@@ -1885,6 +1885,33 @@ fn snapshot_with_a_wrong_format_byte_is_refused() {
     );
 }
 
+#[test]
+fn a_restore_refuses_an_audit_record_that_does_not_decode() {
+    let w = busy_world();
+    let audit = APPENDED_TABLES
+        .iter()
+        .find(|(_, name)| *name == "audit")
+        .map(|(tag, _)| *tag)
+        .unwrap();
+    let mut records = w.ledger.records();
+    let damaged = records
+        .iter_mut()
+        .filter(|r| r.table == audit)
+        .nth(1)
+        .unwrap();
+    let value = damaged.value.as_mut().unwrap();
+    value.truncate(value.len() - 5);
+    match Ledger::from_records(records, false) {
+        Err(RestoreError::Inconsistent(message)) => {
+            assert!(message.starts_with("audit chain: record 2: "), "{message}")
+        }
+        other => panic!(
+            "expected the audit chain refused, got {:?}",
+            other.map(|_| ())
+        ),
+    }
+}
+
 // --- Key rotation and revocation -------------------------------------------------
 
 #[test]
