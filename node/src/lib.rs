@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod proposer;
 pub mod raft {
     //! Raft: types, the RocksDB log store, the state machine adapter, the network.
+    pub mod log_cache;
     pub mod log_store;
     pub mod network;
     pub mod snapshots;

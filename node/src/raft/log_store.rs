@@ -3,6 +3,9 @@
 //! Unlike openraft's 0.9 example, every append is one WriteBatch written with
 //! sync before the flush callback fires, and votes, truncations and purges
 //! are synced too: an entry openraft counts as persisted is on disk.
+//!
+//! Reads of entries not yet applied are answered from memory
+//! ([`LogCache`]).
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
@@ -13,6 +16,7 @@ use openraft::{AnyError, OptionalSend, RaftLogReader, StorageIOError, Vote};
 use rocksdb::{DB, Direction, IteratorMode, WriteBatch, WriteOptions};
 
 use crate::codec;
+use crate::raft::log_cache::LogCache;
 use crate::raft::types::{LogId, NodeId, StorageError, TypeConfig};
 use crate::storage::{CF_LOG, CF_RAFT};
 
@@ -20,10 +24,18 @@ const KEY_VOTE: &[u8] = b"vote";
 const KEY_COMMITTED: &[u8] = b"committed";
 const KEY_LAST_PURGED: &[u8] = b"last_purged";
 
+/// How much of the log, by estimated size, the cache keeps unapplied.
+const CACHE_BYTES_MAX: usize = 64 << 20;
+
 /// The Raft log store.
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<DB>,
+    cache: Arc<LogCache>,
+    /// Whether reads take entries out of the cache: the store itself, whose
+    /// reads are the Raft core's (to apply), does; the readers it hands to
+    /// replication streams copy.
+    takes: bool,
 }
 
 fn synced() -> WriteOptions {
@@ -45,7 +57,11 @@ fn write_error(error: impl std::error::Error + 'static) -> StorageError {
 impl LogStore {
     /// The log store over the node's database.
     pub fn new(db: Arc<DB>) -> LogStore {
-        LogStore { db }
+        LogStore {
+            db,
+            cache: Arc::new(LogCache::new(CACHE_BYTES_MAX)),
+            takes: true,
+        }
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
@@ -91,9 +107,17 @@ impl RaftLogReader<TypeConfig> for LogStore {
     ) -> Result<Vec<openraft::Entry<TypeConfig>>, StorageError> {
         let start = match range.start_bound() {
             Bound::Included(index) => *index,
-            Bound::Excluded(index) => index + 1,
+            Bound::Excluded(index) => index.saturating_add(1),
             Bound::Unbounded => 0,
         };
+        let end = match range.end_bound() {
+            Bound::Included(index) => index.saturating_add(1),
+            Bound::Excluded(index) => *index,
+            Bound::Unbounded => u64::MAX,
+        };
+        if let Some(entries) = self.cache.read(start, end, self.takes) {
+            return Ok(entries);
+        }
         let mut entries = Vec::new();
         let iterator = self.db.iterator_cf(
             self.cf(CF_LOG),
@@ -156,7 +180,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
-        self.clone()
+        LogStore {
+            takes: false,
+            ..self.clone()
+        }
     }
 
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), StorageError> {
@@ -188,12 +215,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     {
         let mut batch = WriteBatch::default();
         let cf = self.cf(CF_LOG);
-        for entry in entries {
-            batch.put_cf(cf, entry.log_id.index.to_be_bytes(), codec::encode(&entry));
+        let entries: Vec<_> = entries.into_iter().collect();
+        for entry in &entries {
+            batch.put_cf(cf, entry.log_id.index.to_be_bytes(), codec::encode(entry));
         }
         let result = crate::blocking::blocking(|| self.db.write_opt(batch, &synced()));
         match result {
             Ok(()) => {
+                self.cache.appended(entries);
                 callback.log_io_completed(Ok(()));
                 Ok(())
             }
@@ -205,6 +234,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        self.cache.truncated(log_id.index);
         let mut batch = WriteBatch::default();
         batch.delete_range_cf(
             self.cf(CF_LOG),
@@ -216,6 +246,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        self.cache.purged(log_id.index);
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_RAFT), KEY_LAST_PURGED, codec::encode(&log_id));
         batch.delete_range_cf(

@@ -1,6 +1,7 @@
 //! Raft RPC between nodes: HTTP POSTs to internal routes with bodies in the
 //! node's versioned codec.
 
+use openraft::BasicNode;
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
 };
@@ -9,13 +10,11 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
-use openraft::{BasicNode, EntryPayload};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::codec;
-use crate::proposer::estimated_bytes;
-use crate::raft::types::{NodeId, TypeConfig};
+use crate::raft::types::{NodeId, TypeConfig, estimated_entry_bytes};
 
 /// The header that carries the cluster secret on internal routes.
 pub const CLUSTER_SECRET_HEADER: &str = "x-clearledger-cluster-secret";
@@ -62,7 +61,7 @@ impl Connection {
     async fn send<Request, Response, Error>(
         &self,
         route: &str,
-        request: &Request,
+        request: Request,
         bytes: usize,
         option: &RPCOption,
     ) -> Result<Response, RPCError<NodeId, BasicNode, RaftError<NodeId, Error>>>
@@ -75,14 +74,16 @@ impl Connection {
             "{}://{}/internal/raft/{route}",
             self.network.scheme, self.addr
         );
+        let body = crate::blocking::blocking_over(bytes, || codec::encode(&request));
+        // Dropped before the answer is awaited: the entries it carries may
+        // be the log cache's, which the apply then takes without a copy.
+        drop(request);
         let mut builder = self
             .network
             .client
             .post(url)
             .timeout(option.hard_ttl())
-            .body(crate::blocking::blocking_over(bytes, || {
-                codec::encode(request)
-            }));
+            .body(body);
         if let Some(secret) = &self.network.secret {
             builder = builder.header(CLUSTER_SECRET_HEADER, secret);
         }
@@ -113,15 +114,8 @@ impl RaftNetwork<TypeConfig> for Connection {
         request: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
-        let bytes = request
-            .entries
-            .iter()
-            .map(|entry| match &entry.payload {
-                EntryPayload::Normal(batch) => 64 + estimated_bytes(&batch.commands),
-                _ => 64,
-            })
-            .sum();
-        self.send("append", &request, bytes, &option).await
+        let bytes = request.entries.iter().map(estimated_entry_bytes).sum();
+        self.send("append", request, bytes, &option).await
     }
 
     async fn install_snapshot(
@@ -133,7 +127,7 @@ impl RaftNetwork<TypeConfig> for Connection {
         RPCError<NodeId, BasicNode, RaftError<NodeId, InstallSnapshotError>>,
     > {
         let bytes = request.data.len();
-        self.send("snapshot", &request, bytes, &option).await
+        self.send("snapshot", request, bytes, &option).await
     }
 
     async fn vote(
@@ -141,6 +135,6 @@ impl RaftNetwork<TypeConfig> for Connection {
         request: VoteRequest<NodeId>,
         option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
-        self.send("vote", &request, 0, &option).await
+        self.send("vote", request, 0, &option).await
     }
 }

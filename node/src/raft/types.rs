@@ -32,6 +32,16 @@ openraft::declare_raft_types!(
         AsyncRuntime = openraft::TokioRuntime,
 );
 
+/// A cheap estimate of `entry`'s encoded size, in bytes.
+pub fn estimated_entry_bytes(entry: &openraft::Entry<TypeConfig>) -> usize {
+    match &entry.payload {
+        openraft::EntryPayload::Normal(batch) => {
+            64 + crate::proposer::estimated_bytes(&batch.commands)
+        }
+        _ => 64,
+    }
+}
+
 /// A log id in this configuration.
 pub type LogId = openraft::LogId<NodeId>;
 /// A storage error in this configuration.
