@@ -1,6 +1,6 @@
 //! `clearledger-node dev`: a local three-node cluster as three child
 //! processes, bootstrapped on first start, loaded with demo data, stopped
-//! together on Ctrl-C.
+//! together on Ctrl-C or SIGTERM.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
+use tokio::signal::unix::{SignalKind, signal};
 
 /// Flags of `clearledger-node dev`.
 #[derive(clap::Args, Debug)]
@@ -58,6 +59,12 @@ fn node_config(args: &DevArgs, id: u64, dir: &Path) -> String {
 
 /// Runs the dev cluster until Ctrl-C.
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+    // Listened for before any node starts: Ctrl-C or SIGTERM stops all three
+    // however far the start has come (while waiting for the cluster or
+    // loading the demo too), instead of ending this process and leaving the
+    // nodes running without it.
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let exe = std::env::current_exe().context("cannot find this program's path")?;
     let mut children: Vec<Child> = Vec::new();
     let mut addresses = Vec::new();
@@ -87,7 +94,12 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             u16::try_from(u64::from(args.base_port) + id - 1)?
         ));
     }
-    let result = serve(&args, &addresses, &mut children).await;
+    let result = tokio::select! {
+        result = serve(&args, &addresses, &mut children) => result,
+        _ = interrupt.recv() => Ok(()),
+        _ = terminate.recv() => Ok(()),
+    };
+    println!("stopping...");
     stop(&mut children).await;
     result
 }
@@ -124,10 +136,8 @@ async fn serve(args: &DevArgs, addresses: &[String], children: &mut [Child]) -> 
         args.admin_key, addresses[0]
     );
     println!("Press Ctrl-C to stop all three nodes.");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => { println!("stopping..."); Ok(()) }
-        exited = wait_any(children) => bail!("a node exited unexpectedly ({exited}); see its node.log"),
-    }
+    let exited = wait_any(children).await;
+    bail!("a node exited unexpectedly ({exited}); see its node.log")
 }
 
 async fn wait_any(children: &mut [Child]) -> String {
