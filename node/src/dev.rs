@@ -57,7 +57,7 @@ fn node_config(args: &DevArgs, id: u64, dir: &Path) -> String {
     )
 }
 
-/// Runs the dev cluster until Ctrl-C.
+/// Runs the dev cluster until Ctrl-C or SIGTERM, or until a node exits.
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     // Listened for before any node starts: Ctrl-C or SIGTERM stops all three
     // however far the start has come (while waiting for the cluster or
