@@ -42,12 +42,9 @@ struct Inner {
 }
 
 impl Inner {
-    fn remove(&mut self, indexes: Vec<u64>) {
-        for index in indexes {
-            if let Some((_, bytes)) = self.entries.remove(&index) {
-                self.bytes -= bytes;
-            }
-        }
+    /// Counts the entries of `gone`, taken out of `entries`, as gone.
+    fn forget(&mut self, gone: &BTreeMap<u64, (Arc<Entry>, usize)>) {
+        self.bytes -= gone.values().map(|(_, bytes)| bytes).sum::<usize>();
     }
 }
 
@@ -90,18 +87,19 @@ impl LogCache {
     /// The log lost its entries from `index` on.
     pub fn truncated(&self, index: u64) {
         let mut inner = self.lock();
-        let gone: Vec<u64> = inner.entries.range(index..).map(|(&i, _)| i).collect();
-        inner.remove(gone);
+        let gone = inner.entries.split_off(&index);
+        inner.forget(&gone);
         inner.end = Some(index);
     }
 
     /// The log lost its entries up to and including `index`.
     pub fn purged(&self, index: u64) {
         let mut inner = self.lock();
-        let gone: Vec<u64> = inner.entries.range(..=index).map(|(&i, _)| i).collect();
-        inner.remove(gone);
+        let kept = inner.entries.split_off(&index.saturating_add(1));
+        let gone = std::mem::replace(&mut inner.entries, kept);
+        inner.forget(&gone);
         if let Some(end) = inner.end.as_mut() {
-            *end = (*end).max(index + 1);
+            *end = (*end).max(index.saturating_add(1));
         }
     }
 
@@ -123,7 +121,11 @@ impl LogCache {
                 return None;
             }
             if take {
-                inner.remove((start..end).collect());
+                for index in start..end {
+                    if let Some((_, bytes)) = inner.entries.remove(&index) {
+                        inner.bytes -= bytes;
+                    }
+                }
             }
             held
         };
