@@ -3,12 +3,20 @@
 //! `snapshots/` directory; the state machine's column family names the
 //! current one by its meta.
 //!
-//! A snapshot is written from a RocksDB snapshot of the ledger's column
-//! families, taken between two applies, on a thread of its own: applying goes on while
+//! A snapshot is written from iterators over the ledger's column families,
+//! created between two applies, on a thread of its own: applying goes on while
 //! it is written, and it never passes through the write-ahead log the Raft
 //! log's appends are synced through (a snapshot of a large ledger written as
 //! one value there held every append behind it for seconds, long enough for
 //! the leader to time its followers out).
+//!
+//! The iterators are the view: each reads its family as it was when it was
+//! created, and nothing writes to those families while they are created. A
+//! RocksDB snapshot would give the same view, but once a snapshot held for
+//! the seconds a large file takes is released, RocksDB rewrites every table
+//! file written meanwhile (a `BottommostFiles` compaction of the journal,
+//! history and audit families, over a million records), on every replica at
+//! the same moment.
 //!
 //! A file is written under a temporary name, synced, renamed to its snapshot
 //! id and the directory synced before the meta that names it is written
@@ -23,7 +31,7 @@ use std::sync::{Arc, Mutex};
 
 use ledger::{Record, SnapshotEncoder};
 use openraft::{BasicNode, SnapshotMeta};
-use rocksdb::{DB, DBRawIteratorWithThreadMode, ReadOptions, SnapshotWithThreadMode, WriteOptions};
+use rocksdb::{DB, DBRawIteratorWithThreadMode, ReadOptions, WriteOptions};
 
 use crate::codec;
 use crate::raft::types::NodeId;
@@ -116,11 +124,6 @@ impl Snapshots {
         Ok(Arc::new(snapshots))
     }
 
-    /// The database the snapshots are taken from.
-    pub fn db(&self) -> &DB {
-        &self.db
-    }
-
     /// Named by the last log id, not the snapshot id a peer chose: two
     /// snapshots at one log id hold the same state.
     fn path_of(&self, meta: &Meta) -> PathBuf {
@@ -178,24 +181,23 @@ impl Snapshots {
         Ok(Some((meta, file)))
     }
 
-    /// Iterators over the ledger's column families as `view` sees them, in
-    /// [`state_families`] order, not yet positioned. Creating one copies its
-    /// family's active memtable under a lock every write to that family
-    /// takes, so the state machine has them created while it applies
-    /// nothing: no write waits behind a copy made by a thread that runs at
-    /// the lowest priority. Positioning one sorts its copy, which the
-    /// snapshot thread does later, at that priority.
-    pub fn iterators<'a>(
-        &self,
-        view: &'a SnapshotWithThreadMode<'_, DB>,
-    ) -> Vec<DBRawIteratorWithThreadMode<'a, DB>> {
+    /// Iterators over the ledger's column families as they are now, in
+    /// [`state_families`] order, not yet positioned: each reads its family
+    /// as it was when it was created. The state machine has them created
+    /// while it applies nothing, so together they are the ledger at one log
+    /// index; and creating one copies its family's active memtable under a
+    /// lock every write to that family takes, so no write waits behind a
+    /// copy made by a thread that runs at the lowest priority. Positioning
+    /// one sorts its copy, which the snapshot thread does later, at that
+    /// priority.
+    pub fn iterators(&self) -> Vec<DBRawIteratorWithThreadMode<'_, DB>> {
         state_families()
             .map(|family| {
                 let cf = self.db.cf_handle(family).expect("created at open");
                 let mut options = ReadOptions::default();
                 // Read once, start to end: not worth a place in the cache.
                 options.fill_cache(false);
-                view.raw_iterator_cf_opt(&cf, options)
+                self.db.raw_iterator_cf_opt(&cf, options)
             })
             .collect()
     }
@@ -317,11 +319,12 @@ mod tests {
         names
     }
 
-    /// A snapshot written from a view holds the ledger's column families as
-    /// they were when the view was taken, not as it is when the file is written,
-    /// and restores to that ledger.
+    /// A snapshot written from iterators holds the ledger's column families
+    /// as they were when the iterators were created, not as they are when
+    /// the file is written, and restores to that ledger; no RocksDB snapshot
+    /// is held meanwhile (its release would rewrite the tables).
     #[test]
-    fn a_snapshot_holds_the_state_as_its_view_saw_it() {
+    fn a_snapshot_holds_the_state_as_its_iterators_saw_it() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = storage::open(&dir.path().join("db")).expect("db");
         let mut ledger = Ledger::with_change_tracking();
@@ -339,9 +342,9 @@ mod tests {
         };
         put(ledger.take_changes());
         let snapshots = Snapshots::open(db.clone(), dir.path()).expect("open");
-        let view = db.snapshot();
+        let families = snapshots.iterators();
         let expected = ledger.digest();
-        // Written after the view was taken: not in the snapshot.
+        // Written after the iterators were created: not in the snapshot.
         let mut later = ledger.records();
         later.push(Record {
             table: 250,
@@ -349,12 +352,13 @@ mod tests {
             value: Some(vec![2]),
         });
         put(later);
-        let meta = meta_at(0);
         assert_eq!(
-            snapshots.write_from(snapshots.iterators(&view), &meta),
-            Ok(meta.clone())
+            db.property_int_value("rocksdb.num-snapshots"),
+            Ok(Some(0)),
+            "no RocksDB snapshot is taken"
         );
-        drop(view);
+        let meta = meta_at(0);
+        assert_eq!(snapshots.write_from(families, &meta), Ok(meta.clone()));
         let (current, mut file) = snapshots.current().expect("reads").expect("a snapshot");
         assert_eq!(current, meta);
         let mut data = Vec::new();

@@ -332,8 +332,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 None => "empty".to_string(),
             },
         };
-        // The view is taken here, between two applies, so it is the ledger
-        // at `last_applied`; the file is written from it on its own thread.
+        // The view (the iterators) is taken here, between two applies, so it
+        // is the ledger at `last_applied`; the file is written from it on its
+        // own thread.
         let (taken, view_taken) = std::sync::mpsc::channel();
         let (written, done) = tokio::sync::oneshot::channel();
         let snapshots = self.snapshots.clone();
@@ -341,17 +342,15 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let spawned = std::thread::Builder::new()
             .name("snapshot".into())
             .spawn(move || {
-                let db = snapshots.db();
-                let view = db.snapshot();
-                let families = snapshots.iterators(&view);
+                let families = snapshots.iterators();
                 let _ = taken.send(());
                 yield_to_serving();
                 let _ = written.send(snapshots.write_from(families, &for_thread));
             });
         let done = match spawned {
             Ok(_) => {
-                // Milliseconds: the thread takes the view and its iterators
-                // (copies of the active memtables) before anything else.
+                // Milliseconds: the thread creates its iterators (copies of
+                // the active memtables) before anything else.
                 let _ = crate::blocking::blocking(|| view_taken.recv());
                 Ok(done)
             }
