@@ -166,7 +166,7 @@ impl Cluster {
         let config = format!(
             "node_id = {id}\nlisten = {addr:?}\nadvertise = {addr:?}\ndata_dir = {data:?}\nadmin_key = {ADMIN_KEY:?}\n\
              bootstrap = {bootstrap}\n\n[raft]\nheartbeat_interval_ms = 100\nelection_timeout_min_ms = 500\n\
-             election_timeout_max_ms = 1000\nsnapshot_logs_since_last = 300\nlogs_to_keep = {keep}\n\n\
+             election_timeout_max_ms = 1000\nsnapshot_logs_since_last = 300\nsnapshot_log_percent = 0\nlogs_to_keep = {keep}\n\n\
              [write]\ndeadline_ms = 3000\n\n[log]\nlevel = \"info,openraft=warn\"\n{peers}",
             id = self.slot(slot).node_id,
             addr = addr(slot),

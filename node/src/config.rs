@@ -75,8 +75,13 @@ pub struct RaftSettings {
     pub election_timeout_min_ms: u64,
     /// Upper bound of the randomized election timeout.
     pub election_timeout_max_ms: u64,
-    /// Build a snapshot after this many log entries since the last one.
+    /// Build a snapshot once at least this many log entries were applied
+    /// since the last one...
     pub snapshot_logs_since_last: u64,
+    /// ...and at least this share, in percent, of the last snapshot's size
+    /// was logged since (0: the entries alone decide). See
+    /// `raft::snapshot_policy`.
+    pub snapshot_log_percent: u64,
     /// Keep this many log entries behind the snapshot for slow followers.
     pub logs_to_keep: u64,
 }
@@ -88,6 +93,7 @@ impl Default for RaftSettings {
             election_timeout_min_ms: 1500,
             election_timeout_max_ms: 3000,
             snapshot_logs_since_last: 20_000,
+            snapshot_log_percent: 100,
             logs_to_keep: 5_000,
         }
     }

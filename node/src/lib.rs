@@ -25,6 +25,7 @@ pub mod raft {
     pub mod log_cache;
     pub mod log_store;
     pub mod network;
+    pub mod snapshot_policy;
     pub mod snapshots;
     pub mod state_machine;
     pub mod types;
@@ -80,7 +81,8 @@ fn raft_config(config: &Config) -> anyhow::Result<openraft::Config> {
         heartbeat_interval: config.raft.heartbeat_interval_ms,
         election_timeout_min: config.raft.election_timeout_min_ms,
         election_timeout_max: config.raft.election_timeout_max_ms,
-        snapshot_policy: SnapshotPolicy::LogsSinceLast(config.raft.snapshot_logs_since_last),
+        // Snapshots are asked for by `raft::snapshot_policy`.
+        snapshot_policy: SnapshotPolicy::Never,
         max_in_snapshot_log_to_keep: config.raft.logs_to_keep,
         // Entries carry up to a whole group-commit batch (megabytes): a few
         // per RPC keep each append answerable within one heartbeat interval.
@@ -107,6 +109,7 @@ pub async fn run(
         StateMachine::open(db.clone(), &config.data_dir).context("cannot load the ledger state")?;
     let ledger = state_machine.ledger();
     let snapshots = state_machine.snapshots();
+    let snapshot_gauge = state_machine.snapshot_gauge();
     let client = http_client(&config)?;
     let network = Network::new(
         client.clone(),
@@ -122,6 +125,11 @@ pub async fn run(
     )
     .await
     .context("cannot start Raft")?;
+    tokio::spawn(crate::raft::snapshot_policy::run(
+        raft.clone(),
+        snapshot_gauge,
+        config.raft.clone(),
+    ));
     let forwarding = Forwarding {
         node_id: config.node_id,
         client: client.clone(),

@@ -98,7 +98,9 @@ fn killing_the_leader_loses_no_acknowledged_write() {
 #[test]
 fn node_restarted_after_purge_catches_up_by_snapshot() {
     let settings = Settings {
-        extra_toml: "[raft]\nsnapshot_logs_since_last = 20\nlogs_to_keep = 0\n".into(),
+        extra_toml:
+            "[raft]\nsnapshot_logs_since_last = 20\nsnapshot_log_percent = 0\nlogs_to_keep = 0\n"
+                .into(),
         https_ca_pem: None,
     };
     let mut cluster = Cluster::start(3, settings);

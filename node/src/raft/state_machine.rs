@@ -17,8 +17,11 @@ use rocksdb::{DB, IteratorMode, WriteBatch, WriteOptions};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::codec;
+use crate::raft::snapshot_policy::SnapshotGauge;
 use crate::raft::snapshots::{Snapshots, state_record};
-use crate::raft::types::{BatchOutcome, LogId, NodeId, StorageError, TypeConfig};
+use crate::raft::types::{
+    BatchOutcome, LogId, NodeId, StorageError, TypeConfig, estimated_entry_bytes,
+};
 use crate::storage::{CF_SM, state_families, state_family};
 
 const KEY_APPLIED: &[u8] = b"applied";
@@ -37,6 +40,7 @@ pub struct StateMachine {
     ledger: SharedLedger,
     last_applied: Option<LogId>,
     membership: Membership,
+    gauge: Arc<SnapshotGauge>,
 }
 
 fn sm_read_error(error: impl std::fmt::Display) -> StorageError {
@@ -112,12 +116,18 @@ impl StateMachine {
             ledger.applied_index(),
             "the ledger and its applied log id are written in one batch"
         );
+        let snapshot_bytes = match snapshots.current() {
+            Ok(Some((_, file))) => file.metadata().map_or(0, |metadata| metadata.len()),
+            Ok(None) => 0,
+            Err(error) => return Err(snapshot_read_error(None, error)),
+        };
         Ok(StateMachine {
             db,
             snapshots,
             ledger: Arc::new(RwLock::new(ledger)),
             last_applied,
             membership,
+            gauge: SnapshotGauge::new(snapshot_bytes),
         })
     }
 
@@ -153,6 +163,12 @@ impl StateMachine {
         self.ledger.clone()
     }
 
+    /// What the snapshot policy weighs: the log applied since the last
+    /// snapshot and that snapshot's size.
+    pub fn snapshot_gauge(&self) -> Arc<SnapshotGauge> {
+        self.gauge.clone()
+    }
+
     /// Applies committed log entries: the ledger's commands, then what
     /// changed and the applied log id in one unsynced WriteBatch.
     fn apply_entries(
@@ -173,6 +189,7 @@ impl StateMachine {
                 continue;
             };
             let index = entry.log_id.index;
+            self.gauge.applied(estimated_entry_bytes(&entry) as u64);
             let commands = match entry.payload {
                 EntryPayload::Normal(batch) => batch.commands,
                 EntryPayload::Blank => Vec::new(),
@@ -232,9 +249,11 @@ impl StateMachine {
             .expect("a panic while applying stops the node") = restored;
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
+        self.gauge.view_taken();
         self.snapshots
             .write_data(meta, &data)
             .map_err(|error| snapshot_write_error(meta, error))?;
+        self.gauge.stored(data.len() as u64);
         Ok(())
     }
 
@@ -352,12 +371,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 // Milliseconds: the thread creates its iterators (copies of
                 // the active memtables) before anything else.
                 let _ = crate::blocking::blocking(|| view_taken.recv());
+                self.gauge.view_taken();
                 Ok(done)
             }
             Err(error) => Err(error.to_string()),
         };
         SnapshotBuilder {
             snapshots: self.snapshots.clone(),
+            gauge: self.gauge.clone(),
             meta,
             done,
         }
@@ -413,6 +434,7 @@ fn yield_to_serving() {
 /// file and answers the current snapshot.
 pub struct SnapshotBuilder {
     snapshots: Arc<Snapshots>,
+    gauge: Arc<SnapshotGauge>,
     meta: Meta,
     done: Result<tokio::sync::oneshot::Receiver<Result<Meta, String>>, String>,
 }
@@ -431,6 +453,11 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         let (current_meta, file) = crate::blocking::blocking(|| self.snapshots.current())
             .map_err(|error| snapshot_read_error(Some(&current), error))?
             .ok_or_else(|| snapshot_read_error(Some(&current), "the snapshot went missing"))?;
+        let bytes = file
+            .metadata()
+            .map_err(|error| snapshot_read_error(Some(&current_meta), error))?
+            .len();
+        self.gauge.stored(bytes);
         Ok(Snapshot {
             meta: current_meta,
             snapshot: Box::new(tokio::fs::File::from_std(file)),
