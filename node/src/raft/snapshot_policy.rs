@@ -14,12 +14,13 @@
 //! The state machine keeps the [`SnapshotGauge`]: it adds the estimated size
 //! of every entry it applies, starts again from zero when a snapshot's view
 //! is taken (what is applied after it is for the next one) and records the
-//! size of each snapshot it stores. [`run`] watches the Raft metrics and asks
-//! openraft for a snapshot when one is due; openraft ignores the request
-//! while one is being built.
+//! size of each snapshot it stores. [`run`] looks at the Raft metrics once a
+//! second and asks openraft for a snapshot when one is due; openraft ignores
+//! the request while one is being built.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use crate::config::RaftSettings;
 use crate::raft::types::Raft;
@@ -78,12 +79,27 @@ fn due(entries_since: u64, bytes_since: u64, snapshot_bytes: u64, settings: &Raf
             >= u128::from(snapshot_bytes) * u128::from(settings.snapshot_log_percent)
 }
 
+/// How often [`run`] looks whether a snapshot is due.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
+
 /// Asks `raft` for a snapshot whenever one is due, until Raft stops.
+///
+/// It looks once a second rather than at every metrics report: the Raft
+/// core reports its metrics after each message it handles, a request for a
+/// snapshot included, and while a snapshot was being built (still due, as
+/// its size was not known yet) the two kept waking each other, a core's
+/// worth of CPU for as long as the build ran.
 pub async fn run(raft: Raft, gauge: Arc<SnapshotGauge>, settings: RaftSettings) {
-    let mut metrics = raft.metrics();
-    while metrics.changed().await.is_ok() {
+    let metrics = raft.metrics();
+    let mut ticks = tokio::time::interval(CHECK_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
         let entries_since = {
-            let metrics = metrics.borrow_and_update();
+            let metrics = metrics.borrow();
+            if metrics.running_state.is_err() {
+                return;
+            }
             let applied = metrics.last_applied.map_or(0, |id| id.index);
             let snapshot = metrics.snapshot.map_or(0, |id| id.index);
             applied.saturating_sub(snapshot)
