@@ -26,7 +26,7 @@ use crate::config::RaftSettings;
 use crate::raft::types::Raft;
 
 /// What the state machine tells the policy.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SnapshotGauge {
     /// Estimated bytes of the log entries applied since the last view.
     applied_bytes: AtomicU64,
