@@ -143,7 +143,7 @@ pub(crate) struct AccountTable {
     /// For iterating by id.
     by_id: BTreeMap<AccountId, AccountNo>,
     /// For looking up by id.
-    index: IdIndex<AccountId, AccountNo>,
+    index: IdIndex<AccountNo>,
     /// Every history row, in the order written.
     rows: DenseTable<Row>,
     changed: Vec<AccountNo>,
@@ -168,18 +168,19 @@ impl AccountTable {
 
     /// The number of the account `id`.
     pub(crate) fn number(&self, id: &AccountId) -> Option<AccountNo> {
-        self.index.get(id, |no| &self.at(no).id)
+        self.index
+            .get(id.as_bytes(), |no| self.at(no).id.as_bytes())
     }
 
     /// Reads where a lookup of `id` starts (see `crate::warm`).
     pub(crate) fn warm_index(&self, id: &AccountId) -> u64 {
-        self.index.warm(id)
+        self.index.warm(id.as_bytes())
     }
 
     /// The number a lookup of `id` would most likely answer (see `crate::warm`).
     pub(crate) fn guess(&self, id: &AccountId) -> Option<AccountNo> {
         self.index
-            .guess(id)
+            .guess(id.as_bytes())
             .filter(|no| no.index() < self.slots.len())
     }
 
@@ -236,7 +237,9 @@ impl AccountTable {
         });
         let AccountTable { slots, index, .. } = self;
         let id = &slots[no.index()].account.id;
-        index.insert(id, no, |no| &slots[no.index()].account.id);
+        index.insert(id.as_bytes(), no, |no| {
+            slots[no.index()].account.id.as_bytes()
+        });
         if self.tracking {
             self.changed.push(no);
         }
@@ -403,7 +406,9 @@ impl AccountTable {
             });
             let AccountTable { slots, index, .. } = &mut table;
             let id = &slots[no.index()].account.id;
-            index.insert(id, no, |no| &slots[no.index()].account.id);
+            index.insert(id.as_bytes(), no, |no| {
+                slots[no.index()].account.id.as_bytes()
+            });
         }
         // Each account's list of rows is allocated once, at its length.
         let mut counts = vec![0usize; table.slots.len()];

@@ -16,28 +16,16 @@
 //! state digest.
 
 use crate::audit::{ChainedRecord, Hash};
+use crate::chunks::{Chunks, Span};
 use crate::codec::{self, DecodeError};
 use crate::table::{DenseTable, Rebuild};
-
-/// How many bytes a chunk holds. A record that does not fit in the rest of
-/// the last chunk starts a new one; a larger record has a chunk of its own.
-const CHUNK_BYTES: usize = 256 * 1024;
-
-/// Where a record's bytes are.
-#[derive(Debug, Clone, Copy)]
-struct Span {
-    chunk: u32,
-    start: u32,
-    len: u32,
-}
 
 /// The chain's records by sequence number (from 1, without gaps), with the
 /// change tracking of [`DenseTable`].
 #[derive(Debug, Clone)]
 pub(crate) struct AuditChain {
     spans: DenseTable<Span>,
-    /// Never reallocated once full, so appending moves no earlier record.
-    chunks: Vec<Vec<u8>>,
+    chunks: Chunks,
 }
 
 impl AuditChain {
@@ -45,37 +33,19 @@ impl AuditChain {
     pub(crate) fn new(tracking: bool) -> AuditChain {
         AuditChain {
             spans: DenseTable::new(1, tracking),
-            chunks: Vec::new(),
+            chunks: Chunks::default(),
         }
     }
 
     /// Appends record `seq`, the next one, from its encoding and hash.
     pub(crate) fn append_encoded(&mut self, seq: u64, encoded: &[u8], hash: &Hash) {
-        let len = encoded.len() + hash.len();
-        let room = self
-            .chunks
-            .last()
-            .is_some_and(|chunk| chunk.capacity() - chunk.len() >= len);
-        if !room {
-            self.chunks.push(Vec::with_capacity(CHUNK_BYTES.max(len)));
-        }
-        let chunk_no = self.chunks.len() - 1;
-        let chunk = &mut self.chunks[chunk_no];
-        let span = Span {
-            chunk: u32::try_from(chunk_no).expect("fewer than 2^32 chunks"),
-            start: u32::try_from(chunk.len()).expect("a chunk is under 4 GiB"),
-            len: u32::try_from(len).expect("a record is under 4 GiB"),
-        };
-        chunk.extend_from_slice(encoded);
-        chunk.extend_from_slice(hash);
+        let span = self.chunks.push(&[encoded, hash]);
         self.spans.insert(seq, span);
     }
 
     /// Record `seq` as stored: [`codec::encode`] of its [`ChainedRecord`].
     pub(crate) fn bytes(&self, seq: u64) -> Option<&[u8]> {
-        let span = self.spans.get(&seq)?;
-        let start = span.start as usize;
-        Some(&self.chunks[span.chunk as usize][start..start + span.len as usize])
+        Some(self.chunks.get(*self.spans.get(&seq)?))
     }
 
     /// Record `seq`'s chain hash, without decoding the record.
@@ -198,7 +168,7 @@ mod tests {
         for seq in 1..=count {
             let mut record = record(seq, seq * 3);
             if seq == 7 {
-                record.actor.client = "c".repeat(CHUNK_BYTES + 10);
+                record.actor.client = "c".repeat(crate::chunks::CHUNK_BYTES + 10);
             }
             let hash = record.chain_hash(&head);
             chain.append_encoded(seq, &codec::encode(&record), &hash);

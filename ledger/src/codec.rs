@@ -69,6 +69,31 @@ pub(crate) fn decode_prefix<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, usi
         .map_err(|error| DecodeError(error.to_string()))
 }
 
+/// The bytes of the string a value's encoding starts with (a struct whose
+/// first field is a string, or a newtype around one), read in place without
+/// decoding the rest; `None` if `bytes` cannot start so. bincode writes a
+/// string as its length, as a variable-length integer, and then its bytes.
+pub(crate) fn leading_string(bytes: &[u8]) -> Option<&[u8]> {
+    let (&marker, rest) = bytes.split_first()?;
+    let (len, rest) = match marker {
+        0..=250 => (u64::from(marker), rest),
+        251 => {
+            let (len, rest) = rest.split_first_chunk::<2>()?;
+            (u64::from(u16::from_le_bytes(*len)), rest)
+        }
+        252 => {
+            let (len, rest) = rest.split_first_chunk::<4>()?;
+            (u64::from(u32::from_le_bytes(*len)), rest)
+        }
+        253 => {
+            let (len, rest) = rest.split_first_chunk::<8>()?;
+            (u64::from_le_bytes(*len), rest)
+        }
+        _ => return None,
+    };
+    rest.get(..usize::try_from(len).ok()?)
+}
+
 /// Bytes that are not a valid encoding.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cannot decode: {0}")]
@@ -101,5 +126,23 @@ mod tests {
             assert_eq!(decode_key::<(Position, u32)>(&encode_key(&key)), Ok(key));
         }
         assert!(decode_key::<u64>(&[0; 9]).is_err(), "a trailing byte");
+    }
+
+    /// The leading string is read in place at every width of its length.
+    #[test]
+    fn a_leading_string_is_read_without_decoding() {
+        for len in [0, 1, 250, 251, 300, 65_535, 65_536, 70_000] {
+            let text = "x".repeat(len);
+            let bytes = encode(&(text.clone(), 7u32, "rest"));
+            assert_eq!(leading_string(&bytes), Some(text.as_bytes()), "{len}");
+            let header = bytes.len() - len - encode(&(7u32, "rest")).len();
+            if len > 0 {
+                let cut = &bytes[..header + len - 1];
+                assert_eq!(leading_string(cut), None, "{len} cut short");
+            }
+        }
+        assert_eq!(leading_string(&[]), None);
+        assert_eq!(leading_string(&[5, b'a']), None, "cut short");
+        assert_eq!(leading_string(&[254]), None, "not a string length");
     }
 }

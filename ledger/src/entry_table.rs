@@ -2,112 +2,402 @@
 //!
 //! Entries are numbered in booking order; the number is the entry record's
 //! key. Looking an id up (every post does, to answer retries) compares
-//! integers in a tree and one string, and booking appends to a chunk.
+//! integers in a table of slots and one string, and booking appends.
+//!
+//! An entry that will not change again (posted, voided or rejected) is kept
+//! as its record's bytes (see `crate::chunks`) and decoded when read. Open
+//! entries (pending or queued), which approvals and the liquidity queue
+//! read and change, are kept decoded; so is a settled entry from the moment
+//! it is changed (a reversal marks its original) until the end of the apply,
+//! when [`EntryTable::settle`] encodes it again. Which form an entry is in
+//! shows nowhere: its record, and so every snapshot and the state digest, is
+//! the same bytes either way.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use crate::chunks::{Chunks, Span};
+use crate::codec;
 use crate::id::EntryId;
 use crate::id_index::IdIndex;
-use crate::journal_entry::JournalEntry;
-use crate::table::DenseTable;
+use crate::journal_entry::{EntryStatus, JournalEntry};
+use crate::table::{DenseTable, Rebuild};
+
+/// Where an entry is.
+#[derive(Debug, Clone, Copy)]
+enum Place {
+    /// Encoded, in `EntryTable::settled`.
+    Settled(Span),
+    /// Decoded, in `EntryTable::open`.
+    Open,
+}
+
+/// Whether an entry with `status` may still change.
+fn is_open(status: &EntryStatus) -> bool {
+    matches!(status, EntryStatus::Pending | EntryStatus::Queued)
+}
+
+/// The entries in their two forms.
+#[derive(Debug, Clone)]
+struct Store {
+    places: DenseTable<Place>,
+    settled: Chunks,
+    open: BTreeMap<u64, JournalEntry>,
+}
+
+impl Store {
+    /// The id of entry `no`, which exists, as bytes.
+    fn id_bytes(&self, no: u64) -> &[u8] {
+        match self.places.get(&no).expect("indexed entries exist") {
+            Place::Settled(span) => codec::leading_string(self.settled.get(*span))
+                .expect("an entry's record starts with its id"),
+            Place::Open => self.open[&no].id().as_bytes(),
+        }
+    }
+
+    /// Adds `entry` as number `no`, the next one; `encoded` is its record
+    /// if the caller has it.
+    fn push(&mut self, no: u64, entry: JournalEntry, encoded: &[u8]) {
+        let place = if is_open(&entry.status) {
+            self.open.insert(no, entry);
+            Place::Open
+        } else {
+            Place::Settled(self.settled.push(&[encoded]))
+        };
+        self.places.insert(no, place);
+    }
+}
 
 /// Every entry id in use, with its entry (or remembered rejection).
 #[derive(Debug, Clone)]
 pub(crate) struct EntryTable {
-    entries: DenseTable<JournalEntry>,
-    index: IdIndex<EntryId, u64>,
+    store: Store,
+    index: IdIndex<u64>,
+    /// Entries handed out to be changed since the last settle.
+    changed: Vec<u64>,
+    /// Reused to encode entries.
+    scratch: Vec<u8>,
 }
 
 impl EntryTable {
     /// An empty table; `tracking` says whether changes are remembered.
     pub(crate) fn new(tracking: bool) -> Self {
         EntryTable {
-            entries: DenseTable::new(0, tracking),
+            store: Store {
+                places: DenseTable::new(0, tracking),
+                settled: Chunks::default(),
+                open: BTreeMap::new(),
+            },
             index: IdIndex::default(),
+            changed: Vec::new(),
+            scratch: Vec::new(),
         }
-    }
-
-    fn number(&self, id: &EntryId) -> Option<u64> {
-        self.index.get(id, |no| {
-            self.entries.get(&no).expect("indexed entries exist").id()
-        })
     }
 
     /// The number of the entry with `id`: its place in booking order.
     pub(crate) fn number_of(&self, id: &EntryId) -> Option<u64> {
-        self.number(id)
+        self.index.get(id.as_bytes(), |no| self.store.id_bytes(no))
     }
 
     /// Reads where a lookup of `id` starts (see `crate::warm`).
     pub(crate) fn warm_index(&self, id: &EntryId) -> u64 {
-        self.index.warm(id)
+        self.index.warm(id.as_bytes())
     }
 
-    pub(crate) fn get(&self, id: &EntryId) -> Option<&JournalEntry> {
-        self.entries.get(&self.number(id)?)
+    pub(crate) fn get(&self, id: &EntryId) -> Option<Cow<'_, JournalEntry>> {
+        self.at(self.number_of(id)?)
     }
 
     /// A mutable reference; the entry counts as changed.
     pub(crate) fn get_mut(&mut self, id: &EntryId) -> Option<&mut JournalEntry> {
-        let no = self.number(id)?;
-        self.entries.get_mut(&no)
+        let no = self.number_of(id)?;
+        let Store {
+            places,
+            settled,
+            open,
+        } = &mut self.store;
+        let place = places.get_mut(&no).expect("indexed entries exist");
+        if let Place::Settled(span) = *place {
+            *place = Place::Open;
+            open.insert(no, decode(settled.get(span)));
+        }
+        self.changed.push(no);
+        open.get_mut(&no)
     }
 
     /// Books `entry`, whose id is not in use.
     pub(crate) fn insert(&mut self, entry: JournalEntry) {
-        debug_assert!(self.number(entry.id()).is_none(), "an id is booked once");
-        let no = self.entries.next_key();
-        self.entries.insert(no, entry);
-        let EntryTable { entries, index } = self;
-        let id = entries.get(&no).expect("just booked").id();
-        index.insert(id, no, |no| {
-            entries.get(&no).expect("indexed entries exist").id()
-        });
+        debug_assert!(self.number_of(entry.id()).is_none(), "an id is booked once");
+        let no = self.store.places.next_key();
+        self.scratch.clear();
+        if !is_open(&entry.status) {
+            codec::encode_into(&entry, &mut self.scratch);
+        }
+        self.store.push(no, entry, &self.scratch);
+        self.index_number(no);
+    }
+
+    /// Adds entry `no`, just stored, to the index by id.
+    fn index_number(&mut self, no: u64) {
+        let store = &self.store;
+        self.index
+            .insert(store.id_bytes(no), no, |no| store.id_bytes(no));
+    }
+
+    /// Encodes again the entries changed since the last call that will not
+    /// change any more. The ledger calls it at the end of each apply.
+    pub(crate) fn settle(&mut self) {
+        for no in std::mem::take(&mut self.changed) {
+            let store = &mut self.store;
+            let Some(entry) = store.open.get(&no) else {
+                continue;
+            };
+            if is_open(&entry.status) {
+                continue;
+            }
+            self.scratch.clear();
+            codec::encode_into(entry, &mut self.scratch);
+            let span = store.settled.push(&[&self.scratch]);
+            store.open.remove(&no);
+            // Not through `places.get_mut`: the change was counted when the
+            // entry was handed out.
+            store.places.replace_untracked(no, Place::Settled(span));
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.entries.len()
+        self.store.places.len()
     }
 
-    /// Every entry, by number.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, &JournalEntry)> {
-        self.entries.iter()
+    /// The entry numbered `no`.
+    pub(crate) fn at(&self, no: u64) -> Option<Cow<'_, JournalEntry>> {
+        let store = &self.store;
+        Some(match store.places.get(&no)? {
+            Place::Settled(span) => Cow::Owned(decode(store.settled.get(*span))),
+            Place::Open => Cow::Borrowed(&store.open[&no]),
+        })
     }
 
-    pub(crate) fn values(&self) -> impl Iterator<Item = &JournalEntry> {
-        self.entries.values()
+    /// Entry `no` if it is kept decoded: every pending and queued entry is.
+    pub(crate) fn open_at(&self, no: u64) -> Option<&JournalEntry> {
+        self.store.open.get(&no)
+    }
+
+    /// The entry with `id` if it is kept decoded: every pending and queued
+    /// entry is.
+    pub(crate) fn get_open(&self, id: &EntryId) -> Option<&JournalEntry> {
+        self.open_at(self.number_of(id)?)
+    }
+
+    /// The record of entry `no`: [`codec::encode`] of the entry.
+    pub(crate) fn encoded(&self, no: u64) -> Option<Cow<'_, [u8]>> {
+        let store = &self.store;
+        Some(match store.places.get(&no)? {
+            Place::Settled(span) => Cow::Borrowed(store.settled.get(*span)),
+            Place::Open => Cow::Owned(codec::encode(&store.open[&no])),
+        })
+    }
+
+    /// Every entry, by number, decoded.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, Cow<'_, JournalEntry>)> {
+        (0..self.store.places.next_key())
+            .map(|no| (no, self.at(no).expect("numbered entries exist")))
+    }
+
+    /// Every entry's record, by number.
+    pub(crate) fn iter_encoded(&self) -> impl Iterator<Item = (u64, Cow<'_, [u8]>)> {
+        (0..self.store.places.next_key())
+            .map(|no| (no, self.encoded(no).expect("numbered entries exist")))
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = Cow<'_, JournalEntry>> {
+        self.iter().map(|(_, entry)| entry)
+    }
+
+    /// The entries that may still change (and those changed in this apply),
+    /// by number.
+    pub(crate) fn open(&self) -> impl Iterator<Item = (u64, &JournalEntry)> {
+        self.store.open.iter().map(|(no, entry)| (*no, entry))
     }
 
     /// The numbers changed since the last call, sorted and without repeats.
     pub(crate) fn take_changed(&mut self) -> Vec<u64> {
-        self.entries.take_changed()
+        self.store.places.take_changed()
     }
 
-    /// The entry numbered `no`.
-    pub(crate) fn at(&self, no: u64) -> Option<&JournalEntry> {
-        self.entries.get(&no)
+    /// Sets whether changes are remembered from now on.
+    pub(crate) fn set_tracking(&mut self, tracking: bool) {
+        self.store.places.set_tracking(tracking);
+    }
+}
+
+/// Decodes an entry this table encoded (or a restore checked).
+fn decode(bytes: &[u8]) -> JournalEntry {
+    codec::decode(bytes).expect("the table holds entries it encoded or checked")
+}
+
+/// A table is restored from its records as stored, by number from 0
+/// without gaps. Each record is decoded once, to check it; a settled entry
+/// then keeps the stored bytes.
+impl Rebuild for EntryTable {
+    type Key = u64;
+    type Value = Vec<u8>;
+
+    fn check_next(&self, no: &u64) -> Result<(), String> {
+        self.store.places.check_next(no)
     }
 
-    /// The table of restored `entries` (numbered from 0 without gaps), with
-    /// its index by id; an id must not repeat.
-    pub(crate) fn restore(
-        mut entries: DenseTable<JournalEntry>,
-        tracking: bool,
-    ) -> Result<EntryTable, String> {
-        entries.set_tracking(tracking);
-        let mut table = EntryTable {
-            index: IdIndex::with_capacity(entries.len()),
-            entries,
-        };
-        for no in 0..table.entries.next_key() {
-            let id = table.entries.get(&no).expect("restored").id();
-            if table.number(id).is_some() {
-                return Err(format!("entry {id} is booked twice"));
-            }
-            let EntryTable { entries, index } = &mut table;
-            let id = entries.get(&no).expect("restored").id();
-            index.insert(id, no, |no| {
-                entries.get(&no).expect("indexed entries exist").id()
-            });
+    fn append(&mut self, no: u64, bytes: Vec<u8>) -> Result<(), String> {
+        let entry: JournalEntry =
+            codec::decode(&bytes).map_err(|error| format!("entry {no}: {error}"))?;
+        if self.number_of(entry.id()).is_some() {
+            return Err(format!("entry {} is booked twice", entry.id()));
         }
-        Ok(table)
+        self.store.push(no, entry, &bytes);
+        self.index_number(no);
+        Ok(())
+    }
+
+    fn into_records(self) -> Vec<(u64, Vec<u8>)> {
+        self.iter_encoded()
+            .map(|(no, bytes)| (no, bytes.into_owned()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::amount::Amount;
+    use crate::currency::Currency;
+    use crate::id::{AccountId, PrincipalName};
+    use crate::journal_entry::NewEntry;
+    use crate::ledger::Position;
+    use crate::table::Sequenced;
+    use crate::time::Timestamp;
+
+    fn entry(n: u64, status: EntryStatus) -> JournalEntry {
+        let request = NewEntry::transfer(
+            EntryId::new(format!("e-{n}-{}", "x".repeat(n as usize % 40))).unwrap(),
+            AccountId::new("a").unwrap(),
+            AccountId::new("b").unwrap(),
+            Amount::from_minor(i128::from(n) + 1),
+            Currency::new("CNY").unwrap(),
+        );
+        JournalEntry {
+            postings: request.postings.clone(),
+            request,
+            status,
+            booked: Position { index: n, seq: 0 },
+            booked_at: Timestamp(1_700_000_000_000),
+            posted_by: PrincipalName::new("branch-a").unwrap(),
+            approval_reasons: Vec::new(),
+            required_authority: 0,
+            expires_at: None,
+            decision: None,
+            reverses: None,
+            reversal_reason: None,
+            reversed_by: None,
+            window: None,
+            queue: None,
+        }
+    }
+
+    /// Entry `n` is pending when `n` is a multiple of 5, else posted.
+    fn status_of(n: u64) -> EntryStatus {
+        if n.is_multiple_of(5) {
+            EntryStatus::Pending
+        } else {
+            EntryStatus::Posted
+        }
+    }
+
+    fn table_of(count: u64, tracking: bool) -> (EntryTable, Vec<JournalEntry>) {
+        let mut table = EntryTable::new(tracking);
+        let entries: Vec<_> = (0..count).map(|n| entry(n, status_of(n))).collect();
+        for entry in &entries {
+            table.insert(entry.clone());
+        }
+        table.settle();
+        (table, entries)
+    }
+
+    fn records(table: &EntryTable) -> Vec<(u64, Vec<u8>)> {
+        table
+            .iter_encoded()
+            .map(|(no, bytes)| (no, bytes.into_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn both_forms_read_and_store_as_the_entry() {
+        let (table, entries) = table_of(2_000, false);
+        for (no, entry) in entries.iter().enumerate() {
+            let no = no as u64;
+            assert_eq!(table.number_of(entry.id()), Some(no));
+            assert_eq!(table.get(entry.id()).as_deref(), Some(entry));
+            assert_eq!(table.at(no).as_deref(), Some(entry));
+            assert_eq!(
+                table.encoded(no).as_deref(),
+                Some(&codec::encode(entry)[..])
+            );
+            // Only pending entries are kept decoded.
+            assert_eq!(table.open_at(no).is_some(), no.is_multiple_of(5), "{no}");
+        }
+        assert_eq!(table.open().count(), 400);
+        assert_eq!(table.number_of(&EntryId::new("e-none").unwrap()), None);
+        assert_eq!(table.at(2_000), None);
+    }
+
+    #[test]
+    fn a_changed_entry_is_reported_and_settles_again_once_it_is_final() {
+        let (mut table, mut entries) = table_of(20, true);
+        assert_eq!(table.take_changed(), (0..20).collect::<Vec<_>>());
+        // A posted entry marked as reversed, and a pending one approved.
+        let reversal = EntryId::new("e-reversal").unwrap();
+        table.get_mut(entries[3].id()).unwrap().reversed_by = Some(reversal.clone());
+        entries[3].reversed_by = Some(reversal);
+        table.get_mut(entries[10].id()).unwrap().status = EntryStatus::Posted;
+        entries[10].status = EntryStatus::Posted;
+        // Still pending after a change: stays decoded.
+        table.get_mut(entries[15].id()).unwrap().required_authority = 2;
+        entries[15].required_authority = 2;
+        assert_eq!(table.open_at(3), Some(&entries[3]), "handed out decoded");
+        table.settle();
+        assert_eq!(table.take_changed(), vec![3, 10, 15]);
+        let open: Vec<u64> = table.open().map(|(no, _)| no).collect();
+        assert_eq!(open, vec![0, 5, 15]);
+        for (no, entry) in entries.iter().enumerate() {
+            assert_eq!(table.at(no as u64).as_deref(), Some(entry));
+            assert_eq!(table.encoded(no as u64).unwrap(), codec::encode(entry));
+            assert_eq!(table.number_of(entry.id()), Some(no as u64));
+        }
+    }
+
+    #[test]
+    fn a_restore_keeps_each_form_and_refuses_a_repeated_id() {
+        let (table, _) = table_of(500, true);
+        let stored = records(&table);
+        let mut restored = Sequenced::new(|| EntryTable::new(false));
+        // Out of order on purpose: the rest are collected and sorted.
+        let mut shuffled = stored.clone();
+        shuffled.swap(7, 300);
+        for (no, bytes) in shuffled {
+            restored.push(no, bytes).unwrap();
+        }
+        let mut restored = restored.finish().unwrap();
+        assert_eq!(records(&restored), stored);
+        assert_eq!(restored.open().count(), 100);
+        assert!(
+            restored.take_changed().is_empty(),
+            "restoring is not a change"
+        );
+
+        let mut twice = EntryTable::new(false);
+        twice.append(0, stored[1].1.clone()).unwrap();
+        let error = twice.append(1, stored[1].1.clone()).unwrap_err();
+        assert!(error.contains("booked twice"), "{error}");
+        let error = twice.append(1, vec![3, 1, 2]).unwrap_err();
+        assert!(error.starts_with("entry 1: "), "{error}");
     }
 }

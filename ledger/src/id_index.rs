@@ -22,24 +22,6 @@
 use std::collections::BTreeMap;
 
 use crate::account_table::AccountNo;
-use crate::id::{AccountId, EntryId};
-
-/// An id's bytes.
-pub(crate) trait IdText {
-    fn bytes(&self) -> &[u8];
-}
-
-impl IdText for AccountId {
-    fn bytes(&self) -> &[u8] {
-        self.as_bytes()
-    }
-}
-
-impl IdText for EntryId {
-    fn bytes(&self) -> &[u8] {
-        self.as_bytes()
-    }
-}
 
 /// A dense number that fits a slot.
 pub(crate) trait Number: Copy {
@@ -148,10 +130,10 @@ fn place(slots: &mut [Slot], hash: u64, no: u64) -> bool {
     false
 }
 
-/// Ids to numbers. The caller keeps the id of each number and passes a way
-/// to read it back.
+/// Ids (as their bytes) to numbers. The caller keeps the id of each number
+/// and passes a way to read it back.
 #[derive(Debug, Clone)]
-pub(crate) struct IdIndex<Id, No> {
+pub(crate) struct IdIndex<No> {
     /// A power-of-two number of slots (or none yet).
     slots: Vec<Slot>,
     /// Occupied slots in `slots`.
@@ -163,10 +145,10 @@ pub(crate) struct IdIndex<Id, No> {
     /// near an overflowed id's home stays taken until the slots double, when
     /// the overflowed ids are placed again; so a search that meets a free
     /// slot need not look here.
-    overflow: BTreeMap<Id, No>,
+    overflow: BTreeMap<Box<[u8]>, No>,
 }
 
-impl<Id, No> Default for IdIndex<Id, No> {
+impl<No> Default for IdIndex<No> {
     fn default() -> Self {
         IdIndex {
             slots: Vec::new(),
@@ -178,23 +160,10 @@ impl<Id, No> Default for IdIndex<Id, No> {
     }
 }
 
-impl<Id: Ord + Clone + IdText, No: Number> IdIndex<Id, No> {
-    /// An index with room for `count` ids: the slots that inserting them one
-    /// by one would have grown to, allocated once (a restore knows how many
-    /// it will insert).
-    pub(crate) fn with_capacity(count: usize) -> Self {
-        IdIndex {
-            slots: vec![FREE; (2 * count).next_power_of_two().max(SLOTS_MIN)],
-            ..IdIndex::default()
-        }
-    }
-
+impl<No: Number> IdIndex<No> {
     /// The number of `id`; `id_of` gives the id of a number.
-    pub(crate) fn get<'a>(&self, id: &Id, id_of: impl Fn(No) -> &'a Id) -> Option<No>
-    where
-        Id: 'a,
-    {
-        let hash = id_hash(id.bytes());
+    pub(crate) fn get<'a>(&self, id: &[u8], id_of: impl Fn(No) -> &'a [u8]) -> Option<No> {
+        let hash = id_hash(id);
         let matches = |no: u64| id_of(No::from_u64(no)) == id;
         let full = match find(&self.slots, hash, matches) {
             Probe::Found(no) => return Some(No::from_u64(no)),
@@ -214,36 +183,33 @@ impl<Id: Ord + Clone + IdText, No: Number> IdIndex<Id, No> {
 
     /// Reads the slot where a lookup of `id` starts, so that it is in the
     /// cache for the lookup (see `crate::warm`); the value means nothing.
-    pub(crate) fn warm(&self, id: &Id) -> u64 {
+    pub(crate) fn warm(&self, id: &[u8]) -> u64 {
         if self.slots.is_empty() {
             return 0;
         }
-        let hash = id_hash(id.bytes());
+        let hash = id_hash(id);
         self.slots[hash as usize & (self.slots.len() - 1)][1]
     }
 
     /// The number a lookup of `id` would most likely answer, without
     /// confirming it against the id (see `crate::warm`): a guess.
-    pub(crate) fn guess(&self, id: &Id) -> Option<No> {
-        match find(&self.slots, id_hash(id.bytes()), |_| true) {
+    pub(crate) fn guess(&self, id: &[u8]) -> Option<No> {
+        match find(&self.slots, id_hash(id), |_| true) {
             Probe::Found(no) => Some(No::from_u64(no)),
             Probe::Absent | Probe::Full => None,
         }
     }
 
     /// Adds `id`, which is not in the index yet, as number `no`.
-    pub(crate) fn insert<'a>(&mut self, id: &Id, no: No, id_of: impl Fn(No) -> &'a Id)
-    where
-        Id: 'a,
-    {
+    pub(crate) fn insert<'a>(&mut self, id: &[u8], no: No, id_of: impl Fn(No) -> &'a [u8]) {
         self.move_old(MOVES_PER_INSERT, &id_of);
         if 2 * (self.used + 1) > self.slots.len() {
             self.grow(&id_of);
         }
-        self.add(id_hash(id.bytes()), no.to_u64(), || id.clone());
+        self.add(id_hash(id), no.to_u64(), || id.into());
     }
 
-    fn add(&mut self, hash: u64, no: u64, id: impl FnOnce() -> Id) {
+    fn add(&mut self, hash: u64, no: u64, id: impl FnOnce() -> Box<[u8]>) {
         if place(&mut self.slots, hash, no) {
             self.used += 1;
         } else {
@@ -253,32 +219,26 @@ impl<Id: Ord + Clone + IdText, No: Number> IdIndex<Id, No> {
     }
 
     /// Doubles the slots; the old ones move over the next inserts.
-    fn grow<'a>(&mut self, id_of: &impl Fn(No) -> &'a Id)
-    where
-        Id: 'a,
-    {
+    fn grow<'a>(&mut self, id_of: &impl Fn(No) -> &'a [u8]) {
         self.move_old(usize::MAX, id_of);
         let size = (2 * self.slots.len()).max(SLOTS_MIN);
         self.old = std::mem::replace(&mut self.slots, vec![FREE; size]);
         self.moved = 0;
         self.used = 0;
         for (id, no) in std::mem::take(&mut self.overflow) {
-            self.add(id_hash(id.bytes()), no.to_u64(), || id);
+            self.add(id_hash(&id), no.to_u64(), || id);
         }
     }
 
     /// Moves up to `count` old slots into the current ones.
-    fn move_old<'a>(&mut self, count: usize, id_of: &impl Fn(No) -> &'a Id)
-    where
-        Id: 'a,
-    {
+    fn move_old<'a>(&mut self, count: usize, id_of: &impl Fn(No) -> &'a [u8]) {
         let end = self.old.len().min(self.moved.saturating_add(count));
         while self.moved < end {
             let [hash, _] = self.old[self.moved];
             let no = number(self.old[self.moved]);
             self.moved += 1;
             if let Some(no) = no {
-                self.add(hash, no, || id_of(No::from_u64(no)).clone());
+                self.add(hash, no, || id_of(No::from_u64(no)).into());
             }
         }
         if self.moved == self.old.len() && !self.old.is_empty() {
@@ -292,77 +252,48 @@ impl<Id: Ord + Clone + IdText, No: Number> IdIndex<Id, No> {
 mod tests {
     use super::*;
 
-    impl IdText for String {
-        fn bytes(&self) -> &[u8] {
-            self.as_bytes()
-        }
-    }
-
     #[test]
     fn ids_are_found_by_number_while_the_index_grows() {
         let ids: Vec<String> = (0..5000).map(|n| format!("acct-{n:06}")).collect();
-        let id_of = |no: u64| &ids[no as usize];
+        let id_of = |no: u64| ids[no as usize].as_bytes();
         let mut index = IdIndex::default();
         for (no, id) in ids.iter().enumerate() {
-            index.insert(id, no as u64, id_of);
+            index.insert(id.as_bytes(), no as u64, id_of);
             // Everything inserted so far is found, mid-growth too.
             for probe in [0, no / 2, no] {
-                assert_eq!(index.get(&ids[probe], id_of), Some(probe as u64));
+                assert_eq!(index.get(ids[probe].as_bytes(), id_of), Some(probe as u64));
             }
-            assert_eq!(index.get(&"nope".to_string(), id_of), None);
+            assert_eq!(index.get(b"nope", id_of), None);
         }
         for (no, id) in ids.iter().enumerate() {
-            assert_eq!(index.get(id, id_of), Some(no as u64));
+            assert_eq!(index.get(id.as_bytes(), id_of), Some(no as u64));
         }
         assert!(2 * index.used <= index.slots.len());
     }
 
     #[test]
-    fn an_index_sized_up_front_is_the_one_grown_to_and_never_grows_while_filled() {
-        for count in [0, 1, 8, 9, 1000, 4096, 5000] {
-            let ids: Vec<String> = (0..count).map(|n| format!("e-{n}")).collect();
-            let id_of = |no: u64| &ids[no as usize];
-            let mut grown = IdIndex::default();
-            let mut sized = IdIndex::with_capacity(count);
-            let size = sized.slots.len();
-            for (no, id) in ids.iter().enumerate() {
-                grown.insert(id, no as u64, id_of);
-                sized.insert(id, no as u64, id_of);
-            }
-            assert_eq!(sized.slots.len(), size, "{count} ids: no growth");
-            assert!(sized.old.is_empty());
-            if count > 0 {
-                assert_eq!(grown.slots.len(), size, "{count} ids: the same size");
-            }
-            for (no, id) in ids.iter().enumerate() {
-                assert_eq!(sized.get(id, id_of), Some(no as u64));
-            }
-        }
-    }
-
-    #[test]
     fn ids_that_find_no_slot_go_to_the_overflow_map() {
         let ids: Vec<String> = (0..100).map(|n| format!("id-{n}")).collect();
-        let id_of = |no: u64| &ids[no as usize];
+        let id_of = |no: u64| ids[no as usize].as_bytes();
         // Every slot holds an unrelated id's hash, so that nothing fits.
-        let mut index: IdIndex<String, u64> = IdIndex {
+        let mut index: IdIndex<u64> = IdIndex {
             slots: vec![slot(1, 0); 256],
             ..IdIndex::default()
         };
         for (no, id) in ids.iter().enumerate().skip(1) {
-            index.add(id_hash(id.as_bytes()), no as u64, || id.clone());
+            index.add(id_hash(id.as_bytes()), no as u64, || id.as_bytes().into());
         }
         assert_eq!(index.overflow.len(), 99);
         for (no, id) in ids.iter().enumerate().skip(1) {
-            assert_eq!(index.get(id, id_of), Some(no as u64));
+            assert_eq!(index.get(id.as_bytes(), id_of), Some(no as u64));
         }
-        assert_eq!(index.get(&"id-100".to_string(), id_of), None);
+        assert_eq!(index.get(b"id-100", id_of), None);
         // Doubling places the overflowed ids again.
         index.slots = vec![FREE; 256];
         index.grow(&id_of);
         assert!(index.overflow.is_empty());
         for (no, id) in ids.iter().enumerate().skip(1) {
-            assert_eq!(index.get(id, id_of), Some(no as u64));
+            assert_eq!(index.get(id.as_bytes(), id_of), Some(no as u64));
         }
     }
 }

@@ -234,6 +234,7 @@ impl Ledger {
                 applied.push(self.apply_command(Position { index, seq }, command));
             }
         }
+        self.entries.settle();
         self.meta.applied_index = index;
         if let Some(last) = applied.last() {
             self.index_times.insert(index, last.at);

@@ -77,6 +77,7 @@ mod approval;
 pub mod audit;
 mod audit_chain;
 mod branch;
+mod chunks;
 mod clearing;
 mod clearing_window;
 pub mod codec;

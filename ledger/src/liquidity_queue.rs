@@ -143,7 +143,7 @@ impl Ledger {
                 .collect();
             let mut released = false;
             for no in heads {
-                let entry = self.entries.at(no).expect("queued entries exist");
+                let entry = self.entries.open_at(no).expect("queued entries exist");
                 let (id, request) = (entry.id().clone(), entry.request.clone());
                 match self.plan_entry(&context, &request, &Overlay::default(), false, Caps::Defer) {
                     Err(rejection) => self.refuse_queued(&context, &id, rejection),
@@ -184,7 +184,7 @@ impl Ledger {
             let mut plans: Vec<EntryPlan> = Vec::with_capacity(set.len());
             let mut refused = None;
             for (at, no) in set.iter().enumerate() {
-                let request = &self.entries.at(*no).expect("queued").request;
+                let request = &self.entries.open_at(*no).expect("queued").request;
                 match self.plan_entry(&system, request, &overlay, false, Caps::Defer) {
                     Ok(plan) => {
                         overlay.add(&plan, request.currency);
@@ -198,7 +198,7 @@ impl Ledger {
             }
             if let Some((at, rejection)) = refused {
                 let no = set.remove(at);
-                let id = self.entries.at(no).expect("queued").id().clone();
+                let id = self.entries.open_at(no).expect("queued").id().clone();
                 self.refuse_queued(&system, &id, rejection);
                 continue;
             }
@@ -209,7 +209,12 @@ impl Ledger {
             let before = set.len();
             for (branch, currency) in short {
                 let pays = |at: &usize| {
-                    self.entries.at(set[*at]).expect("queued").request.currency == currency
+                    self.entries
+                        .open_at(set[*at])
+                        .expect("queued")
+                        .request
+                        .currency
+                        == currency
                         && plans[*at]
                             .legs
                             .iter()
@@ -228,11 +233,11 @@ impl Ledger {
         // From here on, the resolution cannot fail.
         let reason = format!("released by the gridlock resolution at the close of window {window}");
         for (no, plan) in set.into_iter().zip(plans) {
-            let id = self.entries.at(no).expect("queued").id().clone();
+            let id = self.entries.open_at(no).expect("queued").id().clone();
             self.release(&system, &id, plan, reason.clone());
         }
         for (no, branch) in dropped {
-            let id = self.entries.at(no).expect("queued").id().clone();
+            let id = self.entries.open_at(no).expect("queued").id().clone();
             let rejection = Rejection::QueueUnresolvedAtClose { window, branch };
             self.refuse_queued(&system, &id, rejection);
         }
@@ -252,7 +257,7 @@ impl Ledger {
     ) -> Vec<(BranchCode, Currency)> {
         let mut payers = std::collections::BTreeSet::new();
         for (no, plan) in set.iter().zip(plans) {
-            let currency = self.entries.at(*no).expect("queued").request.currency;
+            let currency = self.entries.open_at(*no).expect("queued").request.currency;
             for (branch, net_out) in &plan.legs {
                 if net_out.is_positive() {
                     payers.insert((branch.clone(), currency));
@@ -280,7 +285,7 @@ impl Ledger {
     /// Takes entry `id` out of its queue at `context`'s position.
     fn leave_queue(&mut self, context: &Context, id: &EntryId) -> &mut JournalEntry {
         let no = self.entries.number_of(id).expect("queued entries exist");
-        let entry = self.entries.at(no).expect("queued entries exist");
+        let entry = self.entries.open_at(no).expect("queued entries exist");
         assert_eq!(
             entry.status,
             EntryStatus::Queued,
@@ -313,7 +318,7 @@ impl Ledger {
     /// Books a queued entry by `plan`: posted into the open window, or
     /// pending (keeping the timeout it was queued with).
     fn release(&mut self, context: &Context, id: &EntryId, plan: EntryPlan, reason: String) {
-        let entry = self.entries.get(id).expect("queued entries exist");
+        let entry = self.entries.get_open(id).expect("queued entries exist");
         let currency = entry.request.currency;
         let mut postings = entry.request.postings.clone();
         postings.extend_from_slice(&plan.clearing);
@@ -353,7 +358,7 @@ impl Ledger {
 
     /// Rejects a queued entry that cannot be released.
     fn refuse_queued(&mut self, context: &Context, id: &EntryId, rejection: Rejection) {
-        let currency = self.entries.get(id).expect("queued").request.currency;
+        let currency = self.entries.get_open(id).expect("queued").request.currency;
         self.record(
             context,
             AuditEvent::EntryBooked {
@@ -415,7 +420,7 @@ impl Ledger {
             .queue
             .values()
             .flatten()
-            .map(|no| self.entries.at(*no).expect("queued entries exist"))
+            .map(|no| self.entries.open_at(*no).expect("queued entries exist"))
             .collect()
     }
 

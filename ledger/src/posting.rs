@@ -212,7 +212,7 @@ impl Ledger {
         let existing = self.entries.get(&entry.id)?;
         let field = existing.request.first_difference(entry);
         Some(match field {
-            None => Ok(EntryOutcome::of(existing)),
+            None => Ok(EntryOutcome::of(&existing)),
             Some(field) => Err(Rejection::ExistsWithDifferent {
                 entry: entry.id.clone(),
                 field,
@@ -366,7 +366,7 @@ impl Ledger {
             .zip(plans)
             .map(|(entry, plan)| match plan {
                 Some(plan) => self.commit_entry(context, entry, plan, None),
-                None => EntryOutcome::of(self.entries.get(&entry.id).expect("posted earlier")),
+                None => EntryOutcome::of(&self.entries.get(&entry.id).expect("posted earlier")),
             })
             .collect()
     }
@@ -739,13 +739,14 @@ impl Ledger {
     }
 
     fn pending_entry(&self, id: &EntryId) -> Result<&JournalEntry, Rejection> {
-        let entry = self
-            .entries
-            .get(id)
-            .ok_or_else(|| Rejection::EntryNotFound { entry: id.clone() })?;
-        match entry.status {
-            EntryStatus::Pending => Ok(entry),
-            _ => Err(Rejection::EntryNotPending { entry: id.clone() }),
+        // Pending entries are kept decoded: an entry that is not is settled.
+        match self.entries.get_open(id) {
+            Some(entry) if entry.status == EntryStatus::Pending => Ok(entry),
+            Some(_) => Err(Rejection::EntryNotPending { entry: id.clone() }),
+            None if self.entries.number_of(id).is_some() => {
+                Err(Rejection::EntryNotPending { entry: id.clone() })
+            }
+            None => Err(Rejection::EntryNotFound { entry: id.clone() }),
         }
     }
 
@@ -763,7 +764,7 @@ impl Ledger {
             .as_ref()
             .is_some_and(|d| d.by == actor.principal);
         (decided_by_actor && entry.status == *status)
-            .then(|| Receipt::Entry(Box::new(entry.clone())))
+            .then(|| Receipt::Entry(Box::new(entry.into_owned())))
     }
 
     pub(crate) fn approve(
@@ -838,7 +839,7 @@ impl Ledger {
         );
         self.record(context, AuditEvent::EntryApproved { id: id.clone() });
         Ok(Receipt::Entry(Box::new(
-            self.entries.get(&id).expect("exists").clone(),
+            self.entries.get(&id).expect("exists").into_owned(),
         )))
     }
 
@@ -870,7 +871,7 @@ impl Ledger {
             }
             self.void_queued(context, &id, VoidReason::RejectedByApprover, reason);
             return Ok(Receipt::Entry(Box::new(
-                self.entries.get(&id).expect("exists").clone(),
+                self.entries.get(&id).expect("exists").into_owned(),
             )));
         }
         let entry = self.pending_entry(&id)?;
@@ -889,7 +890,7 @@ impl Ledger {
             },
         );
         Ok(Receipt::Entry(Box::new(
-            self.entries.get(&id).expect("exists").clone(),
+            self.entries.get(&id).expect("exists").into_owned(),
         )))
     }
 
@@ -1028,7 +1029,7 @@ impl Ledger {
                 None
             };
             return match field {
-                None => Ok(Receipt::Entry(Box::new(existing.clone()))),
+                None => Ok(Receipt::Entry(Box::new(existing.into_owned()))),
                 Some(field) => Err(Rejection::ExistsWithDifferent { entry: id, field }),
             };
         }
@@ -1082,7 +1083,7 @@ impl Ledger {
         self.commit_entry(context, request, plan, Some((original.clone(), reason)));
         self.entries.get_mut(&original).expect("exists").reversed_by = Some(id.clone());
         Ok(Receipt::Entry(Box::new(
-            self.entries.get(&id).expect("just booked").clone(),
+            self.entries.get(&id).expect("just booked").into_owned(),
         )))
     }
 }

@@ -1,6 +1,8 @@
 //! Reads: accounts, entries, balances at any past point, the approval queue,
 //! windows and the audit trail. Reads never change the ledger.
 
+use std::borrow::Cow;
+
 use crate::account::{Account, Balance};
 use crate::approval::ApprovalPolicy;
 use crate::audit::{ChainedRecord, Hash};
@@ -119,7 +121,7 @@ impl Ledger {
     }
 
     /// A journal entry (including remembered rejections).
-    pub fn entry(&self, id: &EntryId) -> Option<&JournalEntry> {
+    pub fn entry(&self, id: &EntryId) -> Option<Cow<'_, JournalEntry>> {
         self.entries.get(id)
     }
 
@@ -167,7 +169,7 @@ impl Ledger {
             .derived
             .pending_expiry
             .iter()
-            .filter_map(|(_, id)| self.entries.get(id))
+            .filter_map(|(_, id)| self.entries.get_open(id))
             .collect();
         pending.sort_by_key(|entry| entry.booked);
         pending

@@ -14,10 +14,10 @@ use crate::audit::Hash;
 use crate::audit_chain::AuditChain;
 use crate::codec::{self, DecodeError};
 use crate::entry_table::EntryTable;
-use crate::journal_entry::{EntryStatus, JournalEntry};
+use crate::journal_entry::EntryStatus;
 use crate::ledger::{Derived, Ledger, Meta, Position};
 use crate::posting::debit_total;
-use crate::table::{DenseTable, Rebuild, Sequenced, Table};
+use crate::table::{Rebuild, Sequenced, Table};
 
 /// The snapshot format version: the first byte of every snapshot. 7: the
 /// records follow one after another to the end (a writer streams them
@@ -145,12 +145,12 @@ fn record<K: Serialize, V: Serialize>(tag: u8, key: &K, value: &V) -> Record {
     }
 }
 
-/// An audit chain record: its bytes are already the encoded value.
-fn audit_record(seq: u64, bytes: &[u8]) -> Record {
+/// A record whose value is already encoded.
+fn encoded_record(tag: u8, no: &u64, value: Vec<u8>) -> Record {
     Record {
-        table: AUDIT,
-        key: codec::encode_key(&seq),
-        value: Some(bytes.to_vec()),
+        table: tag,
+        key: codec::encode_key(no),
+        value: Some(value),
     }
 }
 
@@ -240,7 +240,7 @@ impl<K: Ord + serde::de::DeserializeOwned, V: serde::de::DeserializeOwned> Rows<
 /// The tables that are not a `Table`, as they are restored.
 struct Restored {
     accounts: Rows<AccountNo, Account>,
-    entries: Sequenced<DenseTable<JournalEntry>>,
+    entries: Sequenced<EntryTable>,
     history: Sequenced<HistoryRows>,
     audit: Sequenced<AuditChain>,
 }
@@ -258,6 +258,23 @@ where
 {
     let (key, value) = decode_record(record)?;
     table.push(key, value).map_err(inconsistent(name))
+}
+
+/// Adds a restored record to `table`, which keeps the value's bytes as
+/// stored; `name` says which table in an error.
+fn restore_encoded<T>(
+    table: &mut Sequenced<T>,
+    record: Record,
+    name: &'static str,
+) -> Result<(), RestoreError>
+where
+    T: Rebuild<Key = u64, Value = Vec<u8>>,
+{
+    let Record { key, value, .. } = record;
+    let value = value.ok_or_else(no_value)?;
+    table
+        .push(codec::decode_key(&key)?, value)
+        .map_err(inconsistent(name))
 }
 
 /// What is wrong in table `name` of the restored records.
@@ -283,8 +300,8 @@ impl Ledger {
             };
             (ENTRIES) => {
                 for no in self.entries.take_changed() {
-                    let entry = self.entries.at(no).expect("changed entries exist");
-                    out.push(record(ENTRIES, &no, entry));
+                    let bytes = self.entries.encoded(no).expect("changed entries exist");
+                    out.push(encoded_record(ENTRIES, &no, bytes.into_owned()));
                 }
             };
             (HISTORY) => {
@@ -295,7 +312,7 @@ impl Ledger {
             (AUDIT) => {
                 for seq in self.audit.take_changed() {
                     let bytes = self.audit.bytes(seq).expect("changed records exist");
-                    out.push(audit_record(seq, bytes));
+                    out.push(encoded_record(AUDIT, &seq, bytes.to_vec()));
                 }
             };
         }
@@ -327,8 +344,8 @@ impl Ledger {
                 }
             };
             (ENTRIES) => {
-                for (no, entry) in self.entries.iter() {
-                    out.push(record(ENTRIES, &no, entry));
+                for (no, bytes) in self.entries.iter_encoded() {
+                    out.push(encoded_record(ENTRIES, &no, bytes.into_owned()));
                 }
             };
             (HISTORY) => {
@@ -338,7 +355,7 @@ impl Ledger {
             };
             (AUDIT) => {
                 for (seq, bytes) in self.audit.iter() {
-                    out.push(audit_record(seq, bytes));
+                    out.push(encoded_record(AUDIT, &seq, bytes.to_vec()));
                 }
             };
         }
@@ -436,7 +453,7 @@ impl Ledger {
         let mut meta: Option<Meta> = None;
         let mut restored = Restored {
             accounts: Rows::new(),
-            entries: Sequenced::new(|| DenseTable::new(0, false)),
+            entries: Sequenced::new(|| EntryTable::new(false)),
             history: Sequenced::new(HistoryRows::new),
             audit: Sequenced::new(|| AuditChain::new(false)),
         };
@@ -458,7 +475,7 @@ impl Ledger {
                 };
                 (ENTRIES) => {
                     if record.table == ENTRIES {
-                        restore_sequenced(&mut restored.entries, &record, "journal entries")?;
+                        restore_encoded(&mut restored.entries, record, "journal entries")?;
                         continue;
                     }
                 };
@@ -470,13 +487,7 @@ impl Ledger {
                 };
                 (AUDIT) => {
                     if record.table == AUDIT {
-                        // Kept as stored: the bytes are the record.
-                        let Record { key, value, .. } = record;
-                        let value = value.ok_or_else(no_value)?;
-                        restored
-                            .audit
-                            .push(codec::decode_key(&key)?, value)
-                            .map_err(inconsistent("audit chain"))?;
+                        restore_encoded(&mut restored.audit, record, "audit chain")?;
                         continue;
                     }
                 };
@@ -520,7 +531,7 @@ impl Ledger {
         &mut self,
         accounts: Rows<AccountNo, Account>,
         history: Sequenced<HistoryRows>,
-        entries: Sequenced<DenseTable<JournalEntry>>,
+        entries: Sequenced<EntryTable>,
         tracking: bool,
     ) -> Result<(), RestoreError> {
         self.derived = self.derive_branches();
@@ -532,9 +543,8 @@ impl Ledger {
             tracking,
         )
         .map_err(RestoreError::Inconsistent)?;
-        let entries = entries.finish().map_err(inconsistent("journal entries"))?;
-        self.entries =
-            EntryTable::restore(entries, tracking).map_err(RestoreError::Inconsistent)?;
+        self.entries = entries.finish().map_err(inconsistent("journal entries"))?;
+        self.entries.set_tracking(tracking);
         self.derive();
         self.check_invariants().map_err(RestoreError::Inconsistent)
     }
@@ -582,7 +592,8 @@ impl Ledger {
             totals.debits_pending += account.balance.debits_pending;
             totals.credits_pending += account.balance.credits_pending;
         }
-        for (no, entry) in self.entries.iter() {
+        // Every pending and queued entry is an open one.
+        for (no, entry) in self.entries.open() {
             if entry.status == EntryStatus::Queued
                 && let (Some(stay), Some(expires_at)) = (&entry.queue, entry.expires_at)
             {

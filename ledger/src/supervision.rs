@@ -135,7 +135,7 @@ impl Ledger {
             .entries
             .get(&id)
             .ok_or_else(|| Rejection::EntryNotFound { entry: id.clone() })?;
-        if flags_of(entry).is_empty() {
+        if flags_of(&entry).is_empty() {
             return Err(Rejection::EntryNotFlagged { entry: id });
         }
         let reviewer = &context.actor.principal;
@@ -185,7 +185,7 @@ impl Ledger {
             entries: Vec::new(),
         };
         for entry in self.entries.values() {
-            let flags = flags_of(entry);
+            let flags = flags_of(&entry);
             if flags.is_empty() {
                 continue;
             }

@@ -157,6 +157,13 @@ impl<V> DenseTable<V> {
         Some(&mut self.chunks[chunk][at])
     }
 
+    /// Replaces the value at `key`, which is in the table, without counting
+    /// a change.
+    pub(crate) fn replace_untracked(&mut self, key: u64, value: V) {
+        let (chunk, at) = self.place(key).expect("replaced keys exist");
+        self.chunks[chunk][at] = value;
+    }
+
     /// Appends `value` at `key`, which must be [`DenseTable::next_key`].
     pub(crate) fn insert(&mut self, key: u64, value: V) {
         assert_eq!(key, self.next_key(), "a dense table only grows at its end");

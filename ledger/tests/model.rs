@@ -1976,7 +1976,7 @@ proptest! {
             .iter()
             .map(|id| {
                 let entry = runner.ledger.entry(id).expect("known");
-                (entry.request.clone(), EntryOutcome::of(entry))
+                (entry.request.clone(), EntryOutcome::of(&entry))
             })
             .collect();
         // An atomic batch with an id refused before is refused whole.

@@ -511,8 +511,11 @@ impl World {
         account.balance.available(account.class)
     }
 
-    fn entry(&self, id: &str) -> &JournalEntry {
-        self.ledger.entry(&eid(id)).expect("entry exists")
+    fn entry(&self, id: &str) -> JournalEntry {
+        self.ledger
+            .entry(&eid(id))
+            .expect("entry exists")
+            .into_owned()
     }
 
     fn status(&self, id: &str) -> EntryStatus {
@@ -921,7 +924,7 @@ fn rejected_id_answers_the_same_even_after_funds_arrive() {
         w.refuse_entry_remembered(TELLER_SH, from_bob()),
         "insufficient_funds"
     );
-    let first = EntryOutcome::of(w.entry("from-bob"));
+    let first = EntryOutcome::of(&w.entry("from-bob"));
     let funding = transfer("fund-bob", ALICE, BOB, yuan(100));
     assert_eq!(w.post_one(TELLER_SH, funding).status, EntryStatus::Posted);
     let retried = w
@@ -973,7 +976,7 @@ fn atomic_batch_is_all_or_nothing() {
         w.refuse_entry_remembered(TELLER_SH, refused.clone()),
         "insufficient_funds"
     );
-    let first = EntryOutcome::of(w.entry("refused"));
+    let first = EntryOutcome::of(&w.entry("refused"));
     let with_refused = vec![transfer("a4", ALICE, BOB, yuan(1)), refused];
     let outcomes = w.post_unchanged(TELLER_SH, with_refused, true);
     assert_eq!(refusal(&outcomes[0]), "atomic_batch_failed");
@@ -1140,7 +1143,7 @@ fn inter_branch_transfer_without_a_clearing_account_is_rejected() {
     assert_eq!(currency, usd());
     assert_eq!(w.ledger.open_window_id(), None, "no window for a refusal");
     // The id is remembered; a retry answers the same and changes nothing.
-    let outcome = EntryOutcome::of(w.entry("usd-across"));
+    let outcome = EntryOutcome::of(&w.entry("usd-across"));
     let retried = w
         .post_unchanged(TELLER_SH, vec![usd_across], false)
         .pop()

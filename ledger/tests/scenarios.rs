@@ -342,7 +342,7 @@ impl Scenario {
         args.finish()?;
         Ok(match self.ledger.entry(&id) {
             None => Observation::new(["not_found".to_string()]),
-            Some(entry) => entry_facts(entry),
+            Some(entry) => entry_facts(&entry),
         })
     }
 

@@ -121,7 +121,7 @@ pub async fn settle_window(
         .settlement
         .iter()
         .filter_map(|id| ledger.entry(id))
-        .map(views::entry)
+        .map(|entry| views::entry(&entry))
         .collect();
     let window_value = views::window(settled, &ledger.window_positions(window));
     let mut value = json!({ "window": window_value, "entries": entries });

@@ -298,10 +298,10 @@ pub async fn get_entry(
     let ledger = app.ledger();
     let not_found = || ApiError::not_found("entry_not_found", format!("entry {id} does not exist"));
     let entry = ledger.entry(&id).ok_or_else(not_found)?;
-    if !entry_visible(&ledger, &caller, entry) {
+    if !entry_visible(&ledger, &caller, &entry) {
         return Err(not_found());
     }
-    let mut value = views::entry(entry);
+    let mut value = views::entry(&entry);
     value["index"] = json!(ledger.applied_index());
     Ok(Json(value))
 }
