@@ -15,6 +15,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::chunks::{Chunks, Span};
 use crate::codec;
@@ -237,8 +238,8 @@ fn decode(bytes: &[u8]) -> JournalEntry {
 }
 
 /// A table is restored from its records as stored, by number from 0
-/// without gaps. Each record is decoded once, to check it; a settled entry
-/// then keeps the stored bytes.
+/// without gaps, each kept as its bytes; the checks below then decode and
+/// index them.
 impl Rebuild for EntryTable {
     type Key = u64;
     type Value = Vec<u8>;
@@ -248,13 +249,8 @@ impl Rebuild for EntryTable {
     }
 
     fn append(&mut self, no: u64, bytes: Vec<u8>) -> Result<(), String> {
-        let entry: JournalEntry =
-            codec::decode(&bytes).map_err(|error| format!("entry {no}: {error}"))?;
-        if self.number_of(entry.id()).is_some() {
-            return Err(format!("entry {} is booked twice", entry.id()));
-        }
-        self.store.push(no, entry, &bytes);
-        self.index_number(no);
+        let span = self.store.settled.push(&[&bytes]);
+        self.store.places.insert(no, Place::Settled(span));
         Ok(())
     }
 
@@ -262,6 +258,71 @@ impl Rebuild for EntryTable {
         self.iter_encoded()
             .map(|(no, bytes)| (no, bytes.into_owned()))
             .collect()
+    }
+}
+
+/// A restore's checks, which need nothing else of the ledger and only read
+/// the table, so that a restore runs them on two threads:
+/// [`EntryTable::decode_restored`] (on both, in turns) and
+/// [`EntryTable::index_restored`], whose results
+/// [`EntryTable::open_restored`] then takes.
+impl EntryTable {
+    /// Checks that restored entries decode, and gives the open ones among
+    /// them, taking runs of entries from `next` (shared with other threads
+    /// doing the same) until none is left. An error names the entry.
+    pub(crate) fn decode_restored(
+        &self,
+        next: &AtomicU64,
+    ) -> Result<Vec<(u64, JournalEntry)>, (u64, String)> {
+        const RUN: u64 = 4096;
+        let end = self.store.places.next_key();
+        let mut open = Vec::new();
+        loop {
+            let start = next.fetch_add(RUN, Ordering::Relaxed);
+            if start >= end {
+                return Ok(open);
+            }
+            for no in start..end.min(start + RUN) {
+                let bytes = self.encoded(no).expect("numbered entries exist");
+                let entry: JournalEntry =
+                    codec::decode(&bytes).map_err(|error| (no, format!("entry {no}: {error}")))?;
+                if is_open(&entry.status) {
+                    open.push((no, entry));
+                }
+            }
+        }
+    }
+
+    /// The index by id of the restored entries (sized once), or which id
+    /// repeats.
+    pub(crate) fn index_restored(&self) -> Result<IdIndex<u64>, String> {
+        let mut index = IdIndex::with_capacity(self.len());
+        let settled = &self.store.settled;
+        let id_bytes = |no: u64| match self.store.places.get(&no) {
+            Some(Place::Settled(span)) => codec::leading_string(settled.get(*span)),
+            _ => None,
+        };
+        let id_of = |no: u64| id_bytes(no).expect("indexed entries have an id");
+        for no in 0..self.store.places.next_key() {
+            let id =
+                id_bytes(no).ok_or_else(|| format!("entry {no}: does not start with an id"))?;
+            if index.get(id, id_of).is_some() {
+                let id = String::from_utf8_lossy(id);
+                return Err(format!("entry {id} is booked twice"));
+            }
+            index.insert(id, no, id_of);
+        }
+        Ok(index)
+    }
+
+    /// Takes the index and the open entries that the checks gave.
+    pub(crate) fn open_restored(&mut self, index: IdIndex<u64>, open: Vec<(u64, JournalEntry)>) {
+        self.index = index;
+        for (no, entry) in open {
+            // Its bytes stay behind, unused: open entries are few.
+            self.store.open.insert(no, entry);
+            self.store.places.replace_untracked(no, Place::Open);
+        }
     }
 }
 
@@ -386,6 +447,9 @@ mod tests {
             restored.push(no, bytes).unwrap();
         }
         let mut restored = restored.finish().unwrap();
+        let open = restored.decode_restored(&AtomicU64::new(0)).unwrap();
+        let index = restored.index_restored().unwrap();
+        restored.open_restored(index, open);
         assert_eq!(records(&restored), stored);
         assert_eq!(restored.open().count(), 100);
         assert!(
@@ -393,11 +457,24 @@ mod tests {
             "restoring is not a change"
         );
 
-        let mut twice = EntryTable::new(false);
-        twice.append(0, stored[1].1.clone()).unwrap();
-        let error = twice.append(1, stored[1].1.clone()).unwrap_err();
+        let restore = |records: &[&Vec<u8>]| {
+            let mut table = EntryTable::new(false);
+            for (no, bytes) in records.iter().enumerate() {
+                table.append(no as u64, bytes.to_vec()).unwrap();
+            }
+            table
+                .decode_restored(&AtomicU64::new(0))
+                .map_err(|(_, error)| error)?;
+            table.index_restored().map(|_| ())
+        };
+        assert_eq!(restore(&[&stored[0].1, &stored[1].1]), Ok(()));
+        let error = restore(&[&stored[1].1, &stored[1].1]).unwrap_err();
         assert!(error.contains("booked twice"), "{error}");
-        let error = twice.append(1, vec![3, 1, 2]).unwrap_err();
+        let error = restore(&[&stored[0].1, &vec![3, 1, 2]]).unwrap_err();
         assert!(error.starts_with("entry 1: "), "{error}");
+        let mut cut = EntryTable::new(false);
+        cut.append(0, vec![3, 1, 2]).unwrap();
+        let error = cut.index_restored().map(|_| ()).unwrap_err();
+        assert_eq!(error, "entry 0: does not start with an id");
     }
 }

@@ -161,6 +161,16 @@ impl<No> Default for IdIndex<No> {
 }
 
 impl<No: Number> IdIndex<No> {
+    /// An index with room for `count` ids: the slots that inserting them one
+    /// by one would have grown to, allocated once (a restore knows how many
+    /// it will insert).
+    pub(crate) fn with_capacity(count: usize) -> Self {
+        IdIndex {
+            slots: vec![FREE; (2 * count).next_power_of_two().max(SLOTS_MIN)],
+            ..IdIndex::default()
+        }
+    }
+
     /// The number of `id`; `id_of` gives the id of a number.
     pub(crate) fn get<'a>(&self, id: &[u8], id_of: impl Fn(No) -> &'a [u8]) -> Option<No> {
         let hash = id_hash(id);
@@ -269,6 +279,29 @@ mod tests {
             assert_eq!(index.get(id.as_bytes(), id_of), Some(no as u64));
         }
         assert!(2 * index.used <= index.slots.len());
+    }
+
+    #[test]
+    fn an_index_sized_up_front_is_the_one_grown_to_and_never_grows_while_filled() {
+        for count in [0, 1, 8, 9, 1000, 4096, 5000] {
+            let ids: Vec<String> = (0..count).map(|n| format!("e-{n}")).collect();
+            let id_of = |no: u64| ids[no as usize].as_bytes();
+            let mut grown = IdIndex::default();
+            let mut sized = IdIndex::with_capacity(count);
+            let size = sized.slots.len();
+            for (no, id) in ids.iter().enumerate() {
+                grown.insert(id.as_bytes(), no as u64, id_of);
+                sized.insert(id.as_bytes(), no as u64, id_of);
+            }
+            assert_eq!(sized.slots.len(), size, "{count} ids: no growth");
+            assert!(sized.old.is_empty());
+            if count > 0 {
+                assert_eq!(grown.slots.len(), size, "{count} ids: the same size");
+            }
+            for (no, id) in ids.iter().enumerate() {
+                assert_eq!(sized.get(id.as_bytes(), id_of), Some(no as u64));
+            }
+        }
     }
 
     #[test]

@@ -462,7 +462,8 @@ impl Ledger {
     pub(crate) fn check_queue(&self) -> Result<(), String> {
         let mut queues: std::collections::BTreeMap<_, std::collections::BTreeSet<u64>> =
             std::collections::BTreeMap::new();
-        for (no, entry) in self.entries.iter() {
+        // Queued entries are open ones (see `entry_table.rs`).
+        for (no, entry) in self.entries.open() {
             if entry.status != EntryStatus::Queued {
                 continue;
             }

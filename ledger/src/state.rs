@@ -5,6 +5,8 @@
 //! record (applied index, chain head, ...) is written with every change set,
 //! so the applied position and the state it describes always travel together.
 
+use std::sync::atomic::AtomicU64;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -14,7 +16,7 @@ use crate::audit::Hash;
 use crate::audit_chain::AuditChain;
 use crate::codec::{self, DecodeError};
 use crate::entry_table::EntryTable;
-use crate::journal_entry::EntryStatus;
+use crate::journal_entry::{EntryStatus, JournalEntry};
 use crate::ledger::{Derived, Ledger, Meta, Position};
 use crate::posting::debit_total;
 use crate::table::{Rebuild, Sequenced, Table};
@@ -508,30 +510,50 @@ impl Ledger {
             audit,
         } = restored;
         let mut audit = audit.finish().map_err(inconsistent("audit chain"))?;
-        // Checking that each audit record decodes is a sixth of a restart
-        // and needs nothing else: it runs on a second core beside the rest.
-        let (checked, rebuilt) = std::thread::scope(|scope| {
-            let checked = scope.spawn(|| audit.check_records());
-            let rebuilt = ledger.rebuild(accounts, history, entries, tracking);
-            let checked = checked
+        let mut entries = entries.finish().map_err(inconsistent("journal entries"))?;
+        // Decoding every audit record and journal entry to check it is half
+        // of a restart and needs nothing else of the ledger: it runs on a
+        // second core beside the rest (the accounts with their balance
+        // history, and the index of entry ids), and the two threads then
+        // share out the entries.
+        let next_entry = AtomicU64::new(0);
+        let (decoded, rebuilt) = std::thread::scope(|scope| {
+            let decoded = scope.spawn(|| {
+                audit.check_records().map_err(inconsistent("audit chain"))?;
+                Ok(entries.decode_restored(&next_entry))
+            });
+            let rebuilt = ledger
+                .rebuild_accounts(accounts, history, tracking)
+                .and_then(|()| {
+                    entries
+                        .index_restored()
+                        .map_err(inconsistent("journal entries"))
+                });
+            let here = entries.decode_restored(&next_entry);
+            let there: Result<_, RestoreError> = decoded
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (checked, rebuilt)
+            (there.map(|there| merge_decoded(here, there)), rebuilt)
         });
-        rebuilt?;
-        checked.map_err(inconsistent("audit chain"))?;
+        let index = rebuilt?;
+        entries.open_restored(index, decoded??);
+        entries.set_tracking(tracking);
+        ledger.entries = entries;
         audit.set_tracking(tracking);
         ledger.audit = audit;
+        ledger.derive();
+        ledger
+            .check_invariants()
+            .map_err(RestoreError::Inconsistent)?;
         Ok(ledger)
     }
 
-    /// The restored accounts, balance history and journal, then the derived
-    /// indexes, and every invariant checked.
-    fn rebuild(
+    /// The restored accounts with their balance history, and the branch
+    /// numbers they need.
+    fn rebuild_accounts(
         &mut self,
         accounts: Rows<AccountNo, Account>,
         history: Sequenced<HistoryRows>,
-        entries: Sequenced<EntryTable>,
         tracking: bool,
     ) -> Result<(), RestoreError> {
         self.derived = self.derive_branches();
@@ -543,10 +565,7 @@ impl Ledger {
             tracking,
         )
         .map_err(RestoreError::Inconsistent)?;
-        self.entries = entries.finish().map_err(inconsistent("journal entries"))?;
-        self.entries.set_tracking(tracking);
-        self.derive();
-        self.check_invariants().map_err(RestoreError::Inconsistent)
+        Ok(())
     }
 
     /// The branch numbers, by creation position as when the branches were
@@ -628,6 +647,25 @@ impl Ledger {
         }
         self.derived = derived;
         self.derived.exposures = self.derive_exposures();
+    }
+}
+
+/// The open entries two threads decoded, by number, or the error about the
+/// first entry that did not decode.
+fn merge_decoded(
+    here: Result<Vec<(u64, JournalEntry)>, (u64, String)>,
+    there: Result<Vec<(u64, JournalEntry)>, (u64, String)>,
+) -> Result<Vec<(u64, JournalEntry)>, RestoreError> {
+    let failed =
+        |error: (u64, String)| RestoreError::Inconsistent(format!("journal entries: {}", error.1));
+    match (here, there) {
+        (Ok(mut here), Ok(there)) => {
+            here.extend(there);
+            here.sort_unstable_by_key(|(no, _)| *no);
+            Ok(here)
+        }
+        (Err(error), Ok(_)) | (Ok(_), Err(error)) => Err(failed(error)),
+        (Err(a), Err(b)) => Err(failed(a.min(b))),
     }
 }
 
