@@ -345,23 +345,14 @@ mod tests {
             Amount::from_minor(i128::from(n) + 1),
             Currency::new("CNY").unwrap(),
         );
-        JournalEntry {
-            postings: request.postings.clone(),
-            request,
+        JournalEntry::plain(
+            request.clone(),
+            request.postings,
             status,
-            booked: Position { index: n, seq: 0 },
-            booked_at: Timestamp(1_700_000_000_000),
-            posted_by: PrincipalName::new("branch-a").unwrap(),
-            approval_reasons: Vec::new(),
-            required_authority: 0,
-            expires_at: None,
-            decision: None,
-            reverses: None,
-            reversal_reason: None,
-            reversed_by: None,
-            window: None,
-            queue: None,
-        }
+            Position { index: n, seq: 0 },
+            Timestamp(1_700_000_000_000),
+            PrincipalName::new("branch-a").unwrap(),
+        )
     }
 
     /// Entry `n` is pending when `n` is a multiple of 5, else posted.

@@ -322,6 +322,35 @@ pub struct QueueStay {
 }
 
 impl JournalEntry {
+    /// An entry booked with nothing else to it: no approval asked, no
+    /// expiry, decision, reversal, window or queue stay.
+    pub(crate) fn plain(
+        request: NewEntry,
+        postings: Vec<Posting>,
+        status: EntryStatus,
+        booked: Position,
+        booked_at: Timestamp,
+        posted_by: PrincipalName,
+    ) -> JournalEntry {
+        JournalEntry {
+            request,
+            postings,
+            status,
+            booked,
+            booked_at,
+            posted_by,
+            approval_reasons: Vec::new(),
+            required_authority: 0,
+            expires_at: None,
+            decision: None,
+            reverses: None,
+            reversal_reason: None,
+            reversed_by: None,
+            window: None,
+            queue: None,
+        }
+    }
+
     /// The entry's id.
     pub fn id(&self) -> &EntryId {
         &self.request.id

@@ -716,23 +716,14 @@ impl Ledger {
                 reverses: None,
             },
         );
-        let entry = JournalEntry {
-            postings: Vec::new(),
-            status: EntryStatus::Rejected { rejection },
-            booked: context.position,
-            booked_at: context.at,
-            posted_by: context.actor.principal.clone(),
-            approval_reasons: Vec::new(),
-            required_authority: 0,
-            expires_at: None,
-            decision: None,
-            reverses: None,
-            reversal_reason: None,
-            reversed_by: None,
-            window: None,
-            queue: None,
+        let entry = JournalEntry::plain(
             request,
-        };
+            Vec::new(),
+            EntryStatus::Rejected { rejection },
+            context.position,
+            context.at,
+            context.actor.principal.clone(),
+        );
         let outcome = EntryOutcome::of(&entry);
         self.entries.insert(entry);
         outcome
