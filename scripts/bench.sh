@@ -30,10 +30,12 @@
 #   BENCH_RECOVERY_ENTRIES=10000000   journal entries on disk before the restart
 #                               (fewer when three in-memory replicas of them
 #                               would not fit: see BENCH_BYTES_PER_ENTRY)
-#   BENCH_BYTES_PER_ENTRY=2500  memory one node holds per journal entry
-#                               (measured: 8.0 GB RSS with about 4.1 million
-#                               entries, 2.0 KB each, RocksDB's memtables and
-#                               caches included; with a margin)
+#   BENCH_BYTES_PER_ENTRY=1000  memory one node holds per journal entry
+#                               (measured: a follower at 3.0 GB RSS with
+#                               3.9 million entries under batched load,
+#                               0.77 KB each, RocksDB's memtables and caches
+#                               included, and 0.52 KB each just after a
+#                               restart; with a margin)
 #   BENCH_POSTGRES=1            0 skips PostgreSQL
 #   BENCH_PG_CLIENTS=64         pgbench clients of each shape
 #   BENCH_LEDGER=1              0 skips the ClearLedger matrix
@@ -262,7 +264,7 @@ tps_of() { jq -r '.transfers_per_s' "$RESULTS/$1.json"; }
 # history at what fits in 70% of the memory available, and say so.
 MEMORY_NOTE=""
 fit_history() {
-  local per=${BENCH_BYTES_PER_ENTRY:-2500} avail fits
+  local per=${BENCH_BYTES_PER_ENTRY:-1000} avail fits
   avail=$(awk '/^MemAvailable:/ { printf "%.0f", $2 * 1024 }' /proc/meminfo)
   fits=$(awk -v a="$avail" -v p="$per" 'BEGIN { printf "%d", a * 0.7 / (3 * p) }')
   if [ "$RECOVERY_ENTRIES" -gt "$fits" ]; then

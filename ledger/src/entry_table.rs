@@ -9,9 +9,11 @@
 //! entries (pending or queued), which approvals and the liquidity queue
 //! read and change, are kept decoded; so is a settled entry from the moment
 //! it is changed (a reversal marks its original) until the end of the apply,
-//! when [`EntryTable::settle`] encodes it again. Which form an entry is in
-//! shows nowhere: its record, and so every snapshot and the state digest, is
-//! the same bytes either way.
+//! when [`EntryTable::settle`] encodes it again (the bytes it had stay in
+//! their chunk, unused, until the ledger is next restored: one copy per
+//! reversal).
+//! Which form an entry is in shows nowhere: its record, and so every
+//! snapshot and the state digest, is the same bytes either way.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
