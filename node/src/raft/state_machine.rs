@@ -13,7 +13,7 @@ use openraft::storage::{RaftStateMachine, Snapshot, SnapshotMeta};
 use openraft::{
     AnyError, BasicNode, EntryPayload, RaftSnapshotBuilder, StorageIOError, StoredMembership,
 };
-use rocksdb::{DB, IteratorMode, WriteBatch, WriteOptions};
+use rocksdb::{DB, WriteBatch, WriteOptions};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::codec;
@@ -94,6 +94,43 @@ fn batch_bytes(ranges: usize, records: &[Record], extra: &[(&[u8], Vec<u8>)]) ->
     BATCH_HEADER_BYTES + ranges * (2 + BATCH_BYTES_PER_PUT) + records + extra
 }
 
+/// How many records the loading reader hands over at a time.
+const LOAD_BATCH: usize = 4096;
+/// How many batches the reader may be ahead of the restore.
+const LOAD_BATCHES_AHEAD: usize = 4;
+
+/// Reads every record of the ledger's families and sends them in batches;
+/// stops at the first error (which it sends) or when nobody receives.
+fn read_state(db: &DB, sender: &std::sync::mpsc::SyncSender<Result<Vec<Record>, String>>) {
+    let mut batch = Vec::with_capacity(LOAD_BATCH);
+    for family in state_families() {
+        let cf = db.cf_handle(family).expect("created at open");
+        let mut iter = db.raw_iterator_cf(cf);
+        iter.seek_to_first();
+        while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
+            match state_record(key, value) {
+                Ok(record) => batch.push(record),
+                Err(error) => {
+                    let _ = sender.send(Err(error));
+                    return;
+                }
+            }
+            if batch.len() == LOAD_BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(LOAD_BATCH));
+                if sender.send(Ok(full)).is_err() {
+                    return;
+                }
+            }
+            iter.next();
+        }
+        if let Err(error) = iter.status() {
+            let _ = sender.send(Err(error.to_string()));
+            return;
+        }
+    }
+    let _ = sender.send(Ok(batch));
+}
+
 impl StateMachine {
     /// Loads the state machine from the node's database; its snapshot files
     /// are under `data_dir`.
@@ -133,29 +170,34 @@ impl StateMachine {
 
     /// The ledger from its column families, decoded as they are read (never
     /// all of the records in memory at once); a fresh ledger if they are
-    /// empty.
+    /// empty. Reading the families (seeks, decompression, copies) runs on a
+    /// second thread and hands the records over a batch at a time, so that
+    /// it overlaps the restore.
     fn load(db: &DB) -> Result<Ledger, StorageError> {
-        let failure = std::cell::RefCell::new(None);
-        let mut records = state_families()
-            .flat_map(|family| {
-                let cf = db.cf_handle(family).expect("created at open");
-                db.iterator_cf(cf, IteratorMode::Start)
-            })
-            .map_while(|item| {
-                item.map_err(|error| error.to_string())
-                    .and_then(|(key, value)| state_record(&key, &value))
-                    .map_err(|error| *failure.borrow_mut() = Some(error))
-                    .ok()
-            })
-            .peekable();
-        let restored = match records.peek() {
-            None => Ok(Ledger::with_change_tracking()),
-            Some(_) => Ledger::from_records(records, true),
-        };
-        if let Some(error) = failure.borrow_mut().take() {
-            return Err(sm_read_error(error));
-        }
-        restored.map_err(sm_read_error)
+        let (sender, receiver) = std::sync::mpsc::sync_channel(LOAD_BATCHES_AHEAD);
+        std::thread::scope(|scope| {
+            scope.spawn(move || read_state(db, &sender));
+            let failure = std::cell::RefCell::new(None);
+            let mut records = receiver
+                .into_iter()
+                .map_while(|batch: Result<Vec<Record>, String>| {
+                    batch
+                        .map_err(|error| *failure.borrow_mut() = Some(error))
+                        .ok()
+                })
+                .flatten()
+                .peekable();
+            // Whichever way it ends, the records (and the receiver with
+            // them) are dropped here, so that the reader stops.
+            let restored = match records.peek() {
+                None => Ok(Ledger::with_change_tracking()),
+                Some(_) => Ledger::from_records(records, true),
+            };
+            if let Some(error) = failure.borrow_mut().take() {
+                return Err(sm_read_error(error));
+            }
+            restored.map_err(sm_read_error)
+        })
     }
 
     /// The ledger, for reads.
@@ -468,6 +510,91 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A ledger of one branch with `accounts` customer accounts: more
+    /// records than a few of the loader's batches.
+    fn ledger_with_accounts(accounts: usize) -> Ledger {
+        use ledger::{
+            AccountClass, AccountFlags, AccountId, Actor, BranchCode, BranchKind, Command,
+            CommandKind, Currency, NewAccount, NewBranch, Purpose, Timestamp,
+        };
+        let at = Timestamp::parse_rfc3339("2026-12-07T09:00:00Z").expect("valid time");
+        let system = |kind| Command {
+            at,
+            actor: Actor::system(),
+            kind,
+        };
+        let code = BranchCode::new("B01").expect("valid code");
+        let mut commands = vec![system(CommandKind::CreateBranch(NewBranch {
+            code: code.clone(),
+            name: "branch 1".into(),
+            parent: None,
+            kind: BranchKind::Internal,
+        }))];
+        commands.extend((0..accounts).map(|n| {
+            system(CommandKind::OpenAccount(NewAccount {
+                id: AccountId::new(format!("acct-{n:06}")).expect("valid id"),
+                branch: code.clone(),
+                currency: Currency::new("CNY").expect("known currency"),
+                class: AccountClass::Liability,
+                purpose: Purpose::Customer,
+                flags: AccountFlags::default(),
+                name: None,
+            }))
+        }));
+        let mut ledger = Ledger::with_change_tracking();
+        for applied in ledger.apply(1, commands) {
+            assert!(applied.outcome.is_ok(), "{applied:?}");
+        }
+        ledger
+    }
+
+    /// A restart reads every record back, across many of the loader's
+    /// batches; a record it cannot read fails the open with an error (and
+    /// the reader stops) instead of a panic or a hang.
+    #[test]
+    fn a_restart_loads_every_record_and_refuses_an_unreadable_one() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut ledger = ledger_with_accounts(3 * LOAD_BATCH);
+        let records = ledger.take_changes();
+        assert!(records.len() > 3 * LOAD_BATCH, "{} records", records.len());
+        {
+            let db = crate::storage::open(dir.path()).expect("opens");
+            let machine = StateMachine::open(db, dir.path()).expect("opens");
+            // As an apply writes it: the ledger with its applied log id.
+            let applied: Option<LogId> =
+                Some(LogId::new(openraft::CommittedLeaderId::new(1, 1), 1));
+            machine
+                .write_changes(
+                    records,
+                    &[(KEY_APPLIED, codec::encode(&applied))],
+                    false,
+                    true,
+                )
+                .expect("writes");
+        }
+        let db = crate::storage::open(dir.path()).expect("opens");
+        let machine = StateMachine::open(db.clone(), dir.path()).expect("opens");
+        assert_eq!(
+            machine.ledger.read().expect("not poisoned").digest(),
+            ledger.digest()
+        );
+        drop(machine);
+        // One account record with a format byte this build does not read.
+        let family = db.cf_handle(state_family(3)).expect("created at open");
+        let (key, mut value) = db
+            .iterator_cf(family, rocksdb::IteratorMode::Start)
+            .nth(LOAD_BATCH + 7)
+            .expect("enough records")
+            .expect("reads");
+        value[0] = 0xee;
+        db.put_cf(family, key, value).expect("writes");
+        let error = StateMachine::open(db, dir.path())
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(error.contains("format"), "{error}");
+    }
 
     /// The estimate is never short of what the batch takes (so it never
     /// grows), nor far above it.
