@@ -29,9 +29,9 @@ use crate::table::{DenseTable, Rebuild};
 /// Where an entry is.
 #[derive(Debug, Clone, Copy)]
 enum Place {
-    /// Encoded, in `EntryTable::settled`.
+    /// Encoded, in `Store::settled`.
     Settled(Span),
-    /// Decoded, in `EntryTable::open`.
+    /// Decoded, in `Store::open`.
     Open,
 }
 
@@ -59,7 +59,7 @@ impl Store {
     }
 
     /// Adds `entry` as number `no`, the next one; `encoded` is its record
-    /// if the caller has it.
+    /// (unused, and may be empty, for an open entry).
     fn push(&mut self, no: u64, entry: JournalEntry, encoded: &[u8]) {
         let place = if is_open(&entry.status) {
             self.open.insert(no, entry);
