@@ -217,6 +217,28 @@ impl EntryTable {
         self.iter().map(|(_, entry)| entry)
     }
 
+    /// Every entry whose record holds `needle` (say, an account id as it is
+    /// encoded), decoded, by number; and every open entry. A settled entry
+    /// is decoded only if its bytes hold the needle, so that a search for
+    /// one account's entries does not decode the whole journal. The caller
+    /// still checks each entry: the needle may be anywhere in the record.
+    pub(crate) fn values_holding<'a>(
+        &'a self,
+        needle: &'a [u8],
+    ) -> impl Iterator<Item = Cow<'a, JournalEntry>> {
+        let finder = memchr::memmem::Finder::new(needle);
+        let store = &self.store;
+        (0..store.places.next_key()).filter_map(move |no| {
+            match store.places.get(&no).expect("numbered entries exist") {
+                Place::Settled(span) => {
+                    let bytes = store.settled.get(*span);
+                    finder.find(bytes).map(|_| Cow::Owned(decode(bytes)))
+                }
+                Place::Open => Some(Cow::Borrowed(&store.open[&no])),
+            }
+        })
+    }
+
     /// The entries that may still change (and those changed in this apply),
     /// by number.
     pub(crate) fn open(&self) -> impl Iterator<Item = (u64, &JournalEntry)> {
@@ -401,6 +423,24 @@ mod tests {
         assert_eq!(table.open().count(), 400);
         assert_eq!(table.number_of(&EntryId::new("e-none").unwrap()), None);
         assert_eq!(table.at(2_000), None);
+    }
+
+    #[test]
+    fn a_search_decodes_the_entries_holding_the_needle_and_the_open_ones() {
+        let (table, entries) = table_of(100, false);
+        // Entry 37's id, as encoded, is in entry 37's record only.
+        let needle = codec::encode(entries[37].id());
+        let found: Vec<_> = table.values_holding(&needle).collect();
+        let expected: Vec<&JournalEntry> = entries
+            .iter()
+            .enumerate()
+            .filter(|(no, _)| *no == 37 || no.is_multiple_of(5))
+            .map(|(_, entry)| entry)
+            .collect();
+        assert_eq!(found.iter().map(|e| &**e).collect::<Vec<_>>(), expected);
+        // Every posting names account "a": all of them.
+        let account = codec::encode(&AccountId::new("a").unwrap());
+        assert_eq!(table.values_holding(&account).count(), 100);
     }
 
     #[test]

@@ -149,7 +149,8 @@ impl Ledger {
     fn ledger_items(&self, account: &Account, cutoff: Timestamp) -> Vec<Item> {
         let normal = account.class.normal_side();
         let mut items = Vec::new();
-        for entry in self.entries.values() {
+        let id = crate::codec::encode(&account.id);
+        for entry in self.entries.values_holding(&id) {
             if entry.status != EntryStatus::Posted {
                 continue;
             }
