@@ -16,7 +16,7 @@
 //! snapshot and the state digest, is the same bytes either way.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::chunks::{Chunks, Span};
@@ -38,6 +38,17 @@ enum Place {
 /// Whether an entry with `status` may still change.
 fn is_open(status: &EntryStatus) -> bool {
     matches!(status, EntryStatus::Pending | EntryStatus::Queued)
+}
+
+/// Whether an entry is one an auditor's review may flag: open, decided,
+/// needing approval, reversing or reversed. Posting alone does not make an
+/// entry notable, so the review reads only these.
+fn is_notable(entry: &JournalEntry) -> bool {
+    is_open(&entry.status)
+        || entry.decision.is_some()
+        || !entry.approval_reasons.is_empty()
+        || entry.reverses.is_some()
+        || entry.reversed_by.is_some()
 }
 
 /// The entries in their two forms.
@@ -78,6 +89,9 @@ pub(crate) struct EntryTable {
     index: IdIndex<u64>,
     /// Entries handed out to be changed since the last settle.
     changed: Vec<u64>,
+    /// Every entry that is or was open, was changed, or reverses another:
+    /// all that an auditor's review can flag (see [`is_notable`]).
+    notable: BTreeSet<u64>,
     /// Reused to encode entries.
     scratch: Vec<u8>,
 }
@@ -93,6 +107,7 @@ impl EntryTable {
             },
             index: IdIndex::default(),
             changed: Vec::new(),
+            notable: BTreeSet::new(),
             scratch: Vec::new(),
         }
     }
@@ -125,6 +140,7 @@ impl EntryTable {
             open.insert(no, decode(settled.get(span)));
         }
         self.changed.push(no);
+        self.notable.insert(no);
         open.get_mut(&no)
     }
 
@@ -132,6 +148,9 @@ impl EntryTable {
     pub(crate) fn insert(&mut self, entry: JournalEntry) {
         debug_assert!(self.number_of(entry.id()).is_none(), "an id is booked once");
         let no = self.store.places.next_key();
+        if is_notable(&entry) {
+            self.notable.insert(no);
+        }
         self.scratch.clear();
         if !is_open(&entry.status) {
             codec::encode_into(&entry, &mut self.scratch);
@@ -201,20 +220,10 @@ impl EntryTable {
         })
     }
 
-    /// Every entry, by number, decoded.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, Cow<'_, JournalEntry>)> {
-        (0..self.store.places.next_key())
-            .map(|no| (no, self.at(no).expect("numbered entries exist")))
-    }
-
     /// Every entry's record, by number.
     pub(crate) fn iter_encoded(&self) -> impl Iterator<Item = (u64, Cow<'_, [u8]>)> {
         (0..self.store.places.next_key())
             .map(|no| (no, self.encoded(no).expect("numbered entries exist")))
-    }
-
-    pub(crate) fn values(&self) -> impl Iterator<Item = Cow<'_, JournalEntry>> {
-        self.iter().map(|(_, entry)| entry)
     }
 
     /// Every entry whose record holds `needle` (say, an account id as it is
@@ -237,6 +246,14 @@ impl EntryTable {
                 Place::Open => Some(Cow::Borrowed(&store.open[&no])),
             }
         })
+    }
+
+    /// The notable entries (see [`is_notable`]), decoded, by number: a
+    /// superset of those an auditor's review flags.
+    pub(crate) fn notable(&self) -> impl Iterator<Item = Cow<'_, JournalEntry>> {
+        self.notable
+            .iter()
+            .map(|no| self.at(*no).expect("notable entries exist"))
     }
 
     /// The entries that may still change (and those changed in this apply),
@@ -285,6 +302,24 @@ impl Rebuild for EntryTable {
     }
 }
 
+/// What decoding restored entries found.
+#[derive(Debug, Default)]
+pub(crate) struct Decoded {
+    /// The open entries, decoded, with their numbers.
+    pub(crate) open: Vec<(u64, JournalEntry)>,
+    /// The numbers of the notable entries.
+    pub(crate) notable: Vec<u64>,
+}
+
+impl Decoded {
+    /// Adds what another thread found.
+    pub(crate) fn merge(&mut self, other: Decoded) {
+        self.open.extend(other.open);
+        self.notable.extend(other.notable);
+        self.open.sort_unstable_by_key(|(no, _)| *no);
+    }
+}
+
 /// A restore's checks, which need nothing else of the ledger and only read
 /// the table, so that a restore runs them on two threads:
 /// [`EntryTable::decode_restored`] (on both, in turns) and
@@ -292,26 +327,27 @@ impl Rebuild for EntryTable {
 /// [`EntryTable::open_restored`] then takes.
 impl EntryTable {
     /// Checks that restored entries decode, and gives the open ones among
-    /// them, taking runs of entries from `next` (shared with other threads
-    /// doing the same) until none is left. An error names the entry.
-    pub(crate) fn decode_restored(
-        &self,
-        next: &AtomicU64,
-    ) -> Result<Vec<(u64, JournalEntry)>, (u64, String)> {
+    /// them and the numbers of the notable ones, taking runs of entries from
+    /// `next` (shared with other threads doing the same) until none is left.
+    /// An error names the entry.
+    pub(crate) fn decode_restored(&self, next: &AtomicU64) -> Result<Decoded, (u64, String)> {
         const RUN: u64 = 4096;
         let end = self.store.places.next_key();
-        let mut open = Vec::new();
+        let mut decoded = Decoded::default();
         loop {
             let start = next.fetch_add(RUN, Ordering::Relaxed);
             if start >= end {
-                return Ok(open);
+                return Ok(decoded);
             }
             for no in start..end.min(start + RUN) {
                 let bytes = self.encoded(no).expect("numbered entries exist");
                 let entry: JournalEntry =
                     codec::decode(&bytes).map_err(|error| (no, format!("entry {no}: {error}")))?;
+                if is_notable(&entry) {
+                    decoded.notable.push(no);
+                }
                 if is_open(&entry.status) {
-                    open.push((no, entry));
+                    decoded.open.push((no, entry));
                 }
             }
         }
@@ -339,10 +375,12 @@ impl EntryTable {
         Ok(index)
     }
 
-    /// Takes the index and the open entries that the checks gave.
-    pub(crate) fn open_restored(&mut self, index: IdIndex<u64>, open: Vec<(u64, JournalEntry)>) {
+    /// Takes the index, and the open and notable entries, that the checks
+    /// gave.
+    pub(crate) fn open_restored(&mut self, index: IdIndex<u64>, decoded: Decoded) {
         self.index = index;
-        for (no, entry) in open {
+        self.notable.extend(decoded.notable);
+        for (no, entry) in decoded.open {
             // Its bytes stay behind, unused: open entries are few.
             self.store.open.insert(no, entry);
             self.store.places.replace_untracked(no, Place::Open);
@@ -459,6 +497,12 @@ mod tests {
         assert_eq!(table.open_at(3), Some(&entries[3]), "handed out decoded");
         table.settle();
         assert_eq!(table.take_changed(), vec![3, 10, 15]);
+        let notable: Vec<u64> = table.notable().map(|entry| entry.booked.index).collect();
+        assert_eq!(
+            notable,
+            vec![0, 3, 5, 10, 15],
+            "the open ones and the changed one"
+        );
         let open: Vec<u64> = table.open().map(|(no, _)| no).collect();
         assert_eq!(open, vec![0, 5, 15]);
         for (no, entry) in entries.iter().enumerate() {
@@ -485,6 +529,9 @@ mod tests {
         restored.open_restored(index, open);
         assert_eq!(records(&restored), stored);
         assert_eq!(restored.open().count(), 100);
+        let notable: Vec<_> = restored.notable().map(|entry| entry.into_owned()).collect();
+        let expected: Vec<_> = table.notable().map(|entry| entry.into_owned()).collect();
+        assert_eq!(notable, expected, "the pending ones, found again");
         assert!(
             restored.take_changed().is_empty(),
             "restoring is not a change"

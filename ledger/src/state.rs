@@ -15,8 +15,8 @@ use crate::account_table::{AccountNo, AccountTable, HistoryRows};
 use crate::audit::Hash;
 use crate::audit_chain::AuditChain;
 use crate::codec::{self, DecodeError};
-use crate::entry_table::EntryTable;
-use crate::journal_entry::{EntryStatus, JournalEntry};
+use crate::entry_table::{Decoded, EntryTable};
+use crate::journal_entry::EntryStatus;
 use crate::ledger::{Derived, Ledger, Meta, Position};
 use crate::posting::debit_total;
 use crate::table::{Rebuild, Sequenced, Table};
@@ -650,18 +650,16 @@ impl Ledger {
     }
 }
 
-/// The open entries two threads decoded, by number, or the error about the
-/// first entry that did not decode.
+/// What two threads decoded of the journal, or the error about the first
+/// entry that did not decode.
 fn merge_decoded(
-    here: Result<Vec<(u64, JournalEntry)>, (u64, String)>,
-    there: Result<Vec<(u64, JournalEntry)>, (u64, String)>,
-) -> Result<Vec<(u64, JournalEntry)>, RestoreError> {
-    let failed =
-        |error: (u64, String)| RestoreError::Inconsistent(format!("journal entries: {}", error.1));
+    here: Result<Decoded, (u64, String)>,
+    there: Result<Decoded, (u64, String)>,
+) -> Result<Decoded, RestoreError> {
+    let failed = |(_, error): (u64, String)| inconsistent("journal entries")(error);
     match (here, there) {
         (Ok(mut here), Ok(there)) => {
-            here.extend(there);
-            here.sort_unstable_by_key(|(no, _)| *no);
+            here.merge(there);
             Ok(here)
         }
         (Err(error), Ok(_)) | (Ok(_), Err(error)) => Err(failed(error)),

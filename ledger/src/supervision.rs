@@ -184,7 +184,7 @@ impl Ledger {
             reviewed: 0,
             entries: Vec::new(),
         };
-        for entry in self.entries.values() {
+        for entry in self.entries.notable() {
             let flags = flags_of(&entry);
             if flags.is_empty() {
                 continue;
