@@ -60,25 +60,20 @@ struct Store {
 }
 
 impl Store {
-    /// The id of entry `no`, which exists, as bytes.
-    fn id_bytes(&self, no: u64) -> &[u8] {
-        match self.places.get(&no).expect("indexed entries exist") {
-            Place::Settled(span) => codec::leading_string(self.settled.get(*span))
-                .expect("an entry's record starts with its id"),
-            Place::Open => self.open[&no].id().as_bytes(),
+    /// The id of entry `no` as bytes; `None` if there is no such entry or
+    /// its record does not start with an id (only a restored record can
+    /// fail so, and the restore refuses it).
+    fn try_id_bytes(&self, no: u64) -> Option<&[u8]> {
+        match self.places.get(&no)? {
+            Place::Settled(span) => codec::leading_string(self.settled.get(*span)),
+            Place::Open => Some(self.open[&no].id().as_bytes()),
         }
     }
 
-    /// Adds `entry` as number `no`, the next one; `encoded` is its record
-    /// (unused, and may be empty, for an open entry).
-    fn push(&mut self, no: u64, entry: JournalEntry, encoded: &[u8]) {
-        let place = if is_open(&entry.status) {
-            self.open.insert(no, entry);
-            Place::Open
-        } else {
-            Place::Settled(self.settled.push(&[encoded]))
-        };
-        self.places.insert(no, place);
+    /// The id of entry `no`, which exists, as bytes.
+    fn id_bytes(&self, no: u64) -> &[u8] {
+        self.try_id_bytes(no)
+            .expect("an indexed entry exists and starts with its id")
     }
 }
 
@@ -151,11 +146,15 @@ impl EntryTable {
         if is_notable(&entry) {
             self.notable.insert(no);
         }
-        self.scratch.clear();
-        if !is_open(&entry.status) {
+        let place = if is_open(&entry.status) {
+            self.store.open.insert(no, entry);
+            Place::Open
+        } else {
+            self.scratch.clear();
             codec::encode_into(&entry, &mut self.scratch);
-        }
-        self.store.push(no, entry, &self.scratch);
+            Place::Settled(self.store.settled.push(&[&self.scratch]))
+        };
+        self.store.places.insert(no, place);
         self.index_number(no);
     }
 
@@ -357,15 +356,12 @@ impl EntryTable {
     /// repeats.
     pub(crate) fn index_restored(&self) -> Result<IdIndex<u64>, String> {
         let mut index = IdIndex::with_capacity(self.len());
-        let settled = &self.store.settled;
-        let id_bytes = |no: u64| match self.store.places.get(&no) {
-            Some(Place::Settled(span)) => codec::leading_string(settled.get(*span)),
-            _ => None,
-        };
-        let id_of = |no: u64| id_bytes(no).expect("indexed entries have an id");
-        for no in 0..self.store.places.next_key() {
-            let id =
-                id_bytes(no).ok_or_else(|| format!("entry {no}: does not start with an id"))?;
+        let store = &self.store;
+        let id_of = |no: u64| store.id_bytes(no);
+        for no in 0..store.places.next_key() {
+            let id = store
+                .try_id_bytes(no)
+                .ok_or_else(|| format!("entry {no}: does not start with an id"))?;
             if index.get(id, id_of).is_some() {
                 let id = String::from_utf8_lossy(id);
                 return Err(format!("entry {id} is booked twice"));
