@@ -8,8 +8,8 @@
 //! strings in a large map.
 //!
 //! The balance history is one log of rows in the order they were written
-//! (appending never moves a row), and each account keeps the positions of
-//! its rows with their place in the log.
+//! (appending never moves a row), and each account keeps the places of its
+//! rows in the log (eight bytes each; the position is read from the row).
 //!
 //! Change tracking works as in [`crate::table::Table`]: the numbers (and the
 //! history keys) changed since the last call are handed out sorted and
@@ -62,79 +62,142 @@ impl BranchNo {
 struct Slot {
     account: Account,
     branch: BranchNo,
-    /// The account's history rows: position (ascending, one row per
-    /// position) and place in the log.
-    history: Vec<(Position, u64)>,
+    /// The places of the account's history rows in the log, in position
+    /// order (one row per position).
+    history: Vec<u64>,
 }
 
-/// One balance-history row: an account's balance after a change at a position.
-/// Every posting adds one, and every row stays in memory, so it is kept
-/// small: 56 bytes instead of the 96 of the plain fields.
-#[derive(Debug, Clone)]
+/// One balance-history row: an account's balance after a change at a
+/// position. Every posting adds one and every row stays in memory, so it is
+/// 48 bytes: the position, the account and the four sums as 64-bit
+/// integers. A sum
+/// outside `0..=i64::MAX` (no real account has one: 2^63 minor units is 92
+/// quadrillion yuan) marks the row wide, and its balance is kept whole
+/// beside the log, so every balance is exact.
+#[derive(Debug, Clone, Copy)]
 struct Row {
+    index: u64,
+    seq: u32,
     account: AccountNo,
-    position_seq: u32,
-    position_index: u64,
-    balance: PackedBalance,
+    sums: [i64; 4],
 }
+
+/// The first sum of a row whose balance is kept whole beside the log.
+const WIDE: i64 = -1;
 
 impl Row {
-    fn new(account: AccountNo, position: Position, balance: Balance) -> Row {
-        Row {
-            account,
-            position_seq: position.seq,
-            position_index: position.index,
-            balance: PackedBalance::new(balance),
-        }
-    }
-
     fn position(&self) -> Position {
         Position {
-            index: self.position_index,
-            seq: self.position_seq,
+            index: self.index,
+            seq: self.seq,
         }
     }
 }
 
-/// A balance's four sums as 64-bit integers when each fits (for any real
-/// account they do: 2^63 minor units is 92 quadrillion yuan), else the
-/// whole balance on the heap. Exact either way.
+/// The balance history's rows in the order they were written (appending
+/// never moves one), with the wide ones' balances. The log is in position
+/// order: rows are written as the log is applied, and a restore takes them
+/// in key order (position, then account).
 #[derive(Debug, Clone)]
-enum PackedBalance {
-    Narrow([i64; 4]),
-    Wide(Box<Balance>),
+struct RowLog {
+    rows: DenseTable<Row>,
+    wide: BTreeMap<u64, Balance>,
 }
 
-impl PackedBalance {
-    fn new(balance: Balance) -> PackedBalance {
+impl RowLog {
+    fn new() -> RowLog {
+        RowLog {
+            rows: DenseTable::new(0, false),
+            wide: BTreeMap::new(),
+        }
+    }
+
+    /// The sums of a row for `balance` at `place`, keeping it whole when it
+    /// does not fit.
+    fn sums(&mut self, place: u64, balance: Balance) -> [i64; 4] {
         let sums = [
             balance.debits_posted,
             balance.credits_posted,
             balance.debits_pending,
             balance.credits_pending,
         ]
-        .map(|sum| i64::try_from(sum.minor()));
+        .map(|sum| i64::try_from(sum.minor()).ok().filter(|sum| *sum >= 0));
         match sums {
-            [Ok(a), Ok(b), Ok(c), Ok(d)] => PackedBalance::Narrow([a, b, c, d]),
-            _ => PackedBalance::Wide(Box::new(balance)),
+            [Some(a), Some(b), Some(c), Some(d)] => {
+                self.wide.remove(&place);
+                [a, b, c, d]
+            }
+            _ => {
+                self.wide.insert(place, balance);
+                [WIDE, 0, 0, 0]
+            }
         }
     }
 
-    fn get(&self) -> Balance {
-        match self {
-            PackedBalance::Narrow(sums) => {
-                let [a, b, c, d] = sums.map(|sum| Amount::from_minor(i128::from(sum)));
-                Balance {
-                    debits_posted: a,
-                    credits_posted: b,
-                    debits_pending: c,
-                    credits_pending: d,
-                }
+    /// Appends a row and returns its place.
+    fn push(&mut self, account: AccountNo, position: Position, balance: Balance) -> u64 {
+        let place = self.rows.next_key();
+        let sums = self.sums(place, balance);
+        self.rows.insert(
+            place,
+            Row {
+                index: position.index,
+                seq: position.seq,
+                account,
+                sums,
+            },
+        );
+        place
+    }
+
+    /// The place after the last row written at or before `end`: every row
+    /// before it was, none from it on.
+    fn boundary(&self, end: Position) -> u64 {
+        let (mut low, mut high) = (0, self.rows.next_key());
+        while low < high {
+            let mid = low + (high - low) / 2;
+            if self.position(mid) <= end {
+                low = mid + 1;
+            } else {
+                high = mid;
             }
-            PackedBalance::Wide(balance) => **balance,
+        }
+        low
+    }
+
+    /// Replaces the balance of the row at `place`.
+    fn set(&mut self, place: u64, balance: Balance) {
+        let sums = self.sums(place, balance);
+        self.rows.get_mut(&place).expect("rows exist").sums = sums;
+    }
+
+    fn row(&self, place: u64) -> &Row {
+        self.rows.get(&place).expect("rows exist")
+    }
+
+    fn position(&self, place: u64) -> Position {
+        self.row(place).position()
+    }
+
+    fn balance(&self, place: u64) -> Balance {
+        let sums = self.row(place).sums;
+        if sums[0] == WIDE {
+            return self.wide[&place];
+        }
+        let [a, b, c, d] = sums.map(|sum| Amount::from_minor(i128::from(sum)));
+        Balance {
+            debits_posted: a,
+            credits_posted: b,
+            debits_pending: c,
+            credits_pending: d,
         }
     }
 }
+
+/// Where the balance history stands after a position: the place of the
+/// first row written after it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HistoryBoundary(u64);
 
 /// Every account, by number, with an index by id.
 #[derive(Debug, Clone)]
@@ -145,10 +208,10 @@ pub(crate) struct AccountTable {
     /// For looking up by id.
     index: IdIndex<AccountNo>,
     /// Every history row, in the order written.
-    rows: DenseTable<Row>,
+    rows: RowLog,
     changed: Vec<AccountNo>,
-    /// Rows written since the last call (by place in the log).
-    history_changed: Vec<u64>,
+    /// Rows written since the last call: account and place in the log.
+    history_changed: Vec<(AccountNo, u64)>,
     tracking: bool,
 }
 
@@ -159,7 +222,7 @@ impl AccountTable {
             slots: Vec::new(),
             by_id: BTreeMap::new(),
             index: IdIndex::default(),
-            rows: DenseTable::new(0, false),
+            rows: RowLog::new(),
             changed: Vec::new(),
             history_changed: Vec::new(),
             tracking,
@@ -198,7 +261,7 @@ impl AccountTable {
     /// Reads the end of account `no`'s history (see `crate::warm`).
     pub(crate) fn warm_history(&self, no: AccountNo) -> u64 {
         let slot = &self.slots[no.index()];
-        slot.history.last().map_or(0, |(_, row)| *row)
+        slot.history.last().copied().unwrap_or_default()
     }
 
     /// The account `id`.
@@ -256,35 +319,54 @@ impl AccountTable {
     ) -> (Currency, Balance) {
         let slot = &mut self.slots[no.index()];
         let old = std::mem::replace(&mut slot.account.balance, balance);
-        let row = match slot.history.last() {
-            Some(&(last, row)) if last == position => {
-                self.rows.get_mut(&row).expect("rows exist").balance = PackedBalance::new(balance);
-                row
+        let last = slot
+            .history
+            .last()
+            .map(|&place| (place, self.rows.position(place)));
+        let place = match last {
+            Some((place, last)) if last == position => {
+                self.rows.set(place, balance);
+                place
             }
             last => {
                 assert!(
-                    last.is_none_or(|(last, _)| *last < position),
+                    last.is_none_or(|(_, last)| last < position),
                     "balance history only grows"
                 );
-                let row = self.rows.next_key();
-                self.rows.insert(row, Row::new(no, position, balance));
-                slot.history.push((position, row));
-                row
+                let place = self.rows.push(no, position, balance);
+                slot.history.push(place);
+                place
             }
         };
         if self.tracking {
             self.changed.push(no);
-            self.history_changed.push(row);
+            self.history_changed.push((no, place));
         }
         (slot.account.currency, old)
     }
 
     /// The balance of account `no` after the last change at or before `end`.
     pub(crate) fn balance_at(&self, no: AccountNo, end: Position) -> Option<Balance> {
+        self.balance_before(no, self.history_boundary(end))
+    }
+
+    /// Where the balance history stands after `end`, for
+    /// [`AccountTable::balance_before`]: one search of the whole history,
+    /// made once for any number of accounts.
+    pub(crate) fn history_boundary(&self, end: Position) -> HistoryBoundary {
+        HistoryBoundary(self.rows.boundary(end))
+    }
+
+    /// The balance of account `no` after its last change before `boundary`.
+    pub(crate) fn balance_before(
+        &self,
+        no: AccountNo,
+        boundary: HistoryBoundary,
+    ) -> Option<Balance> {
         let history = &self.slots[no.index()].history;
-        let after = history.partition_point(|(position, _)| *position <= end);
-        let (_, row) = history[..after].last()?;
-        Some(self.rows.get(row).expect("rows exist").balance.get())
+        let after = history.partition_point(|&place| place < boundary.0);
+        let place = *history[..after].last()?;
+        Some(self.rows.balance(place))
     }
 
     /// All accounts, by id.
@@ -298,29 +380,28 @@ impl AccountTable {
     /// of different accounts overlap (see `crate::warm`).
     pub(crate) fn balances_at(&self, end: Position) -> Vec<Option<Balance>> {
         const RUN: usize = 64;
+        let boundary = self.rows.boundary(end);
         let mut balances = Vec::with_capacity(self.slots.len());
-        let mut rows = Vec::with_capacity(RUN);
+        let mut places = Vec::with_capacity(RUN);
         for run in self.slots.chunks(RUN) {
             // Read every cache line of each history first: the loads do not
             // depend on each other, so they overlap; the searches then hit.
             let mut sink = 0u64;
             for slot in run {
-                for (position, _) in slot.history.iter().step_by(2) {
-                    sink ^= position.index;
+                for place in slot.history.iter().step_by(8) {
+                    sink ^= place;
                 }
             }
             std::hint::black_box(sink);
-            rows.clear();
-            rows.extend(run.iter().map(|slot| {
-                let after = slot
-                    .history
-                    .partition_point(|(position, _)| *position <= end);
-                after.checked_sub(1).map(|at| slot.history[at].1)
+            places.clear();
+            places.extend(run.iter().map(|slot| {
+                let after = slot.history.partition_point(|&place| place < boundary);
+                after.checked_sub(1).map(|at| slot.history[at])
             }));
             balances.extend(
-                rows.iter().map(|row| {
-                    row.map(|row| self.rows.get(&row).expect("rows exist").balance.get())
-                }),
+                places
+                    .iter()
+                    .map(|place| place.map(|place| self.rows.balance(place))),
             );
         }
         balances
@@ -334,21 +415,24 @@ impl AccountTable {
             .map(|(n, slot)| (AccountNo(n as u32), &slot.account))
     }
 
-    /// Every balance-history row, in key order.
+    /// Every balance-history row, in key order: position, then account.
     pub(crate) fn history(&self) -> impl Iterator<Item = ((AccountNo, Position), Balance)> {
-        self.numbered_slots().flat_map(move |(no, slot)| {
-            slot.history.iter().map(move |(position, row)| {
-                let row = self.rows.get(row).expect("rows exist");
-                ((no, *position), row.balance.get())
-            })
+        let end = self.rows.rows.next_key();
+        let mut next = 0;
+        // The rows of one position (one command), in account order, last first.
+        let mut run: Vec<(AccountNo, u64)> = Vec::new();
+        std::iter::from_fn(move || {
+            if run.is_empty() && next < end {
+                let position = self.rows.position(next);
+                while next < end && self.rows.position(next) == position {
+                    run.push((self.rows.row(next).account, next));
+                    next += 1;
+                }
+                run.sort_unstable_by(|a, b| b.cmp(a));
+            }
+            let (no, place) = run.pop()?;
+            Some(((no, self.rows.position(place)), self.rows.balance(place)))
         })
-    }
-
-    fn numbered_slots(&self) -> impl Iterator<Item = (AccountNo, &Slot)> {
-        self.slots
-            .iter()
-            .enumerate()
-            .map(|(n, slot)| (AccountNo(n as u32), slot))
     }
 
     /// The accounts changed since the last call, sorted and without repeats.
@@ -363,17 +447,13 @@ impl AccountTable {
     /// balances, sorted by key and without repeats.
     pub(crate) fn take_history_changed(&mut self) -> Vec<((AccountNo, Position), Balance)> {
         let mut changed = std::mem::take(&mut self.history_changed);
+        // An account's rows are placed in position order, so this is key order.
         changed.sort_unstable();
         changed.dedup();
-        let mut rows: Vec<_> = changed
+        changed
             .into_iter()
-            .map(|row| {
-                let row = self.rows.get(&row).expect("rows exist");
-                ((row.account, row.position()), row.balance.get())
-            })
-            .collect();
-        rows.sort_unstable_by_key(|(key, _)| *key);
-        rows
+            .map(|(no, place)| ((no, self.rows.position(place)), self.rows.balance(place)))
+            .collect()
     }
 
     /// Rebuilds the table from restored records: accounts by number (which
@@ -412,7 +492,7 @@ impl AccountTable {
         }
         // Each account's list of rows is allocated once, at its length.
         let mut counts = vec![0usize; table.slots.len()];
-        for row in history.rows.values() {
+        for row in history.rows.rows.iter().map(|(_, row)| row) {
             *counts.get_mut(row.account.index()).ok_or_else(|| {
                 format!("balance history names a missing account {}", row.account.0)
             })? += 1;
@@ -420,34 +500,31 @@ impl AccountTable {
         for (slot, count) in table.slots.iter_mut().zip(counts) {
             slot.history.reserve_exact(count);
         }
-        // Each account's rows came in position order.
+        // The rows came in key order, so each account's in position order.
         table.rows = history.rows;
         let AccountTable { slots, rows, .. } = &mut table;
-        for (place, row) in rows.iter() {
-            slots[row.account.index()]
-                .history
-                .push((row.position(), place));
+        for (place, row) in rows.rows.iter() {
+            slots[row.account.index()].history.push(place);
         }
         Ok(table)
     }
 }
 
-/// The balance history's rows as they are restored, in the order they
-/// arrive: a store gives them by key (position, then account number), a
-/// snapshot account by account. Either way each account's rows come in
-/// position order, which is all an account's list of rows needs; the rows'
-/// own order is never read.
+/// The balance history's rows as they are restored. They must come in key
+/// order (position, then account), as a store and [`crate::Ledger::records`]
+/// give them, so that the log is in position order; any other order is
+/// collected and sorted first (see [`crate::table::Sequenced`]).
 pub(crate) struct HistoryRows {
-    rows: DenseTable<Row>,
-    /// Each account's last position so far, by account number.
-    last: Vec<Option<Position>>,
+    rows: RowLog,
+    /// The last key so far.
+    last: Option<(Position, AccountNo)>,
 }
 
 impl HistoryRows {
     pub(crate) fn new() -> HistoryRows {
         HistoryRows {
-            rows: DenseTable::new(0, false),
-            last: Vec::new(),
+            rows: RowLog::new(),
+            last: None,
         }
     }
 }
@@ -457,8 +534,8 @@ impl Rebuild for HistoryRows {
     type Value = Balance;
 
     fn check_next(&self, &(position, no): &(Position, AccountNo)) -> Result<(), String> {
-        match self.last.get(no.index()).copied().flatten() {
-            Some(last) if last >= position => Err(format!(
+        match self.last {
+            Some(last) if last >= (position, no) => Err(format!(
                 "the balance of account {} at {}.{} is repeated or out of order",
                 no.0, position.index, position.seq
             )),
@@ -471,20 +548,16 @@ impl Rebuild for HistoryRows {
         (position, no): (Position, AccountNo),
         balance: Balance,
     ) -> Result<(), String> {
-        if self.last.len() <= no.index() {
-            self.last.resize(no.index() + 1, None);
-        }
-        self.last[no.index()] = Some(position);
-        let place = self.rows.next_key();
-        self.rows.insert(place, Row::new(no, position, balance));
+        self.last = Some((position, no));
+        self.rows.push(no, position, balance);
         Ok(())
     }
 
     fn into_records(self) -> Vec<((Position, AccountNo), Balance)> {
         self.rows
-            .into_records()
-            .into_iter()
-            .map(|(_, row)| ((row.position(), row.account), row.balance.get()))
+            .rows
+            .iter()
+            .map(|(place, row)| ((row.position(), row.account), self.rows.balance(place)))
             .collect()
     }
 }
@@ -492,35 +565,49 @@ impl Rebuild for HistoryRows {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::table::Sequenced;
 
     #[test]
     fn a_history_row_keeps_any_balance_exactly() {
         let wide = i128::from(i64::MAX) + 1;
-        let sums = [0, 1, 250, i128::from(i64::MAX), wide, -wide, i128::MAX];
-        for (n, &sum) in sums.iter().enumerate() {
-            let balance = Balance {
-                debits_posted: Amount::from_minor(sum),
-                credits_posted: Amount::from_minor(sums[(n + 1) % sums.len()]),
-                debits_pending: Amount::from_minor(7),
-                credits_pending: Amount::from_minor(sum / 3),
-            };
+        let sums = [0, 1, 250, -1, i128::from(i64::MAX), wide, -wide, i128::MAX];
+        let balance_of = |n: usize| Balance {
+            debits_posted: Amount::from_minor(sums[n % sums.len()]),
+            credits_posted: Amount::from_minor(sums[(n + 1) % sums.len()]),
+            debits_pending: Amount::from_minor(7),
+            credits_pending: Amount::from_minor(sums[n % sums.len()] / 3),
+        };
+        let mut log = RowLog::new();
+        for n in 0..sums.len() {
             let position = Position {
                 index: u64::MAX - n as u64,
                 seq: u32::MAX - n as u32,
             };
-            let row = Row::new(AccountNo(n as u32), position, balance);
-            assert_eq!(row.balance.get(), balance);
-            assert_eq!(row.position(), position);
-            assert_eq!(row.account, AccountNo(n as u32));
+            let place = log.push(AccountNo(n as u32), position, balance_of(n));
+            assert_eq!(log.balance(place), balance_of(n));
+            assert_eq!(log.position(place), position);
+            assert_eq!(log.row(place).account, AccountNo(n as u32));
         }
+        // Replacing a row's balance, narrow by wide and wide by narrow, keeps
+        // it exact and keeps only the wide ones whole.
+        for place in 0..sums.len() as u64 {
+            let n = place as usize + 3;
+            log.set(place, balance_of(n));
+            assert_eq!(log.balance(place), balance_of(n));
+        }
+        let wide_rows = (0..sums.len() as u64)
+            .filter(|&place| log.row(place).sums[0] == WIDE)
+            .count();
+        assert_eq!(log.wide.len(), wide_rows);
+        assert!(wide_rows > 0 && wide_rows < sums.len());
         assert!(
-            std::mem::size_of::<Row>() <= 56,
+            std::mem::size_of::<Row>() <= 48,
             "a history row stays small"
         );
     }
 
     #[test]
-    fn history_rows_are_taken_in_key_order_and_account_by_account() {
+    fn history_rows_restore_in_key_order_whatever_order_they_come_in() {
         let balance = |n: i128| Balance {
             credits_posted: Amount::from_minor(n),
             ..Balance::default()
@@ -529,30 +616,50 @@ mod tests {
         let keys: Vec<(Position, AccountNo)> = (1..=3)
             .flat_map(|index| (0..2).map(move |no| (at(index), AccountNo(no))))
             .collect();
+        let mut rows = HistoryRows::new();
+        for &(position, no) in &keys {
+            rows.check_next(&(position, no)).unwrap();
+            rows.append((position, no), balance(position.index as i128))
+                .unwrap();
+        }
+        // A repeat, and a key before the last, are not next.
+        assert!(rows.check_next(&(at(3), AccountNo(1))).is_err());
+        assert!(rows.check_next(&(at(3), AccountNo(0))).is_err());
+        assert!(rows.check_next(&(at(2), AccountNo(5))).is_err());
+        assert!(rows.check_next(&(at(3), AccountNo(2))).is_ok());
+        let records = rows.into_records();
+        let restored: Vec<_> = records.iter().map(|&(key, _)| key).collect();
+        assert_eq!(restored, keys);
+        assert!(
+            records
+                .iter()
+                .all(|((position, _), b)| *b == balance(position.index as i128))
+        );
+        // Account by account (as an older snapshot lists them), the rows are
+        // collected and put in key order.
         let mut by_account = keys.clone();
         by_account.sort_by_key(|&(position, no)| (no, position));
-        for order in [&keys, &by_account] {
-            let mut rows = HistoryRows::new();
-            for &(position, no) in order {
-                rows.check_next(&(position, no)).unwrap();
-                rows.append((position, no), balance(position.index as i128))
-                    .unwrap();
-            }
-            // A repeat, and an account going back in time, are not next.
-            assert!(rows.check_next(&(at(3), AccountNo(1))).is_err());
-            assert!(rows.check_next(&(at(2), AccountNo(0))).is_err());
-            assert!(
-                rows.check_next(&(at(1), AccountNo(2))).is_ok(),
-                "a new account"
-            );
-            let records = rows.into_records();
-            let restored: Vec<_> = records.iter().map(|&(key, _)| key).collect();
-            assert_eq!(&restored, order, "rows stay in the order they came");
-            assert!(
-                records
-                    .iter()
-                    .all(|((position, _), b)| *b == balance(position.index as i128))
-            );
+        let mut sequenced = Sequenced::new(HistoryRows::new);
+        for &(position, no) in &by_account {
+            sequenced
+                .push((position, no), balance(position.index as i128))
+                .unwrap();
         }
+        let rows = sequenced.finish().unwrap();
+        let restored: Vec<_> = rows
+            .into_records()
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect();
+        assert_eq!(restored, keys);
+        // The log is in position order, so a boundary splits it there.
+        let mut log = RowLog::new();
+        for &(position, no) in &keys {
+            log.push(no, position, balance(0));
+        }
+        assert_eq!(log.boundary(at(0)), 0);
+        assert_eq!(log.boundary(Position::end_of(1)), 2);
+        assert_eq!(log.boundary(at(2)), 4);
+        assert_eq!(log.boundary(Position::end_of(9)), 6);
     }
 }

@@ -190,10 +190,6 @@ impl<V> DenseTable<V> {
             .map(move |(at, value)| (first + at as u64, value))
     }
 
-    pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
-        self.chunks.iter().flatten()
-    }
-
     /// The values with keys in `from..=to`.
     pub(crate) fn range(&self, from: u64, to: u64) -> impl Iterator<Item = (u64, &V)> {
         (from.max(self.first)..=to.min(self.next_key().saturating_sub(1)))

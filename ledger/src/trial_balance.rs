@@ -179,6 +179,7 @@ impl Ledger {
         // The whole ledger reads every account, fastest all at once; one
         // branch reads its own accounts only.
         let all = branch.is_none().then(|| self.accounts.balances_at(end));
+        let boundary = self.accounts.history_boundary(end);
         let mut accounts = Vec::new();
         // Keyed by branch number while summing: no string compares per account.
         let mut by_number: BTreeMap<(u32, Currency, AccountClass), Totals> = BTreeMap::new();
@@ -188,7 +189,7 @@ impl Ledger {
             }
             let balance = match &all {
                 Some(all) => all[no.get() as usize],
-                None => self.accounts.balance_at(no, end),
+                None => self.accounts.balance_before(no, boundary),
             }
             .unwrap_or_default();
             let branch_no = self.accounts.branch_of(no).0;

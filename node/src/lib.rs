@@ -102,8 +102,14 @@ pub async fn run(
     faults::init()?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    let started = std::time::Instant::now();
     let db = storage::open(&config.data_dir.join("db"))
         .with_context(|| format!("cannot open the database in {}", config.data_dir.display()))?;
+    // Opening replays the database's write-ahead log: part of what a restart costs.
+    tracing::info!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "database opened"
+    );
     let log_store = LogStore::new(db.clone());
     let state_machine =
         StateMachine::open(db.clone(), &config.data_dir).context("cannot load the ledger state")?;

@@ -137,7 +137,14 @@ impl StateMachine {
     pub fn open(db: Arc<DB>, data_dir: &std::path::Path) -> Result<StateMachine, StorageError> {
         let snapshots = Snapshots::open(db.clone(), data_dir)
             .map_err(|error| snapshot_read_error(None, error))?;
+        let started = std::time::Instant::now();
         let ledger = Self::load(&db)?;
+        tracing::info!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            entries = ledger.entry_count(),
+            applied_index = ledger.applied_index(),
+            "ledger loaded"
+        );
         let cf_sm = db.cf_handle(CF_SM).expect("created at open");
         let read = |key: &[u8]| db.get_cf(cf_sm, key).map_err(sm_read_error);
         let last_applied: Option<LogId> = match read(KEY_APPLIED)? {
