@@ -172,11 +172,16 @@ impl AuditRecord {
     pub(crate) fn chain_hash_with(&self, previous: &Hash, buffer: &mut Vec<u8>) -> Hash {
         buffer.clear();
         encode_record(self, buffer);
-        let mut hasher = Sha256::new();
-        hasher.update(previous);
-        hasher.update(&buffer);
-        hasher.finalize().into()
+        chain_hash_of(previous, buffer)
     }
+}
+
+/// The chain hash of a record, from its encoding: `sha256(previous || encoded)`.
+pub(crate) fn chain_hash_of(previous: &Hash, encoded: &[u8]) -> Hash {
+    let mut hasher = Sha256::new();
+    hasher.update(previous);
+    hasher.update(encoded);
+    hasher.finalize().into()
 }
 
 /// Appends `record` exactly as [`codec::encode`] encodes it (bincode's

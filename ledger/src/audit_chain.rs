@@ -15,9 +15,9 @@
 //! node stores and a snapshot carries are the same as before, and so is the
 //! state digest.
 
-use crate::audit::{ChainedRecord, Hash};
+use crate::audit::{ChainedRecord, GENESIS_HASH, Hash, chain_hash_of};
 use crate::chunks::{Chunks, Span};
-use crate::codec::{self, DecodeError};
+use crate::codec;
 use crate::table::{DenseTable, Rebuild};
 
 /// The chain's records by sequence number (from 1, without gaps), with the
@@ -85,20 +85,31 @@ impl AuditChain {
         self.spans.set_tracking(tracking);
     }
 
-    /// Checks that every record decodes and is the record its place says:
-    /// a restored chain's records are appended as they come and checked
-    /// here, which needs nothing else of the ledger and so can run beside
-    /// the rest of a restore.
-    pub(crate) fn check_records(&self) -> Result<(), String> {
+    /// Checks a restored chain (its records are appended as they come and
+    /// checked here, which needs nothing else of the ledger and so can run
+    /// beside the rest of a restore): each record starts with the number of
+    /// its place, its hash is that of the hash before it and its own bytes,
+    /// and the last hash is `head`, the ledger's chain head. Each record was
+    /// hashed as it was encoded when it was appended, so a chain that checks
+    /// holds exactly those bytes: every record decodes, and not one byte has
+    /// changed since. (Decoding every record instead proved less, and took
+    /// 2.9 s of a 3.4 M-entry restart against about 0.4 s for the hashes.)
+    pub(crate) fn check_records(&self, head: &Hash) -> Result<(), String> {
+        let mut previous = GENESIS_HASH;
         for (seq, bytes) in self.iter() {
-            let chained: ChainedRecord = codec::decode(bytes)
-                .map_err(|DecodeError(error)| format!("record {seq}: {error}"))?;
-            if chained.record.seq != seq {
-                return Err(format!(
-                    "record {seq} says it is record {}",
-                    chained.record.seq
-                ));
+            let (encoded, hash) = bytes.split_at(bytes.len() - std::mem::size_of::<Hash>());
+            match codec::leading_u64(encoded) {
+                Some((found, _)) if found == seq => {}
+                Some((found, _)) => return Err(format!("record {seq} says it is record {found}")),
+                None => return Err(format!("record {seq}: does not start with its number")),
             }
+            if chain_hash_of(&previous, encoded) != hash {
+                return Err(format!("record {seq}: does not match its hash"));
+            }
+            previous = hash.try_into().expect("32 bytes");
+        }
+        if previous != *head {
+            return Err("the chain does not end at the ledger's chain head".into());
         }
         Ok(())
     }
@@ -138,7 +149,7 @@ fn decode(bytes: &[u8]) -> ChainedRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{AuditEvent, AuditRecord, GENESIS_HASH};
+    use crate::audit::{AuditEvent, AuditRecord};
     use crate::id::PrincipalName;
     use crate::ledger::Position;
     use crate::principal::Actor;
@@ -179,14 +190,18 @@ mod tests {
     }
 
     /// A chain restored from `records` (through [`Sequenced`], as a ledger
-    /// restores it).
-    fn restore(records: Vec<(u64, Vec<u8>)>, tracking: bool) -> Result<AuditChain, String> {
+    /// restores it), whose ledger's chain head is `head`.
+    fn restore_to(
+        records: Vec<(u64, Vec<u8>)>,
+        head: &Hash,
+        tracking: bool,
+    ) -> Result<AuditChain, String> {
         let mut chain = Sequenced::new(|| AuditChain::new(false));
         for (seq, bytes) in records {
             chain.push(seq, bytes)?;
         }
         let mut chain = chain.finish()?;
-        chain.check_records()?;
+        chain.check_records(head)?;
         chain.set_tracking(tracking);
         Ok(chain)
     }
@@ -211,10 +226,11 @@ mod tests {
     #[test]
     fn appends_are_reported_once_and_restore_round_trips() {
         let (mut chain, _) = chain_of(20, true);
+        let head = chain.hash(20).unwrap();
         assert_eq!(chain.take_changed(), (1..=20).collect::<Vec<_>>());
         assert!(chain.take_changed().is_empty());
         let stored: Vec<(u64, Vec<u8>)> = chain.iter().map(|(s, b)| (s, b.to_vec())).collect();
-        let restored = restore(stored.clone(), true).unwrap();
+        let restored = restore_to(stored.clone(), &head, true).unwrap();
         let again: Vec<(u64, Vec<u8>)> = restored.iter().map(|(s, b)| (s, b.to_vec())).collect();
         assert_eq!(again, stored);
         assert!(
@@ -223,30 +239,51 @@ mod tests {
         );
         let mut shuffled = stored.clone();
         shuffled.swap(3, 11);
-        let from_shuffled = restore(shuffled, false).unwrap();
+        let from_shuffled = restore_to(shuffled, &head, false).unwrap();
         assert_eq!(from_shuffled.into_records(), stored);
+        let empty = restore_to(Vec::new(), &GENESIS_HASH, false).unwrap();
+        assert_eq!(empty.iter().count(), 0);
     }
 
     #[test]
-    fn restore_refuses_gaps_and_undecodable_records() {
+    fn restore_refuses_gaps_changed_bytes_and_a_foreign_head() {
         let (chain, _) = chain_of(3, false);
+        let head = chain.hash(3).unwrap();
         let stored: Vec<(u64, Vec<u8>)> = chain.iter().map(|(s, b)| (s, b.to_vec())).collect();
+        let restore = |records| restore_to(records, &head, false).map(|_| ()).unwrap_err();
         let gap = vec![stored[0].clone(), stored[2].clone()];
-        let error = restore(gap, false).unwrap_err();
-        assert!(error.contains("out of sequence"), "{error}");
+        assert!(restore(gap).contains("out of sequence"));
         let mut cut = stored.clone();
         cut[1].1.truncate(10);
-        let error = restore(cut, false).unwrap_err();
-        assert_eq!(error, "record 2: shorter than its hash");
+        assert_eq!(restore(cut), "record 2: shorter than its hash");
         // Long enough to hold a hash, but not a record before it.
         let mut short = stored.clone();
         let len = short[1].1.len();
         short[1].1.truncate(len - 5);
-        let error = restore(short, false).unwrap_err();
-        assert!(error.starts_with("record 2: "), "{error}");
-        assert!(!error.contains("shorter than its hash"), "{error}");
+        assert_eq!(restore(short), "record 2: does not match its hash");
+        // One byte of the client address changed: the record still decodes,
+        // but it is not the record that was hashed.
+        let mut changed = stored.clone();
+        let at = changed[1]
+            .1
+            .windows(8)
+            .position(|window| window == b"10.0.0.1")
+            .unwrap();
+        changed[1].1[at] = b'9';
+        assert!(codec::decode::<ChainedRecord>(&changed[1].1).is_ok());
+        assert_eq!(restore(changed), "record 2: does not match its hash");
         let renumbered = vec![(1, stored[1].1.clone())];
-        let error = restore(renumbered, false).unwrap_err();
-        assert!(error.contains("says it is record 2"), "{error}");
+        assert_eq!(restore(renumbered), "record 1 says it is record 2");
+        let error = restore_to(stored.clone(), &GENESIS_HASH, false).map(|_| ());
+        assert_eq!(
+            error,
+            Err("the chain does not end at the ledger's chain head".to_string())
+        );
+        // A chain cut after its second record is whole up to there, but the
+        // ledger's head says there was a third.
+        assert_eq!(
+            restore(stored[..2].to_vec()),
+            "the chain does not end at the ledger's chain head"
+        );
     }
 }

@@ -69,28 +69,36 @@ pub(crate) fn decode_prefix<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, usi
         .map_err(|error| DecodeError(error.to_string()))
 }
 
+/// The unsigned integer a value's encoding starts with (a struct whose first
+/// field is one), read in place, and the bytes after it; `None` if `bytes`
+/// cannot start so. bincode writes it as a variable-length integer: below
+/// 251 in one byte, else a marker byte and 2, 4 or 8 little-endian bytes.
+pub(crate) fn leading_u64(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let (&marker, rest) = bytes.split_first()?;
+    Some(match marker {
+        0..=250 => (u64::from(marker), rest),
+        251 => {
+            let (n, rest) = rest.split_first_chunk::<2>()?;
+            (u64::from(u16::from_le_bytes(*n)), rest)
+        }
+        252 => {
+            let (n, rest) = rest.split_first_chunk::<4>()?;
+            (u64::from(u32::from_le_bytes(*n)), rest)
+        }
+        253 => {
+            let (n, rest) = rest.split_first_chunk::<8>()?;
+            (u64::from_le_bytes(*n), rest)
+        }
+        _ => return None,
+    })
+}
+
 /// The bytes of the string a value's encoding starts with (a struct whose
 /// first field is a string, or a newtype around one), read in place without
 /// decoding the rest; `None` if `bytes` cannot start so. bincode writes a
-/// string as its length, as a variable-length integer, and then its bytes.
+/// string as its length (see [`leading_u64`]) and then its bytes.
 pub(crate) fn leading_string(bytes: &[u8]) -> Option<&[u8]> {
-    let (&marker, rest) = bytes.split_first()?;
-    let (len, rest) = match marker {
-        0..=250 => (u64::from(marker), rest),
-        251 => {
-            let (len, rest) = rest.split_first_chunk::<2>()?;
-            (u64::from(u16::from_le_bytes(*len)), rest)
-        }
-        252 => {
-            let (len, rest) = rest.split_first_chunk::<4>()?;
-            (u64::from(u32::from_le_bytes(*len)), rest)
-        }
-        253 => {
-            let (len, rest) = rest.split_first_chunk::<8>()?;
-            (u64::from_le_bytes(*len), rest)
-        }
-        _ => return None,
-    };
+    let (len, rest) = leading_u64(bytes)?;
     rest.get(..usize::try_from(len).ok()?)
 }
 

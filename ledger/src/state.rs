@@ -511,15 +511,18 @@ impl Ledger {
         } = restored;
         let mut audit = audit.finish().map_err(inconsistent("audit chain"))?;
         let mut entries = entries.finish().map_err(inconsistent("journal entries"))?;
-        // Decoding every audit record and journal entry to check it is half
-        // of a restart and needs nothing else of the ledger: it runs on a
-        // second core beside the rest (the accounts with their balance
+        // Checking the audit chain's hashes and decoding every journal entry
+        // is half of a restart and needs nothing else of the ledger: it runs
+        // on a second core beside the rest (the accounts with their balance
         // history, and the index of entry ids), and the two threads then
         // share out the entries.
         let next_entry = AtomicU64::new(0);
+        let head = ledger.meta.chain_head;
         let (decoded, rebuilt) = std::thread::scope(|scope| {
             let decoded = scope.spawn(|| {
-                audit.check_records().map_err(inconsistent("audit chain"))?;
+                audit
+                    .check_records(&head)
+                    .map_err(inconsistent("audit chain"))?;
                 Ok(entries.decode_restored(&next_entry))
             });
             let rebuilt = ledger
