@@ -69,9 +69,9 @@ struct Slot {
 
 /// One balance-history row: an account's balance after a change at a
 /// position. Every posting adds one and every row stays in memory, so it is
-/// 48 bytes: the position, the account and the four sums as 64-bit
-/// integers. A sum
-/// outside `0..=i64::MAX` (no real account has one: 2^63 minor units is 92
+/// 48 bytes (where it was 56, with 24 more in the account's list): the
+/// position, the account and the four sums as 64-bit integers. A sum outside
+/// `0..=i64::MAX` (no real account has one: 2^63 minor units is 92
 /// quadrillion yuan) marks the row wide, and its balance is kept whole
 /// beside the log, so every balance is exact.
 #[derive(Debug, Clone, Copy)]
