@@ -113,7 +113,7 @@ impl RowLog {
     }
 
     /// The sums of a row for `balance` at `place`, keeping it whole when it
-    /// does not fit.
+    /// does not fit (a place holds no whole balance before).
     fn sums(&mut self, place: u64, balance: Balance) -> [i64; 4] {
         let sums = [
             balance.debits_posted,
@@ -123,10 +123,7 @@ impl RowLog {
         ]
         .map(|sum| i64::try_from(sum.minor()).ok().filter(|sum| *sum >= 0));
         match sums {
-            [Some(a), Some(b), Some(c), Some(d)] => {
-                self.wide.remove(&place);
-                [a, b, c, d]
-            }
+            [Some(a), Some(b), Some(c), Some(d)] => [a, b, c, d],
             _ => {
                 self.wide.insert(place, balance);
                 [WIDE, 0, 0, 0]
@@ -167,6 +164,7 @@ impl RowLog {
 
     /// Replaces the balance of the row at `place`.
     fn set(&mut self, place: u64, balance: Balance) {
+        self.wide.remove(&place);
         let sums = self.sums(place, balance);
         self.rows.get_mut(&place).expect("rows exist").sums = sums;
     }
