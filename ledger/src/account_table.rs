@@ -10,6 +10,9 @@
 //! The balance history is one log of rows in the order they were written
 //! (appending never moves a row), and each account keeps the places of its
 //! rows in the log (eight bytes each; the position is read from the row).
+//! Posting learns whether an account's last row is at the position being
+//! applied from the row's place alone (the log remembers where that
+//! position's rows begin), without reading the row.
 //!
 //! Change tracking works as in [`crate::table::Table`]: the numbers (and the
 //! history keys) changed since the last call are handed out sorted and
@@ -102,6 +105,10 @@ impl Row {
 struct RowLog {
     rows: DenseTable<Row>,
     wide: BTreeMap<u64, Balance>,
+    /// The position of the last row written, and the place of the first
+    /// row written at it: whether an account's last row is at the position
+    /// being applied shows from its place alone, without reading the row.
+    latest: Option<(Position, u64)>,
 }
 
 impl RowLog {
@@ -109,6 +116,7 @@ impl RowLog {
         RowLog {
             rows: DenseTable::new(0, false),
             wide: BTreeMap::new(),
+            latest: None,
         }
     }
 
@@ -134,6 +142,16 @@ impl RowLog {
     /// Appends a row and returns its place.
     fn push(&mut self, account: AccountNo, position: Position, balance: Balance) -> u64 {
         let place = self.rows.next_key();
+        match self.latest {
+            Some((latest, _)) if latest == position => {}
+            latest => {
+                assert!(
+                    latest.is_none_or(|(latest, _)| latest < position),
+                    "balance history is written in position order"
+                );
+                self.latest = Some((position, place));
+            }
+        }
         let sums = self.sums(place, balance);
         self.rows.insert(
             place,
@@ -160,6 +178,13 @@ impl RowLog {
             }
         }
         low
+    }
+
+    /// Whether the row at `place` was written at `position`, the position
+    /// of the last row written (rows are written in position order).
+    fn written_at_latest(&self, place: u64, position: Position) -> bool {
+        self.latest
+            .is_some_and(|(latest, first)| latest == position && place >= first)
     }
 
     /// Replaces the balance of the row at `place`.
@@ -233,9 +258,9 @@ impl AccountTable {
             .get(id.as_bytes(), |no| self.at(no).id.as_bytes())
     }
 
-    /// Reads where a lookup of `id` starts (see `crate::warm`).
-    pub(crate) fn warm_index(&self, id: &AccountId) -> u64 {
-        self.index.warm(id.as_bytes())
+    /// Reads where lookups of `ids` start (see `crate::warm`).
+    pub(crate) fn warm_index<'a>(&self, ids: impl Iterator<Item = &'a AccountId>) -> u64 {
+        self.index.warm(ids.map(AccountId::as_bytes))
     }
 
     /// The number a lookup of `id` would most likely answer (see `crate::warm`).
@@ -317,20 +342,12 @@ impl AccountTable {
     ) -> (Currency, Balance) {
         let slot = &mut self.slots[no.index()];
         let old = std::mem::replace(&mut slot.account.balance, balance);
-        let last = slot
-            .history
-            .last()
-            .map(|&place| (place, self.rows.position(place)));
-        let place = match last {
-            Some((place, last)) if last == position => {
+        let place = match slot.history.last() {
+            Some(&place) if self.rows.written_at_latest(place, position) => {
                 self.rows.set(place, balance);
                 place
             }
-            last => {
-                assert!(
-                    last.is_none_or(|(_, last)| last < position),
-                    "balance history only grows"
-                );
+            _ => {
                 let place = self.rows.push(no, position, balance);
                 slot.history.push(place);
                 place
@@ -577,9 +594,10 @@ mod tests {
         };
         let mut log = RowLog::new();
         for n in 0..sums.len() {
+            // The highest positions, in order.
             let position = Position {
-                index: u64::MAX - n as u64,
-                seq: u32::MAX - n as u32,
+                index: u64::MAX - (sums.len() - n) as u64,
+                seq: u32::MAX - (sums.len() - n) as u32,
             };
             let place = log.push(AccountNo(n as u32), position, balance_of(n));
             assert_eq!(log.balance(place), balance_of(n));
@@ -602,6 +620,31 @@ mod tests {
             std::mem::size_of::<Row>() <= 48,
             "a history row stays small"
         );
+    }
+
+    #[test]
+    fn only_a_row_of_the_latest_position_counts_as_written_at_it() {
+        let at = |index: u64| Position { index, seq: 0 };
+        let mut log = RowLog::new();
+        let a_first = log.push(AccountNo(0), at(1), Balance::default());
+        let b = log.push(AccountNo(1), at(2), Balance::default());
+        // Account 0's row is at position 1, before the latest.
+        assert!(!log.written_at_latest(a_first, at(2)));
+        assert!(!log.written_at_latest(a_first, at(1)));
+        assert!(log.written_at_latest(b, at(2)));
+        let a_second = log.push(AccountNo(0), at(2), Balance::default());
+        assert!(log.written_at_latest(a_second, at(2)));
+        // A later position has no rows yet.
+        assert!(!log.written_at_latest(b, at(3)));
+    }
+
+    #[test]
+    #[should_panic(expected = "balance history is written in position order")]
+    fn a_row_before_the_latest_position_is_refused() {
+        let at = |index: u64| Position { index, seq: 0 };
+        let mut log = RowLog::new();
+        log.push(AccountNo(0), at(2), Balance::default());
+        log.push(AccountNo(1), at(1), Balance::default());
     }
 
     #[test]

@@ -112,9 +112,9 @@ impl EntryTable {
         self.index.get(id.as_bytes(), |no| self.store.id_bytes(no))
     }
 
-    /// Reads where a lookup of `id` starts (see `crate::warm`).
-    pub(crate) fn warm_index(&self, id: &EntryId) -> u64 {
-        self.index.warm(id.as_bytes())
+    /// Reads where lookups of `ids` start (see `crate::warm`).
+    pub(crate) fn warm_index<'a>(&self, ids: impl Iterator<Item = &'a EntryId>) -> u64 {
+        self.index.warm(ids.map(EntryId::as_bytes))
     }
 
     pub(crate) fn get(&self, id: &EntryId) -> Option<Cow<'_, JournalEntry>> {

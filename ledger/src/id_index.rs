@@ -191,14 +191,42 @@ impl<No: Number> IdIndex<No> {
         None
     }
 
-    /// Reads the slot where a lookup of `id` starts, so that it is in the
-    /// cache for the lookup (see `crate::warm`); the value means nothing.
-    pub(crate) fn warm(&self, id: &[u8]) -> u64 {
+    /// Reads the slots where lookups of `ids` start, so that they are in
+    /// the cache for the lookups (see `crate::warm`); the value means
+    /// nothing. A run of ids is hashed first and its slots read after, in a
+    /// loop that does little but load, so that the reads overlap: hashing
+    /// between them would fill the processor's window with work that waits
+    /// on the slowest read.
+    pub(crate) fn warm<'a>(&self, ids: impl Iterator<Item = &'a [u8]>) -> u64 {
+        const RUN: usize = 64;
         if self.slots.is_empty() {
             return 0;
         }
-        let hash = id_hash(id);
-        self.slots[hash as usize & (self.slots.len() - 1)][1]
+        // While the slots grow, a lookup reads the old ones too.
+        let old = if self.moved < self.old.len() {
+            self.old.as_slice()
+        } else {
+            &[]
+        };
+        let mut hashes = [0u64; RUN];
+        let mut sink = 0;
+        let mut ids = ids.peekable();
+        while ids.peek().is_some() {
+            let mut count = 0;
+            for (hash, id) in hashes.iter_mut().zip(ids.by_ref()) {
+                *hash = id_hash(id);
+                count += 1;
+            }
+            for &hash in &hashes[..count] {
+                sink ^= self.slots[hash as usize & (self.slots.len() - 1)][1];
+            }
+            if !old.is_empty() {
+                for &hash in &hashes[..count] {
+                    sink ^= old[hash as usize & (old.len() - 1)][1];
+                }
+            }
+        }
+        sink
     }
 
     /// The number a lookup of `id` would most likely answer, without
@@ -274,6 +302,9 @@ mod tests {
                 assert_eq!(index.get(ids[probe].as_bytes(), id_of), Some(probe as u64));
             }
             assert_eq!(index.get(b"nope", id_of), None);
+            // Reading ahead, over more ids than one run and mid-growth too,
+            // reads only slots that exist.
+            index.warm(ids[..=no].iter().rev().take(100).map(String::as_bytes));
         }
         for (no, id) in ids.iter().enumerate() {
             assert_eq!(index.get(id.as_bytes(), id_of), Some(no as u64));

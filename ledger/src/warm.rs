@@ -25,13 +25,14 @@ pub(crate) const WARM_ENTRIES: usize = 32;
 impl Ledger {
     /// Reads ahead for posting `entries`.
     pub(crate) fn warm_entries<'a>(&self, entries: impl Iterator<Item = &'a NewEntry> + Clone) {
-        let mut sink = 0u64;
-        for entry in entries.clone() {
-            sink ^= self.entries.warm_index(&entry.id);
-            for posting in &entry.postings {
-                sink ^= self.accounts.warm_index(&posting.account);
-            }
-        }
+        let mut sink = self
+            .entries
+            .warm_index(entries.clone().map(|entry| &entry.id));
+        sink ^= self.accounts.warm_index(
+            entries
+                .clone()
+                .flat_map(|entry| entry.postings.iter().map(|posting| &posting.account)),
+        );
         let mut accounts = Vec::with_capacity(2 * WARM_ENTRIES);
         for entry in entries {
             for posting in &entry.postings {
