@@ -297,6 +297,17 @@ impl AccountTable {
         &self.slots[no.index()].account
     }
 
+    /// Account `no` as its record stores it: with a zero balance, because
+    /// the balance is the account's last history row (which a restore reads
+    /// it from). So posting writes history rows alone, not the account's
+    /// record two more times per transfer.
+    pub(crate) fn stored(&self, no: AccountNo) -> Account {
+        Account {
+            balance: Balance::default(),
+            ..self.at(no).clone()
+        }
+    }
+
     /// The owning branch of account `no`.
     pub(crate) fn branch_of(&self, no: AccountNo) -> BranchNo {
         self.slots[no.index()].branch
@@ -353,8 +364,9 @@ impl AccountTable {
                 place
             }
         };
+        // The account's record is not rewritten: a stored record leaves the
+        // balance out, and a restore takes it from this row.
         if self.tracking {
-            self.changed.push(no);
             self.history_changed.push((no, place));
         }
         (slot.account.currency, old)
@@ -521,6 +533,21 @@ impl AccountTable {
         for (place, row) in rows.rows.iter() {
             slots[row.account.index()].history.push(place);
         }
+        // Each balance is the account's last row. A record written before
+        // records left balances out holds that same balance.
+        for slot in slots.iter_mut() {
+            let balance = slot
+                .history
+                .last()
+                .map_or_else(Balance::default, |&place| rows.balance(place));
+            let stored = std::mem::replace(&mut slot.account.balance, balance);
+            if stored != Balance::default() && stored != balance {
+                return Err(format!(
+                    "account {}: its record's balance is not its last history row's",
+                    slot.account.id
+                ));
+            }
+        }
         Ok(table)
     }
 }
@@ -645,6 +672,58 @@ mod tests {
         let mut log = RowLog::new();
         log.push(AccountNo(0), at(2), Balance::default());
         log.push(AccountNo(1), at(1), Balance::default());
+    }
+
+    #[test]
+    fn a_restored_balance_is_the_last_history_row_and_a_stored_one_must_agree() {
+        use crate::account::{AccountClass, AccountFlags, Purpose};
+        use crate::id::{BranchCode, PrincipalName};
+        let at = |index: u64| Position { index, seq: 0 };
+        let credited = |n: i128| Balance {
+            credits_posted: Amount::from_minor(n),
+            ..Balance::default()
+        };
+        let account = |id: &str, balance: Balance| Account {
+            id: AccountId::new(id).unwrap(),
+            branch: BranchCode::new("SH01").unwrap(),
+            currency: Currency::new("CNY").unwrap(),
+            class: AccountClass::Liability,
+            purpose: Purpose::Customer,
+            flags: AccountFlags::default(),
+            name: None,
+            balance,
+            opened_at: at(1),
+            opened_by: PrincipalName::new("operator-1").unwrap(),
+        };
+        let mut live = AccountTable::new(true);
+        let a = live.open(account("A", Balance::default()), BranchNo(0));
+        let b = live.open(account("B", Balance::default()), BranchNo(0));
+        assert_eq!(live.take_changed(), vec![a, b]);
+        live.set_balance(a, at(2), credited(500));
+        live.set_balance(a, at(3), credited(700));
+        // Posting writes history rows, not the accounts' records, and a
+        // record leaves the balance out.
+        assert!(live.take_changed().is_empty());
+        assert_eq!(live.take_history_changed().len(), 2);
+        assert_eq!(live.stored(a).balance, Balance::default());
+        assert_eq!(live.at(a).balance, credited(700));
+        let restore = |stored: [Balance; 2]| {
+            let mut rows = HistoryRows::new();
+            for (key, balance) in live.history() {
+                rows.append((key.1, key.0), balance).unwrap();
+            }
+            let accounts = [(a, account("A", stored[0])), (b, account("B", stored[1]))];
+            AccountTable::restore(accounts, rows, |_| Some(BranchNo(0)), false)
+        };
+        let restored = restore([Balance::default(); 2]).unwrap();
+        assert_eq!(restored.at(a).balance, credited(700));
+        assert_eq!(restored.at(b).balance, Balance::default());
+        // A record from before balances were left out holds the same balance.
+        let older = restore([credited(700), Balance::default()]).unwrap();
+        assert_eq!(older.at(a).balance, credited(700));
+        let error = restore([credited(500), Balance::default()]).unwrap_err();
+        assert!(error.contains("account A"), "{error}");
+        assert!(restore([Balance::default(), credited(1)]).is_err());
     }
 
     #[test]

@@ -297,7 +297,7 @@ impl Ledger {
         macro_rules! other {
             (ACCOUNTS) => {
                 for no in self.accounts.take_changed() {
-                    out.push(record(ACCOUNTS, &no, self.accounts.at(no)));
+                    out.push(record(ACCOUNTS, &no, &self.accounts.stored(no)));
                 }
             };
             (ENTRIES) => {
@@ -341,8 +341,8 @@ impl Ledger {
         }
         macro_rules! other {
             (ACCOUNTS) => {
-                for (no, account) in self.accounts.numbered() {
-                    out.push(record(ACCOUNTS, &no, account));
+                for (no, _) in self.accounts.numbered() {
+                    out.push(record(ACCOUNTS, &no, &self.accounts.stored(no)));
                 }
             };
             (ENTRIES) => {
