@@ -64,6 +64,17 @@ pub fn open(dir: &Path) -> Result<Arc<DB>, rocksdb::Error> {
     // that hold the oldest log back.
     options.set_max_total_wal_size(WAL_BYTES_MAX);
     options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    // Flushes and compactions write their files with direct IO. Through the
+    // page cache, each byte a flush wrote was copied once more by the kernel,
+    // and that copy was a tenth of the machine's CPU under batched posting.
+    // Dev cluster, 4 clients × 8,000 transfers per request, 20 s, two runs
+    // each, alternating: 81,983 and 76,627 transfers/s at 22.7 and 24.3 µs
+    // of node CPU per transfer, against 67,104 and 71,076 at 28.5 and 26.7.
+    // A restart reads those files from the disk instead of the page cache:
+    // a follower with 3.35 M entries, killed and started alone, had its
+    // ledger loaded 8.72 s after starting (2.6 µs an entry), one with
+    // 2.59 M entries before this change and the two below 8.03 s (3.1 µs).
+    options.set_use_direct_io_for_flush_and_compaction(true);
     // Flushes and compactions run at the lowest CPU priority. The three
     // replicas fill their memtables together, so they flush together: a
     // flush of the state family sorts about a million records, seconds of
@@ -88,13 +99,26 @@ pub fn open(dir: &Path) -> Result<Arc<DB>, rocksdb::Error> {
         .chain(state.iter().copied())
         .map(|name| {
             let mut family = Options::default();
-            if state.contains(&name) {
-                // The ledger's records are written on every apply and read
-                // only when the node starts (the ledger serves reads from
-                // memory), so they go to a memtable that appends instead of
-                // a skip list, whose inserts were the apply path's largest
-                // cost.
+            if name == CF_STATE {
+                // The ledger's records are read only when the node starts
+                // (the ledger serves reads from memory), and this family's
+                // keys come in any order: a memtable that appends takes
+                // them faster than a skip list, whose inserts were once the
+                // apply path's largest cost.
                 family.set_memtable_factory(rocksdb::MemtableFactory::Vector);
+            } else if name != CF_RAFT && name != CF_SM {
+                // The log and the append-only tables get their keys in
+                // order. A skip list (the default) takes a key after the
+                // last one at the cost of a few comparisons and hands a
+                // flush its keys sorted; an appending memtable sorted them
+                // at every flush, a third of the flush's CPU. Nor are these
+                // families compressed: they are most of what a node writes,
+                // and LZ4 took another sixth of each flush. On a dev cluster
+                // (4 clients × 8,000 transfers per request, 20 s, two runs
+                // each, alternating) the nodes used 26.6 and 24.1 µs of CPU
+                // per transfer against 28.4 and 26.7 µs, and booked 70,902
+                // and 78,852 transfers/s against 67,500 and 71,204.
+                family.set_compression_type(rocksdb::DBCompressionType::None);
             }
             ColumnFamilyDescriptor::new(name, family)
         });
