@@ -77,7 +77,8 @@ pub fn open(dir: &Path) -> Result<Arc<DB>, rocksdb::Error> {
     options.set_use_direct_io_for_flush_and_compaction(true);
     // Flushes and compactions run at the lowest CPU priority. The three
     // replicas fill their memtables together, so they flush together: a
-    // flush of the state family sorts about a million records, seconds of
+    // flush of the state family sorted about a million records (when every
+    // transfer still rewrote two account records), seconds of
     // CPU, and at normal priority the three of them took a small machine's
     // cores from applying and answering for that long. Measured again on 2
     // cores (a dev cluster, 64 clients at 3,700 transfers/s open loop for
