@@ -70,7 +70,7 @@ async fn post(
     items: Vec<Value>,
     atomic: bool,
     single: bool,
-    parse_item: fn(Value) -> Result<NewEntry, ApiError>,
+    parse_item: fn(&Value) -> Result<NewEntry, ApiError>,
 ) -> Result<Json<Value>, ApiError> {
     if items.len() > ledger::limits::ENTRIES_PER_BATCH_MAX {
         return Err(ApiError::invalid(
@@ -84,7 +84,12 @@ async fn post(
     if items.is_empty() {
         return Err(ApiError::invalid("batch_empty", "the batch holds no items"));
     }
-    let parsed: Vec<Result<NewEntry, ApiError>> = items.iter().cloned().map(parse_item).collect();
+    // Each item is read where it lies (the items are kept for the result
+    // lines of the ones that fail), not copied whole to be parsed, and the
+    // parsed entries and the outcomes are moved, not copied. In a profile of
+    // batched posting those copies were about 2% of the machine's CPU; A/B
+    // runs did not show it through their noise.
+    let parsed: Vec<Result<NewEntry, ApiError>> = items.iter().map(parse_item).collect();
     #[cfg(feature = "fault-injection")]
     let parsed = crate::faults::forget_ids(app, parsed);
     if single {
@@ -105,25 +110,27 @@ async fn post(
             .collect();
         return Ok(Json(json!({ "results": results, "index": 0 })));
     }
-    let entries: Vec<NewEntry> = parsed
-        .iter()
-        .filter_map(|r| r.as_ref().ok().cloned())
+    let mut entries = Vec::with_capacity(parsed.len());
+    let errors: Vec<Option<ApiError>> = parsed
+        .into_iter()
+        .map(|result| result.map(|entry| entries.push(entry)).err())
         .collect();
     let mut posted = if entries.is_empty() {
         Vec::new().into_iter()
     } else {
-        let Json(value) = write(app, caller, CommandKind::PostEntries { entries, atomic }).await?;
-        match value.get("results") {
-            Some(Value::Array(results)) => results.clone().into_iter(),
+        let Json(mut value) =
+            write(app, caller, CommandKind::PostEntries { entries, atomic }).await?;
+        match value.get_mut("results").map(Value::take) {
+            Some(Value::Array(results)) => results.into_iter(),
             _ => Vec::new().into_iter(),
         }
     };
     let results: Vec<Value> = items
         .iter()
-        .zip(&parsed)
-        .map(|(item, result)| match result {
-            Err(error) => invalid_item(item, error, 0),
-            Ok(_) => posted.next().expect("one outcome per posted item"),
+        .zip(&errors)
+        .map(|(item, error)| match error {
+            Some(error) => invalid_item(item, error, 0),
+            None => posted.next().expect("one outcome per posted item"),
         })
         .collect();
     Ok(Json(json!({ "results": results })))
@@ -160,8 +167,8 @@ async fn post_single(
     }
 }
 
-fn parse_transfer(item: Value) -> Result<NewEntry, ApiError> {
-    let body: TransferIn = serde_json::from_value(item)
+fn parse_transfer(item: &Value) -> Result<NewEntry, ApiError> {
+    let body = TransferIn::deserialize(item)
         .map_err(|error| ApiError::bad_request("invalid_body", error.to_string()))?;
     transfer_entry(body)
 }
@@ -172,7 +179,7 @@ async fn post_body(
     caller: &Caller,
     body: &[u8],
     batch_key: &str,
-    parse_item: fn(Value) -> Result<NewEntry, ApiError>,
+    parse_item: fn(&Value) -> Result<NewEntry, ApiError>,
 ) -> Result<Json<Value>, ApiError> {
     let invalid = |detail: String| ApiError::bad_request("invalid_body", detail);
     match parse_json(body)? {
@@ -228,8 +235,8 @@ pub struct EntryIn {
     queue_if_over_cap: bool,
 }
 
-pub fn parse_entry(item: Value) -> Result<NewEntry, ApiError> {
-    let body: EntryIn = serde_json::from_value(item)
+pub fn parse_entry(item: &Value) -> Result<NewEntry, ApiError> {
+    let body = EntryIn::deserialize(item)
         .map_err(|error| ApiError::bad_request("invalid_body", error.to_string()))?;
     let currency = parse::currency(&body.currency)?;
     if body.postings.len() > ledger::limits::POSTINGS_PER_ENTRY_MAX {

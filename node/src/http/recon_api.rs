@@ -740,7 +740,7 @@ pub async fn resolve_break(
                 .collect::<Result<_, _>>()?,
         },
         "adjusting_entry" => BreakResolution::AdjustingEntry {
-            entry: entries_api::parse_entry(body.entry.clone().ok_or_else(|| missing("entry"))?)?,
+            entry: entries_api::parse_entry(body.entry.as_ref().ok_or_else(|| missing("entry"))?)?,
         },
         other => {
             return Err(ApiError::invalid(
