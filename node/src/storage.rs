@@ -47,6 +47,21 @@ pub fn state_family(tag: u8) -> &'static str {
 /// oldest file are flushed: what a restart after a crash replays at most.
 const WAL_BYTES_MAX: u64 = 256 << 20;
 
+/// Read options for reading a family whole, start to end (a restart's load,
+/// a snapshot): not worth a place in the block cache, and read ahead in
+/// pieces of 8 MiB. Flushes write with direct IO, so these files are seldom
+/// in the page cache, and read a block at a time from the disk a restart
+/// took longer: a follower of a dev cluster, killed and started alone, had
+/// its ledger loaded 11.28 s after starting with 4.43 M entries (2.55 µs an
+/// entry) reading a block at a time, and 9.18 s with 4.88 M (1.88 µs) with
+/// this read-ahead.
+pub fn whole_family_read() -> rocksdb::ReadOptions {
+    let mut options = rocksdb::ReadOptions::default();
+    options.fill_cache(false);
+    options.set_readahead_size(8 << 20);
+    options
+}
+
 /// Opens (or creates) the node's database under `dir`.
 pub fn open(dir: &Path) -> Result<Arc<DB>, rocksdb::Error> {
     let mut options = Options::default();

@@ -31,11 +31,11 @@ use std::sync::{Arc, Mutex};
 
 use ledger::{Record, SnapshotEncoder};
 use openraft::{BasicNode, SnapshotMeta};
-use rocksdb::{DB, DBRawIteratorWithThreadMode, ReadOptions, WriteOptions};
+use rocksdb::{DB, DBRawIteratorWithThreadMode, WriteOptions};
 
 use crate::codec;
 use crate::raft::types::NodeId;
-use crate::storage::{CF_SM, state_families};
+use crate::storage::{CF_SM, state_families, whole_family_read};
 
 /// The meta of the current snapshot, in the state machine's column family.
 const KEY_SNAPSHOT_META: &[u8] = b"snapshot_meta";
@@ -194,10 +194,7 @@ impl Snapshots {
         state_families()
             .map(|family| {
                 let cf = self.db.cf_handle(family).expect("created at open");
-                let mut options = ReadOptions::default();
-                // Read once, start to end: not worth a place in the cache.
-                options.fill_cache(false);
-                self.db.raw_iterator_cf_opt(&cf, options)
+                self.db.raw_iterator_cf_opt(&cf, whole_family_read())
             })
             .collect()
     }

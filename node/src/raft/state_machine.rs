@@ -22,7 +22,7 @@ use crate::raft::snapshots::{Snapshots, state_record};
 use crate::raft::types::{
     BatchOutcome, LogId, NodeId, StorageError, TypeConfig, estimated_entry_bytes,
 };
-use crate::storage::{CF_SM, state_families, state_family};
+use crate::storage::{CF_SM, state_families, state_family, whole_family_read};
 
 const KEY_APPLIED: &[u8] = b"applied";
 const KEY_MEMBERSHIP: &[u8] = b"membership";
@@ -105,7 +105,7 @@ fn read_state(db: &DB, sender: &std::sync::mpsc::SyncSender<Result<Vec<Record>, 
     let mut batch = Vec::with_capacity(LOAD_BATCH);
     for family in state_families() {
         let cf = db.cf_handle(family).expect("created at open");
-        let mut iter = db.raw_iterator_cf(cf);
+        let mut iter = db.raw_iterator_cf_opt(cf, whole_family_read());
         iter.seek_to_first();
         while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
             match state_record(key, value) {
