@@ -623,6 +623,22 @@ pub async fn add_member(api: &Api, via: usize, slot: usize, node_id: u64) -> any
     Ok(())
 }
 
+/// Records that `slot`'s node exited on its own (checker 7 reports it).
+pub fn note_exit(
+    recorder: &Recorder,
+    cluster: &Cluster,
+    slot: usize,
+    status: std::process::ExitStatus,
+) {
+    let value = json!({
+        "slot": slot,
+        "node_id": cluster.slots[slot - 1].node_id,
+        "status": status.to_string(),
+        "log_tail": cluster.log_tail(slot),
+    });
+    recorder.note("harness", Kind::Info, F::NodeExit, Some(slot), value);
+}
+
 /// Restarts nodes that exit on their own, recording each exit, until `stop`.
 pub async fn watch_for_exits(
     cluster: SharedCluster,
@@ -636,13 +652,7 @@ pub async fn watch_for_exits(
         let mut cluster = cluster.lock().await;
         for slot in 1..=cluster.slots.len() {
             if let Some(status) = cluster.exited(slot) {
-                let value = json!({
-                    "slot": slot,
-                    "node_id": cluster.slots[slot - 1].node_id,
-                    "status": status.to_string(),
-                    "log_tail": cluster.log_tail(slot),
-                });
-                recorder.note("harness", Kind::Info, F::NodeExit, Some(slot), value);
+                note_exit(&recorder, &cluster, slot, status);
                 if let Err(error) = cluster.start(slot) {
                     eprintln!("jepsen-tests: cannot restart slot {slot}: {error:#}");
                 }
