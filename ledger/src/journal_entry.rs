@@ -1,5 +1,7 @@
 //! Journal entries (会计分录/凭证): postings that balance, applied whole or not at all.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::amount::Amount;
@@ -269,8 +271,9 @@ pub struct Decision {
     pub reason: Option<String>,
 }
 
-/// A journal entry as booked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A journal entry as booked. Its record (see the `Serialize` impl) keeps
+/// the booked postings as what they add to the request's.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JournalEntry {
     /// The request as submitted, kept for idempotency checks.
     pub request: NewEntry,
@@ -306,6 +309,117 @@ pub struct JournalEntry {
     /// and when it left.
     /// Boxed, as `decision` is.
     pub queue: Option<Box<QueueStay>>,
+}
+
+/// The booked postings of an entry's record. Almost every entry books its
+/// request's postings and then the clearing postings the ledger added, so
+/// the record keeps only the added ones: every entry is held in memory and
+/// stored for good, and the request's postings are its largest part.
+#[derive(Serialize, Deserialize)]
+enum BookedPostings<'a> {
+    /// The request's postings, then these.
+    AfterRequested(Cow<'a, [Posting]>),
+    /// These alone (none, for an entry refused).
+    Own(Cow<'a, [Posting]>),
+}
+
+impl<'a> BookedPostings<'a> {
+    fn of(entry: &'a JournalEntry) -> BookedPostings<'a> {
+        match entry
+            .postings
+            .strip_prefix(entry.request.postings.as_slice())
+        {
+            Some(added) => BookedPostings::AfterRequested(Cow::Borrowed(added)),
+            None => BookedPostings::Own(Cow::Borrowed(&entry.postings)),
+        }
+    }
+
+    fn into_postings(self, requested: &[Posting]) -> Vec<Posting> {
+        match self {
+            BookedPostings::AfterRequested(added) => [requested, &added].concat(),
+            BookedPostings::Own(postings) => postings.into_owned(),
+        }
+    }
+}
+
+/// The fields in declaration order, as a tuple: in bincode a struct and a
+/// tuple of its fields encode alike.
+impl Serialize for JournalEntry {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (
+            &self.request,
+            BookedPostings::of(self),
+            &self.status,
+            &self.booked,
+            &self.booked_at,
+            &self.posted_by,
+            &self.approval_reasons,
+            self.required_authority,
+            &self.expires_at,
+            &self.decision,
+            &self.reverses,
+            &self.reversal_reason,
+            &self.reversed_by,
+            &self.window,
+            &self.queue,
+        )
+            .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for JournalEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let (
+            request,
+            postings,
+            status,
+            booked,
+            booked_at,
+            posted_by,
+            approval_reasons,
+            required_authority,
+            expires_at,
+            decision,
+            reverses,
+            reversal_reason,
+            reversed_by,
+            window,
+            queue,
+        ): (
+            NewEntry,
+            BookedPostings<'static>,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+        ) = Deserialize::deserialize(deserializer)?;
+        Ok(JournalEntry {
+            postings: postings.into_postings(&request.postings),
+            request,
+            status,
+            booked,
+            booked_at,
+            posted_by,
+            approval_reasons,
+            required_authority,
+            expires_at,
+            decision,
+            reverses,
+            reversal_reason,
+            reversed_by,
+            window,
+            queue,
+        })
+    }
 }
 
 /// An entry's stay in the liquidity-saving queue (流动性节约队列). It
@@ -384,6 +498,80 @@ impl EntryOutcome {
             status: entry.status.clone(),
             position: entry.booked,
             booked_at: entry.booked_at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec;
+
+    fn posting(account: &str, side: Side, minor: i128) -> Posting {
+        Posting {
+            account: AccountId::new(account).unwrap(),
+            side,
+            amount: Amount::from_minor(minor),
+        }
+    }
+
+    fn booked(postings: Vec<Posting>, status: EntryStatus) -> JournalEntry {
+        let request = NewEntry::transfer(
+            EntryId::new("e-1").unwrap(),
+            AccountId::new("payer-account").unwrap(),
+            AccountId::new("payee-account").unwrap(),
+            Amount::from_minor(125),
+            Currency::new("CNY").unwrap(),
+        );
+        JournalEntry::plain(
+            request,
+            postings,
+            status,
+            Position { index: 9, seq: 2 },
+            Timestamp(1_700_000_000_000),
+            PrincipalName::new("op1").unwrap(),
+        )
+    }
+
+    /// Every shape of booked postings comes back from the record as it
+    /// was: the request's alone, the request's and clearing postings, none
+    /// (refused), and postings that do not start with the request's.
+    #[test]
+    fn booked_postings_round_trip() {
+        let requested = booked(Vec::new(), EntryStatus::Posted).request.postings;
+        let clearing = [
+            posting("clearing-a", Side::Credit, 125),
+            posting("clearing-b", Side::Debit, 125),
+        ];
+        let shapes = [
+            requested.clone(),
+            [requested.as_slice(), &clearing].concat(),
+            Vec::new(),
+            requested.iter().rev().cloned().collect(),
+            clearing.to_vec(),
+        ];
+        for postings in shapes {
+            let entry = booked(postings, EntryStatus::Posted);
+            let bytes = codec::encode(&entry);
+            assert_eq!(codec::decode::<JournalEntry>(&bytes), Ok(entry));
+        }
+    }
+
+    /// The record of an entry that booked its request's postings carries
+    /// each account id once.
+    #[test]
+    fn requested_postings_are_stored_once() {
+        let entry = booked(
+            booked(Vec::new(), EntryStatus::Posted).request.postings,
+            EntryStatus::Posted,
+        );
+        let bytes = codec::encode(&entry);
+        for account in ["payer-account", "payee-account"] {
+            let times = bytes
+                .windows(account.len())
+                .filter(|window| *window == account.as_bytes())
+                .count();
+            assert_eq!(times, 1, "{account}");
         }
     }
 }

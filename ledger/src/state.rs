@@ -26,7 +26,9 @@ use crate::table::{Rebuild, Sequenced, Table};
 /// without knowing their number first), instead of as one counted list.
 /// 8: record keys are big-endian with fixed-width integers (they sort as
 /// their numbers), and the balance history is keyed by position first.
-pub const SNAPSHOT_FORMAT: u8 = 8;
+/// 9: an entry record keeps its booked postings as what they add to its
+/// request's.
+pub const SNAPSHOT_FORMAT: u8 = 9;
 
 /// One stored record. `value: None` means the key was deleted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,8 +11,10 @@ use serde::de::DeserializeOwned;
 /// build is refused by name instead of misread. 3: principals can be
 /// revoked and their keys rotated (ledger snapshot format 6). 4: record keys
 /// sort as their numbers, and the append-only tables have column families
-/// of their own (ledger snapshot format 8).
-pub const FORMAT: u8 = 4;
+/// of their own (ledger snapshot format 8). 5: an entry record keeps its
+/// booked postings as what they add to its request's (ledger snapshot
+/// format 9).
+pub const FORMAT: u8 = 5;
 
 /// Encodes `value` behind the format byte.
 pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
