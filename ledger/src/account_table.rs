@@ -68,6 +68,26 @@ struct Slot {
     /// The places of the account's history rows in the log, in position
     /// order (one row per position).
     history: Vec<u64>,
+    /// The last of them, kept beside the account as well: every posting
+    /// reads it (is the row at the position being applied?), and the end
+    /// of the list is elsewhere in memory, one more wait.
+    last_row: Option<u64>,
+}
+
+impl Slot {
+    fn new(account: Account, branch: BranchNo) -> Slot {
+        Slot {
+            account,
+            branch,
+            history: Vec::new(),
+            last_row: None,
+        }
+    }
+
+    fn push_row(&mut self, place: u64) {
+        self.history.push(place);
+        self.last_row = Some(place);
+    }
 }
 
 /// One balance-history row: an account's balance after a change at a
@@ -327,11 +347,7 @@ impl AccountTable {
         let no = AccountNo(u32::try_from(self.slots.len()).expect("fewer than 2^32 accounts"));
         let previous = self.by_id.insert(account.id.clone(), no);
         assert!(previous.is_none(), "an account id is opened once");
-        self.slots.push(Slot {
-            account,
-            branch,
-            history: Vec::new(),
-        });
+        self.slots.push(Slot::new(account, branch));
         let AccountTable { slots, index, .. } = self;
         let id = &slots[no.index()].account.id;
         index.insert(id.as_bytes(), no, |no| {
@@ -353,14 +369,14 @@ impl AccountTable {
     ) -> (Currency, Balance) {
         let slot = &mut self.slots[no.index()];
         let old = std::mem::replace(&mut slot.account.balance, balance);
-        let place = match slot.history.last() {
-            Some(&place) if self.rows.written_at_latest(place, position) => {
+        let place = match slot.last_row {
+            Some(place) if self.rows.written_at_latest(place, position) => {
                 self.rows.set(place, balance);
                 place
             }
             _ => {
                 let place = self.rows.push(no, position, balance);
-                slot.history.push(place);
+                slot.push_row(place);
                 place
             }
         };
@@ -506,11 +522,7 @@ impl AccountTable {
             if table.by_id.insert(account.id.clone(), no).is_some() {
                 return Err(format!("account {} has two numbers", account.id));
             }
-            table.slots.push(Slot {
-                account,
-                branch: branch_no,
-                history: Vec::new(),
-            });
+            table.slots.push(Slot::new(account, branch_no));
             let AccountTable { slots, index, .. } = &mut table;
             let id = &slots[no.index()].account.id;
             index.insert(id.as_bytes(), no, |no| {
@@ -531,7 +543,7 @@ impl AccountTable {
         table.rows = history.rows;
         let AccountTable { slots, rows, .. } = &mut table;
         for (place, row) in rows.rows.iter() {
-            slots[row.account.index()].history.push(place);
+            slots[row.account.index()].push_row(place);
         }
         // Each balance is the account's last row. A record written before
         // records left balances out holds that same balance.
