@@ -11,10 +11,10 @@ use sha2::{Digest, Sha256};
 use crate::account::NewAccount;
 use crate::approval::ApprovalPolicy;
 use crate::branch::NewBranch;
-use crate::codec;
+use crate::codec::{self, put_bytes, put_signed, put_varint};
 use crate::currency::Currency;
 use crate::id::{AccountId, EntryId, PrincipalName};
-use crate::journal_entry::{Posting, VoidReason};
+use crate::journal_entry::{Posting, VoidReason, put_postings};
 use crate::ledger::Position;
 use crate::principal::{Actor, Role};
 use crate::time::Timestamp;
@@ -200,78 +200,67 @@ fn encode_record(record: &AuditRecord, out: &mut Vec<u8>) {
     else {
         return codec::encode_into(record, out);
     };
-    varint(out, record.seq);
-    varint(out, record.position.index);
-    varint(out, u64::from(record.position.seq));
-    wide_varint(out, zigzag(i128::from(record.at.0)));
-    bytes(out, record.actor.principal.as_bytes());
-    bytes(out, record.actor.key_id.as_bytes());
-    bytes(out, record.actor.client.as_bytes());
-    varint(out, ENTRY_BOOKED);
-    bytes(out, id.as_bytes());
-    bytes(out, currency.code().as_bytes());
-    varint(out, postings.len() as u64);
-    for posting in postings {
-        bytes(out, posting.account.as_bytes());
-        varint(out, posting.side as u64);
-        wide_varint(out, zigzag(posting.amount.minor()));
-    }
-    bytes(out, status.as_bytes());
-    match reverses {
+    let booked = Booked {
+        id,
+        currency: *currency,
+        postings,
+        status,
+        reverses: reverses.as_ref(),
+    };
+    encode_booked(
+        record.seq,
+        record.position,
+        record.at,
+        &record.actor,
+        &booked,
+        out,
+    );
+}
+
+/// An [`AuditEvent::EntryBooked`] that borrows its parts: the ledger hashes
+/// and stores the record of each booked entry from it, without copying the
+/// entry's postings or the actor first.
+pub(crate) struct Booked<'a> {
+    pub(crate) id: &'a EntryId,
+    pub(crate) currency: Currency,
+    pub(crate) postings: &'a [Posting],
+    pub(crate) status: &'a str,
+    pub(crate) reverses: Option<&'a EntryId>,
+}
+
+/// Appends the encoding of the [`AuditRecord`] numbered `seq` whose event
+/// is `booked`, as [`codec::encode`] would encode the owned record.
+pub(crate) fn encode_booked(
+    seq: u64,
+    position: Position,
+    at: Timestamp,
+    actor: &Actor,
+    booked: &Booked<'_>,
+    out: &mut Vec<u8>,
+) {
+    put_varint(out, seq);
+    put_varint(out, position.index);
+    put_varint(out, u64::from(position.seq));
+    put_signed(out, i128::from(at.0));
+    put_bytes(out, actor.principal.as_bytes());
+    put_bytes(out, actor.key_id.as_bytes());
+    put_bytes(out, actor.client.as_bytes());
+    put_varint(out, ENTRY_BOOKED);
+    put_bytes(out, booked.id.as_bytes());
+    put_bytes(out, booked.currency.code().as_bytes());
+    put_postings(out, booked.postings);
+    put_bytes(out, booked.status.as_bytes());
+    match booked.reverses {
         None => out.push(0),
         Some(original) => {
             out.push(1);
-            bytes(out, original.as_bytes());
+            put_bytes(out, original.as_bytes());
         }
     }
 }
 
 /// The variant index of [`AuditEvent::EntryBooked`].
 const ENTRY_BOOKED: u64 = 5;
-
-/// bincode's variable-length unsigned integer (of any width up to 64 bits:
-/// the encoding does not depend on the type).
-fn varint(out: &mut Vec<u8>, n: u64) {
-    if n <= 250 {
-        out.push(n as u8);
-    } else if n <= u64::from(u16::MAX) {
-        out.push(251);
-        out.extend_from_slice(&(n as u16).to_le_bytes());
-    } else if n <= u64::from(u32::MAX) {
-        out.push(252);
-        out.extend_from_slice(&(n as u32).to_le_bytes());
-    } else {
-        out.push(253);
-        out.extend_from_slice(&n.to_le_bytes());
-    }
-}
-
-/// [`varint`] of a 128-bit integer.
-fn wide_varint(out: &mut Vec<u8>, n: u128) {
-    match u64::try_from(n) {
-        Ok(n) => varint(out, n),
-        Err(_) => {
-            out.push(254);
-            out.extend_from_slice(&n.to_le_bytes());
-        }
-    }
-}
-
-/// bincode's zig-zag mapping of a signed integer (of any width up to 128
-/// bits: the result is the same for the narrower types).
-fn zigzag(n: i128) -> u128 {
-    if n < 0 {
-        !(n as u128) * 2 + 1
-    } else {
-        (n as u128) * 2
-    }
-}
-
-/// A string (as its UTF-8 bytes): its length, then its bytes.
-fn bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    varint(out, bytes.len() as u64);
-    out.extend_from_slice(bytes);
-}
 
 /// A record with its chain hash, as stored and exported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

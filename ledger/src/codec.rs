@@ -23,6 +23,53 @@ pub(crate) fn encode_into<T: Serialize>(value: &T, bytes: &mut Vec<u8>) {
         .expect("in-memory values always encode");
 }
 
+// Hand encoders, for the records every posted entry writes: each appends
+// what `encode` writes for the same value (bincode's standard
+// configuration), several times faster than through serde. The callers'
+// tests hold their hand encodings equal to serde's.
+
+/// An unsigned integer of any width up to 64 bits (the encoding does not
+/// depend on the type, except for `u8`, which is one raw byte): below 251
+/// in one byte, else a marker byte and 2, 4 or 8 little-endian bytes.
+pub(crate) fn put_varint(out: &mut Vec<u8>, n: u64) {
+    if n <= 250 {
+        out.push(n as u8);
+    } else if n <= u64::from(u16::MAX) {
+        out.push(251);
+        out.extend_from_slice(&(n as u16).to_le_bytes());
+    } else if n <= u64::from(u32::MAX) {
+        out.push(252);
+        out.extend_from_slice(&(n as u32).to_le_bytes());
+    } else {
+        out.push(253);
+        out.extend_from_slice(&n.to_le_bytes());
+    }
+}
+
+/// A signed integer of any width up to 128 bits: zig-zag mapped (the result
+/// is the same for the narrower types), then as [`put_varint`], with a
+/// further marker for the 128-bit range.
+pub(crate) fn put_signed(out: &mut Vec<u8>, n: i128) {
+    let zigzag = if n < 0 {
+        !(n as u128) * 2 + 1
+    } else {
+        (n as u128) * 2
+    };
+    match u64::try_from(zigzag) {
+        Ok(n) => put_varint(out, n),
+        Err(_) => {
+            out.push(254);
+            out.extend_from_slice(&zigzag.to_le_bytes());
+        }
+    }
+}
+
+/// A string (as its UTF-8 bytes): its length, then its bytes.
+pub(crate) fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    put_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
 /// Keys: integers big-endian and fixed-width, so that byte order is number order.
 fn key_config() -> impl bincode::config::Config {
     bincode::config::standard()

@@ -23,7 +23,7 @@ use crate::chunks::{Chunks, Span};
 use crate::codec;
 use crate::id::EntryId;
 use crate::id_index::IdIndex;
-use crate::journal_entry::{EntryStatus, JournalEntry};
+use crate::journal_entry::{EntryStatus, JournalEntry, encode_entry};
 use crate::table::{DenseTable, Rebuild};
 
 /// Where an entry is.
@@ -151,7 +151,7 @@ impl EntryTable {
             Place::Open
         } else {
             self.scratch.clear();
-            codec::encode_into(&entry, &mut self.scratch);
+            encode_entry(&entry, &mut self.scratch);
             Place::Settled(self.store.settled.push(&[&self.scratch]))
         };
         self.store.places.insert(no, place);
@@ -177,7 +177,7 @@ impl EntryTable {
                 continue;
             }
             self.scratch.clear();
-            codec::encode_into(entry, &mut self.scratch);
+            encode_entry(entry, &mut self.scratch);
             let span = store.settled.push(&[&self.scratch]);
             store.open.remove(&no);
             // Not through `places.get_mut`: the change was counted when the

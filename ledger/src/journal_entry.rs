@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use crate::amount::Amount;
+use crate::codec::{self, put_bytes, put_signed, put_varint};
 use crate::currency::Currency;
 use crate::id::{AccountId, EntryId, PrincipalName};
 use crate::ledger::Position;
@@ -422,6 +423,96 @@ impl<'de> Deserialize<'de> for JournalEntry {
     }
 }
 
+/// Appends `entry`'s record exactly as [`codec::encode`] encodes it. Posted
+/// and pending entries without a decision or a queue stay (what nearly
+/// every entry is when booked) are encoded by hand, several times faster
+/// than through serde; the rest go through serde.
+/// `tests::hand_encoding_equals_bincode` holds the two equal.
+pub(crate) fn encode_entry(entry: &JournalEntry, out: &mut Vec<u8>) {
+    let status = match entry.status {
+        EntryStatus::Posted => 0,
+        EntryStatus::Pending => 1,
+        _ => return codec::encode_into(entry, out),
+    };
+    if entry.decision.is_some() || entry.queue.is_some() {
+        return codec::encode_into(entry, out);
+    }
+    let request = &entry.request;
+    put_bytes(out, request.id.as_bytes());
+    put_bytes(out, request.currency.code().as_bytes());
+    put_postings(out, &request.postings);
+    out.push(u8::from(request.pending));
+    put_option(out, request.timeout_seconds, put_varint);
+    put_option(out, request.memo.as_deref(), |out, memo| {
+        put_bytes(out, memo.as_bytes());
+    });
+    put_option(out, request.reference.as_deref(), |out, reference| {
+        put_bytes(out, reference.as_bytes());
+    });
+    put_option(out, request.value_date, |out, date| {
+        put_signed(out, i128::from(date.0));
+    });
+    out.push(u8::from(request.queue_if_over_cap));
+    match BookedPostings::of(entry) {
+        BookedPostings::AfterRequested(added) => {
+            put_varint(out, 0);
+            put_postings(out, &added);
+        }
+        BookedPostings::Own(postings) => {
+            put_varint(out, 1);
+            put_postings(out, &postings);
+        }
+    }
+    put_varint(out, status);
+    put_varint(out, entry.booked.index);
+    put_varint(out, u64::from(entry.booked.seq));
+    put_signed(out, i128::from(entry.booked_at.0));
+    put_bytes(out, entry.posted_by.as_bytes());
+    put_varint(out, entry.approval_reasons.len() as u64);
+    for reason in &entry.approval_reasons {
+        put_varint(out, *reason as u64);
+    }
+    out.push(entry.required_authority);
+    put_option(out, entry.expires_at, |out, at| {
+        put_signed(out, i128::from(at.0));
+    });
+    // No decision.
+    out.push(0);
+    put_option(out, entry.reverses.as_ref(), |out, id| {
+        put_bytes(out, id.as_bytes());
+    });
+    put_option(out, entry.reversal_reason.as_deref(), |out, reason| {
+        put_bytes(out, reason.as_bytes());
+    });
+    put_option(out, entry.reversed_by.as_ref(), |out, id| {
+        put_bytes(out, id.as_bytes());
+    });
+    put_option(out, entry.window, put_varint);
+    // No queue stay.
+    out.push(0);
+}
+
+/// Appends a sequence of postings as [`codec::encode`] encodes it.
+pub(crate) fn put_postings(out: &mut Vec<u8>, postings: &[Posting]) {
+    put_varint(out, postings.len() as u64);
+    for posting in postings {
+        put_bytes(out, posting.account.as_bytes());
+        put_varint(out, posting.side as u64);
+        put_signed(out, posting.amount.minor());
+    }
+}
+
+/// Appends an option: a 0 byte, or a 1 byte and the value as `put` writes it.
+fn put_option<T>(out: &mut Vec<u8>, value: Option<T>, put: impl FnOnce(&mut Vec<u8>, T)) {
+    match value {
+        None => out.push(0),
+        Some(value) => {
+            out.push(1);
+            put(out, value);
+        }
+    }
+}
+
 /// An entry's stay in the liquidity-saving queue (流动性节约队列). It
 /// entered when it was booked (`JournalEntry::booked`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -572,6 +663,88 @@ mod tests {
                 .filter(|window| *window == account.as_bytes())
                 .count();
             assert_eq!(times, 1, "{account}");
+        }
+    }
+
+    /// The hand encoding writes what serde writes, for every field of the
+    /// shapes it encodes itself (each optional field absent and present,
+    /// integers across bincode's width markers) and for the shapes it
+    /// leaves to serde.
+    #[test]
+    fn hand_encoding_equals_bincode() {
+        let clearing = [posting("clearing-a", Side::Credit, 1 << 40)];
+        let requested = booked(Vec::new(), EntryStatus::Posted).request.postings;
+        let mut entries = Vec::new();
+        for n in 0..12_u32 {
+            let wide = |small: u64| {
+                if n % 2 == 0 {
+                    small
+                } else {
+                    small << (8 * (n % 8))
+                }
+            };
+            let mut entry = booked(
+                [requested.as_slice(), &clearing[..(n % 2) as usize]].concat(),
+                if n % 3 == 0 {
+                    EntryStatus::Pending
+                } else {
+                    EntryStatus::Posted
+                },
+            );
+            entry.booked = Position {
+                index: wide(200),
+                seq: u32::try_from(wide(3) & u64::from(u32::MAX)).unwrap(),
+            };
+            entry.booked_at = Timestamp(-(i64::from(n) << (5 * n)));
+            entry.request.postings[0].amount = Amount::from_minor(i128::from(wide(7)) << (10 * n));
+            if n % 2 == 1 {
+                let request = &mut entry.request;
+                request.pending = true;
+                request.timeout_seconds = Some(wide(300));
+                request.memo = Some("m".repeat(n as usize * 30));
+                request.reference = Some("voucher 7".into());
+                request.value_date = Some(Date(-(n as i32) * 1_000));
+                request.queue_if_over_cap = true;
+                entry.approval_reasons = vec![
+                    ApprovalReason::Requested,
+                    ApprovalReason::AboveThreshold,
+                    ApprovalReason::InternalAccountOutbound,
+                ];
+                entry.required_authority = 250 + (n % 6) as u8;
+                entry.expires_at = Some(Timestamp(i64::MAX - i64::from(n)));
+                entry.reverses = Some(EntryId::new("e-0").unwrap());
+                entry.reversal_reason = Some("wrong payee".into());
+                entry.reversed_by = Some(EntryId::new("x".repeat(40)).unwrap());
+                entry.window = Some(wide(60));
+            }
+            entries.push(entry);
+        }
+        // Shapes left to serde.
+        let mut decided = booked(requested.clone(), EntryStatus::Posted);
+        decided.decision = Some(Box::new(Decision {
+            by: PrincipalName::new("approver").unwrap(),
+            at: Timestamp(5),
+            position: Position { index: 10, seq: 0 },
+            reason: None,
+        }));
+        let mut queued = booked(requested.clone(), EntryStatus::Queued);
+        queued.queue = Some(Box::new(QueueStay {
+            branch: crate::id::BranchCode::new("B01").unwrap(),
+            left: None,
+            left_at: None,
+        }));
+        let voided = booked(
+            requested,
+            EntryStatus::Voided {
+                reason: VoidReason::Expired,
+            },
+        );
+        entries.extend([decided, queued, voided]);
+        for entry in entries {
+            let mut hand = Vec::new();
+            encode_entry(&entry, &mut hand);
+            assert_eq!(hand, codec::encode(&entry), "{entry:?}");
+            assert_eq!(codec::decode::<JournalEntry>(&hand), Ok(entry));
         }
     }
 }

@@ -8,7 +8,9 @@ use crate::account::{Balance, Purpose};
 use crate::account_table::{AccountNo, AccountTable, BranchNo};
 use crate::amount::Amount;
 use crate::approval::ApprovalPolicy;
-use crate::audit::{AuditEvent, AuditRecord, GENESIS_HASH, Hash};
+use crate::audit::{
+    AuditEvent, AuditRecord, Booked, GENESIS_HASH, Hash, chain_hash_of, encode_booked,
+};
 use crate::audit_chain::AuditChain;
 use crate::branch::Branch;
 use crate::clearing::{FlowKey, PairKey};
@@ -366,6 +368,30 @@ impl Ledger {
             event,
         };
         let hash = record.chain_hash_with(&self.meta.chain_head, &mut self.scratch);
+        self.chain_scratch(seq, hash);
+    }
+
+    /// Appends the record of a booked (or refused) entry to the audit hash
+    /// chain: the same record as [`AuditEvent::EntryBooked`] through
+    /// [`Ledger::record`], encoded from borrowed parts.
+    pub(crate) fn record_booked(&mut self, context: &Context, booked: &Booked<'_>) {
+        let seq = self.meta.audit_seq + 1;
+        self.scratch.clear();
+        encode_booked(
+            seq,
+            context.position,
+            context.at,
+            &context.actor,
+            booked,
+            &mut self.scratch,
+        );
+        let hash = chain_hash_of(&self.meta.chain_head, &self.scratch);
+        self.chain_scratch(seq, hash);
+    }
+
+    /// Appends the record encoded in `scratch`, numbered `seq` and hashing
+    /// to `hash`, and makes it the chain's head.
+    fn chain_scratch(&mut self, seq: u64, hash: Hash) {
         self.audit.append_encoded(seq, &self.scratch, &hash);
         self.meta.audit_seq = seq;
         self.meta.chain_head = hash;

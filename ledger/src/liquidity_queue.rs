@@ -28,7 +28,7 @@
 //! released into the approval queue: at its timeout it is voided as
 //! expired. The branch that queued it (or an operator) may withdraw it.
 
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEvent, Booked};
 use crate::clearing::ExposureOverlay;
 use crate::currency::Currency;
 use crate::id::{BranchCode, EntryId};
@@ -325,13 +325,13 @@ impl Ledger {
         let pending = plan.pending();
         let expires_at = pending.then(|| entry.expires_at.expect("a queued entry expires"));
         let window = self.book_plan(context, id, currency, &plan, &postings, expires_at);
-        self.record(
+        self.record_booked(
             context,
-            AuditEvent::EntryBooked {
-                id: id.clone(),
+            &Booked {
+                id,
                 currency,
-                postings: postings.clone(),
-                status: if pending { "pending" } else { "posted" }.into(),
+                postings: &postings,
+                status: if pending { "pending" } else { "posted" },
                 reverses: None,
             },
         );
@@ -359,13 +359,13 @@ impl Ledger {
     /// Rejects a queued entry that cannot be released.
     fn refuse_queued(&mut self, context: &Context, id: &EntryId, rejection: Rejection) {
         let currency = self.entries.get_open(id).expect("queued").request.currency;
-        self.record(
+        self.record_booked(
             context,
-            AuditEvent::EntryBooked {
-                id: id.clone(),
+            &Booked {
+                id,
                 currency,
-                postings: Vec::new(),
-                status: rejection.code(),
+                postings: &[],
+                status: &rejection.code(),
                 reverses: None,
             },
         );

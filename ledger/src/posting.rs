@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use crate::account::{Balance, Purpose};
 use crate::account_table::{AccountNo, BranchNo};
 use crate::amount::Amount;
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEvent, Booked};
 use crate::clearing::ExposureOverlay;
 use crate::command::Receipt;
 use crate::id::{BranchCode, EntryId};
@@ -633,18 +633,14 @@ impl Ledger {
         } else {
             EntryStatus::Posted
         };
-        self.record(
+        self.record_booked(
             context,
-            AuditEvent::EntryBooked {
-                id: request.id.clone(),
+            &Booked {
+                id: &request.id,
                 currency,
-                postings: postings.clone(),
-                status: if pending {
-                    "pending".into()
-                } else {
-                    "posted".into()
-                },
-                reverses: reverses.as_ref().map(|(original, _)| original.clone()),
+                postings: &postings,
+                status: if pending { "pending" } else { "posted" },
+                reverses: reverses.as_ref().map(|(original, _)| original),
             },
         );
         let (reverses, reversal_reason) = match reverses {
@@ -706,13 +702,13 @@ impl Ledger {
         request: NewEntry,
         rejection: Rejection,
     ) -> EntryOutcome {
-        self.record(
+        self.record_booked(
             context,
-            AuditEvent::EntryBooked {
-                id: request.id.clone(),
+            &Booked {
+                id: &request.id,
                 currency: request.currency,
-                postings: Vec::new(),
-                status: rejection.code(),
+                postings: &[],
+                status: &rejection.code(),
                 reverses: None,
             },
         );
