@@ -17,14 +17,16 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::chunks::{Chunks, Span};
 use crate::codec;
 use crate::id::EntryId;
 use crate::id_index::IdIndex;
-use crate::journal_entry::{EntryStatus, JournalEntry, encode_entry};
+use crate::journal_entry::{EntryStatus, JournalEntry, PostedMarks, encode_entry, skim_posted};
 use crate::table::{DenseTable, Rebuild};
+use crate::warm::WARM_ENTRIES;
 
 /// Where an entry is.
 #[derive(Debug, Clone, Copy)]
@@ -44,11 +46,7 @@ fn is_open(status: &EntryStatus) -> bool {
 /// needing approval, reversing or reversed. Posting alone does not make an
 /// entry notable, so the review reads only these.
 fn is_notable(entry: &JournalEntry) -> bool {
-    is_open(&entry.status)
-        || entry.decision.is_some()
-        || !entry.approval_reasons.is_empty()
-        || entry.reverses.is_some()
-        || entry.reversed_by.is_some()
+    is_open(&entry.status) || entry.decision.is_some() || PostedMarks::of(entry).any()
 }
 
 /// The entries in their two forms.
@@ -340,6 +338,12 @@ impl EntryTable {
             }
             for no in start..end.min(start + RUN) {
                 let bytes = self.encoded(no).expect("numbered entries exist");
+                if let Some(marks) = skim_posted(&bytes) {
+                    if marks.any() {
+                        decoded.notable.push(no);
+                    }
+                    continue;
+                }
                 let entry: JournalEntry =
                     codec::decode(&bytes).map_err(|error| (no, format!("entry {no}: {error}")))?;
                 if is_notable(&entry) {
@@ -358,15 +362,26 @@ impl EntryTable {
         let mut index = IdIndex::with_capacity(self.len());
         let store = &self.store;
         let id_of = |no: u64| store.id_bytes(no);
-        for no in 0..store.places.next_key() {
-            let id = store
-                .try_id_bytes(no)
-                .ok_or_else(|| format!("entry {no}: does not start with an id"))?;
-            if index.get(id, id_of).is_some() {
-                let id = String::from_utf8_lossy(id);
-                return Err(format!("entry {id} is booked twice"));
+        let end = store.places.next_key();
+        let mut run = Vec::with_capacity(WARM_ENTRIES);
+        for start in (0..end).step_by(WARM_ENTRIES) {
+            run.clear();
+            for no in start..end.min(start + WARM_ENTRIES as u64) {
+                let id = store
+                    .try_id_bytes(no)
+                    .ok_or_else(|| format!("entry {no}: does not start with an id"))?;
+                run.push((no, id));
             }
-            index.insert(id, no, id_of);
+            // The slots are far larger than the caches: their reads for a
+            // run overlap (see `crate::warm`).
+            black_box(index.warm(run.iter().map(|(_, id)| *id)));
+            for &(no, id) in &run {
+                if index.get(id, id_of).is_some() {
+                    let id = String::from_utf8_lossy(id);
+                    return Err(format!("entry {id} is booked twice"));
+                }
+                index.insert(id, no, id_of);
+            }
         }
         Ok(index)
     }

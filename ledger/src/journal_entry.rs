@@ -513,6 +513,187 @@ fn put_option<T>(out: &mut Vec<u8>, value: Option<T>, put: impl FnOnce(&mut Vec<
     }
 }
 
+/// What a restore needs of a posted entry's record: which of the marks
+/// that make an entry notable it carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PostedMarks {
+    /// It waited for approval.
+    pub(crate) approval: bool,
+    /// It reverses another entry.
+    pub(crate) reverses: bool,
+    /// Another entry reversed it.
+    pub(crate) reversed: bool,
+}
+
+impl PostedMarks {
+    /// The marks `entry` carries.
+    pub(crate) fn of(entry: &JournalEntry) -> PostedMarks {
+        PostedMarks {
+            approval: !entry.approval_reasons.is_empty(),
+            reverses: entry.reverses.is_some(),
+            reversed: entry.reversed_by.is_some(),
+        }
+    }
+
+    /// Whether it carries any.
+    pub(crate) fn any(self) -> bool {
+        self.approval || self.reverses || self.reversed
+    }
+}
+
+/// Reads the record of a posted entry without a decision or queue stay
+/// (what nearly every record is) as [`codec::decode`] would, checking every
+/// field, but without building the entry. `None` when the record is of
+/// another shape or is not written as [`encode_entry`] writes: what this
+/// accepts decodes, and the caller decodes the rest through serde, which
+/// then gives the verdict. `tests::skimmed_records_decode` holds it so.
+pub(crate) fn skim_posted(bytes: &[u8]) -> Option<PostedMarks> {
+    let mut record = Reader(bytes);
+    let r = &mut record;
+    // The request.
+    r.id()?;
+    Currency::new(r.text()?).ok()?;
+    r.postings()?;
+    r.flag()?;
+    r.option(Reader::u64)?;
+    r.option(Reader::text)?;
+    r.option(Reader::text)?;
+    r.option(|r| r.signed(252))?;
+    r.flag()?;
+    // The booked postings, as added to the request's or their own.
+    if r.u32()? > 1 {
+        return None;
+    }
+    r.postings()?;
+    // Posted.
+    if r.u32()? != 0 {
+        return None;
+    }
+    r.u64()?;
+    r.u32()?;
+    r.signed(253)?;
+    r.id()?;
+    let reasons = r.u64()?;
+    for _ in 0..reasons {
+        if r.u32()? > ApprovalReason::InternalAccountOutbound as u32 {
+            return None;
+        }
+    }
+    r.byte()?;
+    r.option(|r| r.signed(253))?;
+    // No decision.
+    if r.flag()? {
+        return None;
+    }
+    let reverses = r.option(Reader::id)?.is_some();
+    r.option(Reader::text)?;
+    let reversed = r.option(Reader::id)?.is_some();
+    r.option(Reader::u64)?;
+    // No queue stay, and nothing after it.
+    if r.flag()? || !r.0.is_empty() {
+        return None;
+    }
+    Some(PostedMarks {
+        approval: reasons > 0,
+        reverses,
+        reversed,
+    })
+}
+
+/// The bytes of a record still to read, for [`skim_posted`]. Each read
+/// takes what bincode's standard configuration writes, written the one way
+/// the encoder writes it, or fails.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn byte(&mut self) -> Option<u8> {
+        let (&byte, rest) = self.0.split_first()?;
+        self.0 = rest;
+        Some(byte)
+    }
+
+    fn take(&mut self, len: usize) -> Option<&'a [u8]> {
+        let (taken, rest) = self.0.split_at_checked(len)?;
+        self.0 = rest;
+        Some(taken)
+    }
+
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
+    }
+
+    /// A variable-length unsigned integer with a marker up to `widest`
+    /// (251: 16 bits, 252: 32, 253: 64, 254: 128), in its shortest form.
+    fn varint(&mut self, widest: u8) -> Option<u128> {
+        let marker = self.byte()?;
+        let (value, least) = match marker {
+            0..=250 => return Some(u128::from(marker)),
+            251 => (u128::from(u16::from_le_bytes(self.array()?)), 251),
+            252 => (u128::from(u32::from_le_bytes(self.array()?)), 1 << 16),
+            253 => (u128::from(u64::from_le_bytes(self.array()?)), 1 << 32),
+            254 => (u128::from_le_bytes(self.array()?), 1 << 64),
+            _ => return None,
+        };
+        (marker <= widest && value >= least).then_some(value)
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        u64::try_from(self.varint(253)?).ok()
+    }
+
+    /// A `u32`, or an enum's variant index.
+    fn u32(&mut self) -> Option<u32> {
+        u32::try_from(self.varint(252)?).ok()
+    }
+
+    /// A zig-zag mapped signed integer whose widest marker is `widest`.
+    fn signed(&mut self, widest: u8) -> Option<i128> {
+        let zigzag = self.varint(widest)?;
+        let magnitude = (zigzag >> 1) as i128;
+        Some(if zigzag & 1 == 1 {
+            -magnitude - 1
+        } else {
+            magnitude
+        })
+    }
+
+    fn flag(&mut self) -> Option<bool> {
+        match self.byte()? {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        }
+    }
+
+    fn text(&mut self) -> Option<&'a str> {
+        let len = usize::try_from(self.u64()?).ok()?;
+        std::str::from_utf8(self.take(len)?).ok()
+    }
+
+    fn id(&mut self) -> Option<()> {
+        crate::id::validate_id(self.text()?).ok()
+    }
+
+    fn option<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
+        if self.flag()? {
+            read(self).map(Some)
+        } else {
+            Some(None)
+        }
+    }
+
+    fn postings(&mut self) -> Option<()> {
+        for _ in 0..self.u64()? {
+            self.id()?;
+            if self.u32()? > Side::Credit as u32 {
+                return None;
+            }
+            self.signed(254)?;
+        }
+        Some(())
+    }
+}
+
 /// An entry's stay in the liquidity-saving queue (流动性节约队列). It
 /// entered when it was booked (`JournalEntry::booked`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -670,8 +851,10 @@ mod tests {
     /// shapes it encodes itself (each optional field absent and present,
     /// integers across bincode's width markers) and for the shapes it
     /// leaves to serde.
-    #[test]
-    fn hand_encoding_equals_bincode() {
+    /// Entries of the shapes the hand encoding writes (each optional field
+    /// absent and present, integers across bincode's width markers), then
+    /// three it leaves to serde: decided, queued and voided.
+    fn shapes() -> Vec<JournalEntry> {
         let clearing = [posting("clearing-a", Side::Credit, 1 << 40)];
         let requested = booked(Vec::new(), EntryStatus::Posted).request.postings;
         let mut entries = Vec::new();
@@ -740,11 +923,73 @@ mod tests {
             },
         );
         entries.extend([decided, queued, voided]);
-        for entry in entries {
+        entries
+    }
+
+    /// The hand encoding writes what serde writes, for the shapes it
+    /// encodes itself and for those it leaves to serde.
+    #[test]
+    fn hand_encoding_equals_bincode() {
+        for entry in shapes() {
             let mut hand = Vec::new();
             encode_entry(&entry, &mut hand);
             assert_eq!(hand, codec::encode(&entry), "{entry:?}");
             assert_eq!(codec::decode::<JournalEntry>(&hand), Ok(entry));
         }
+    }
+
+    /// The skim reads the marks of every posted record, declines the other
+    /// shapes, and accepts nothing that does not decode: every record with
+    /// any one byte changed (to each of the values where bincode's markers
+    /// and flags change meaning), cut short, or with a byte added.
+    #[test]
+    fn skimmed_records_decode() {
+        let mut skimmed = 0;
+        for entry in shapes() {
+            let bytes = codec::encode(&entry);
+            let marks = skim_posted(&bytes);
+            if entry.status == EntryStatus::Posted && entry.decision.is_none() {
+                assert_eq!(marks, Some(PostedMarks::of(&entry)), "{entry:?}");
+            } else {
+                assert_eq!(marks, None, "{entry:?}");
+            }
+            let mut variants = vec![
+                bytes[..bytes.len() - 1].to_vec(),
+                [&bytes[..], &[0]].concat(),
+            ];
+            for at in 0..bytes.len() {
+                for value in [
+                    0,
+                    1,
+                    2,
+                    3,
+                    45,
+                    127,
+                    128,
+                    250,
+                    251,
+                    252,
+                    253,
+                    254,
+                    255,
+                    bytes[at] ^ 1,
+                ] {
+                    let mut changed = bytes.clone();
+                    changed[at] = value;
+                    variants.push(changed);
+                }
+                variants.push(bytes[..at].to_vec());
+            }
+            for changed in variants {
+                if skim_posted(&changed).is_some() {
+                    skimmed += 1;
+                    assert!(
+                        codec::decode::<JournalEntry>(&changed).is_ok(),
+                        "skimmed but does not decode: {changed:?}"
+                    );
+                }
+            }
+        }
+        assert!(skimmed > 1_000, "{skimmed} changed records skimmed");
     }
 }
