@@ -6,6 +6,7 @@
 //! restart resumes from the store and never replays the whole log.
 //! Snapshots are files (see [`crate::raft::snapshots`]).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use ledger::{Ledger, Record};
@@ -99,11 +100,38 @@ const LOAD_BATCH: usize = 4096;
 /// How many batches the reader may be ahead of the restore.
 const LOAD_BATCHES_AHEAD: usize = 4;
 
-/// Reads every record of the ledger's families and sends them in batches;
+/// How many threads read the ledger's families at a load.
+const LOAD_READERS: usize = 2;
+
+/// The ledger's families, the largest on disk first: the order in which the
+/// readers of a load take them, each the next one left.
+fn families_largest_first(db: &DB) -> Vec<&'static str> {
+    let mut families: Vec<(u64, &'static str)> = state_families()
+        .map(|family| {
+            let cf = db.cf_handle(family).expect("created at open");
+            let size = db
+                .property_int_value_cf(cf, "rocksdb.total-sst-files-size")
+                .ok()
+                .flatten()
+                .unwrap_or(0);
+            (size, family)
+        })
+        .collect();
+    families.sort_by(|(a, _), (b, _)| b.cmp(a));
+    families.into_iter().map(|(_, family)| family).collect()
+}
+
+/// Reads every record of the families it takes from `families` (the next
+/// one left, through `next`, until none is) and sends them in batches;
 /// stops at the first error (which it sends) or when nobody receives.
-fn read_state(db: &DB, sender: &std::sync::mpsc::SyncSender<Result<Vec<Record>, String>>) {
+fn read_state(
+    db: &DB,
+    families: &[&str],
+    next: &AtomicUsize,
+    sender: &std::sync::mpsc::SyncSender<Result<Vec<Record>, String>>,
+) {
     let mut batch = Vec::with_capacity(LOAD_BATCH);
-    for family in state_families() {
+    while let Some(family) = families.get(next.fetch_add(1, Ordering::Relaxed)) {
         let cf = db.cf_handle(family).expect("created at open");
         let mut iter = db.raw_iterator_cf_opt(cf, whole_family_read());
         iter.seek_to_first();
@@ -182,8 +210,20 @@ impl StateMachine {
     /// it overlaps the restore.
     fn load(db: &DB) -> Result<Ledger, StorageError> {
         let (sender, receiver) = std::sync::mpsc::sync_channel(LOAD_BATCHES_AHEAD);
+        let families = families_largest_first(db);
+        let next = AtomicUsize::new(0);
         std::thread::scope(|scope| {
-            scope.spawn(move || read_state(db, &sender));
+            // Reading is the larger part of a load: the families are read on
+            // threads of their own beside the restore, which takes their
+            // records as they come (the order within a family is kept, and
+            // the restore needs no order across families). Largest first, so
+            // that the readers finish close together.
+            for _ in 0..LOAD_READERS {
+                let sender = sender.clone();
+                let (families, next) = (&families, &next);
+                scope.spawn(move || read_state(db, families, next, &sender));
+            }
+            drop(sender);
             let failure = std::cell::RefCell::new(None);
             let mut records = receiver
                 .into_iter()
