@@ -247,7 +247,7 @@ pub(crate) fn encode_booked(
     put_bytes(out, actor.client.as_bytes());
     put_varint(out, ENTRY_BOOKED);
     put_bytes(out, booked.id.as_bytes());
-    put_bytes(out, booked.currency.code().as_bytes());
+    put_bytes(out, booked.currency.as_bytes());
     put_postings(out, booked.postings);
     put_bytes(out, booked.status.as_bytes());
     match booked.reverses {

@@ -194,13 +194,22 @@ pub struct UnknownCurrency(pub String);
 impl Currency {
     /// Looks `code` up in the ISO 4217 table.
     pub fn new(code: &str) -> Result<Self, UnknownCurrency> {
+        Self::from_bytes(code.as_bytes()).ok_or_else(|| UnknownCurrency(code.to_string()))
+    }
+
+    /// Looks `code` up in the ISO 4217 table, comparing the codes as
+    /// three-byte arrays (the table is sorted, so in their byte order).
+    pub(crate) fn from_bytes(code: &[u8]) -> Option<Self> {
+        let code: [u8; 3] = code.try_into().ok()?;
         ISO_4217
-            .binary_search_by(|(known, _)| known.cmp(&code))
-            .map(|at| {
-                let bytes = ISO_4217[at].0.as_bytes();
-                Currency([bytes[0], bytes[1], bytes[2]])
-            })
-            .map_err(|_| UnknownCurrency(code.to_string()))
+            .binary_search_by(|(known, _)| known.as_bytes().cmp(&code[..]))
+            .ok()
+            .map(|_| Currency(code))
+    }
+
+    /// The three-letter code's bytes.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.0
     }
 
     /// The three-letter code.

@@ -31,8 +31,21 @@ pub enum IdError {
     },
 }
 
+/// Whether `bytes` are a valid id: 1 to [`ID_LENGTH_MAX`] bytes of
+/// `[A-Za-z0-9._:-]` (so ASCII, one character a byte).
+pub(crate) fn is_id(bytes: &[u8]) -> bool {
+    !bytes.is_empty()
+        && bytes.len() <= ID_LENGTH_MAX
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
 /// Checks `text` against the id alphabet and length.
 pub fn validate_id(text: &str) -> Result<(), IdError> {
+    if is_id(text.as_bytes()) {
+        return Ok(());
+    }
     if text.is_empty() {
         return Err(IdError::Empty);
     }
@@ -269,6 +282,27 @@ mod tests {
             Err(IdError::TooLong { length: 65 })
         );
         assert!(AccountId::new("x".repeat(64)).is_ok());
+    }
+
+    /// The byte check that ids take first accepts exactly what the rule,
+    /// read character by character, accepts.
+    #[test]
+    fn the_byte_check_is_the_rule() {
+        let rule = |text: &str| {
+            (1..=ID_LENGTH_MAX).contains(&text.chars().count())
+                && text
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".:_-".contains(c))
+        };
+        let mut texts: Vec<String> = (0..=0x2ff_u32)
+            .filter_map(char::from_u32)
+            .flat_map(|c| [c.to_string(), format!("a{c}9"), c.to_string().repeat(64)])
+            .collect();
+        texts.extend(["", "é", "\u{4e2d}", "x".repeat(65).as_str()].map(String::from));
+        for text in texts {
+            assert_eq!(validate_id(&text).is_ok(), rule(&text), "{text:?}");
+            assert_eq!(is_id(text.as_bytes()), rule(&text), "{text:?}");
+        }
     }
 
     #[test]

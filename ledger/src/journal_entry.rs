@@ -439,7 +439,7 @@ pub(crate) fn encode_entry(entry: &JournalEntry, out: &mut Vec<u8>) {
     }
     let request = &entry.request;
     put_bytes(out, request.id.as_bytes());
-    put_bytes(out, request.currency.code().as_bytes());
+    put_bytes(out, request.currency.as_bytes());
     put_postings(out, &request.postings);
     out.push(u8::from(request.pending));
     put_option(out, request.timeout_seconds, put_varint);
@@ -552,7 +552,7 @@ pub(crate) fn skim_posted(bytes: &[u8]) -> Option<PostedMarks> {
     let r = &mut record;
     // The request.
     r.id()?;
-    Currency::new(r.text()?).ok()?;
+    Currency::from_bytes(r.string()?)?;
     r.postings()?;
     r.flag()?;
     r.option(Reader::u64)?;
@@ -665,13 +665,20 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn text(&mut self) -> Option<&'a str> {
+    /// A string's bytes, not yet checked as UTF-8.
+    fn string(&mut self) -> Option<&'a [u8]> {
         let len = usize::try_from(self.u64()?).ok()?;
-        std::str::from_utf8(self.take(len)?).ok()
+        self.take(len)
     }
 
+    fn text(&mut self) -> Option<&'a str> {
+        std::str::from_utf8(self.string()?).ok()
+    }
+
+    /// An id: what passes [`crate::id::validate_id`] is ASCII, so its bytes
+    /// are checked as they are.
     fn id(&mut self) -> Option<()> {
-        crate::id::validate_id(self.text()?).ok()
+        crate::id::is_id(self.string()?).then_some(())
     }
 
     fn option<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
