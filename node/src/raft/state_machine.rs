@@ -95,9 +95,9 @@ fn batch_bytes(ranges: usize, records: &[Record], extra: &[(&[u8], Vec<u8>)]) ->
     BATCH_HEADER_BYTES + ranges * (2 + BATCH_BYTES_PER_PUT) + records + extra
 }
 
-/// How many records the loading reader hands over at a time.
+/// How many records a loading reader hands over at a time.
 const LOAD_BATCH: usize = 4096;
-/// How many batches the reader may be ahead of the restore.
+/// How many batches the readers may be ahead of the restore.
 const LOAD_BATCHES_AHEAD: usize = 4;
 
 /// How many threads read the ledger's families at a load.
@@ -205,9 +205,9 @@ impl StateMachine {
 
     /// The ledger from its column families, decoded as they are read (never
     /// all of the records in memory at once); a fresh ledger if they are
-    /// empty. Reading the families (seeks, decompression, copies) runs on a
-    /// second thread and hands the records over a batch at a time, so that
-    /// it overlaps the restore.
+    /// empty. Reading the families (seeks, decompression, copies) runs on
+    /// [`LOAD_READERS`] threads of its own, which hand the records over a
+    /// batch at a time, so that it overlaps the restore.
     fn load(db: &DB) -> Result<Ledger, StorageError> {
         let (sender, receiver) = std::sync::mpsc::sync_channel(LOAD_BATCHES_AHEAD);
         let families = families_largest_first(db);
